@@ -1,0 +1,129 @@
+"""The compiled, immutable pipeline graph."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..definition._params import Binding, Const, FromContext, FromDefault, FromOutput, FromParam
+
+if TYPE_CHECKING:
+    from ..definition._step import Step
+
+__all__ = ("Dag", "DagNode", "Edge")
+
+
+@dataclass(slots=True, frozen=True)
+class Edge:
+    """``target`` consumes the output ``name`` of ``source``."""
+
+    source: str
+    target: str
+    name: str
+
+
+@dataclass(slots=True, frozen=True, eq=False)
+class DagNode:
+    """A step in the compiled graph, with every parameter's binding resolved."""
+
+    name: str
+    step: Step[..., Any]
+    outputs: tuple[str, ...]
+    bindings: tuple[tuple[str, Binding], ...]
+    upstream: tuple[str, ...]
+
+    def param_names(self) -> list[str]:
+        """Run parameters this node reads."""
+        return [b.name for _, b in self.bindings if isinstance(b, FromParam)]
+
+    def input_outputs(self) -> list[str]:
+        """Upstream output names this node reads."""
+        return [b.output for _, b in self.bindings if isinstance(b, FromOutput)]
+
+
+@dataclass(slots=True, frozen=True, eq=False)
+class Dag:
+    """Nodes in insertion order, edges between them, and lookups the executor needs."""
+
+    pipeline: str
+    nodes: Mapping[str, DagNode]
+    edges: tuple[Edge, ...]
+    producers: Mapping[str, str]
+    downstream: Mapping[str, tuple[str, ...]]
+    params: frozenset[str] = field(default_factory=frozenset)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.nodes
+
+    def topological_order(self) -> list[str]:
+        """Step names so that every step comes after all of its dependencies (stable)."""
+        remaining = {n: len(node.upstream) for n, node in self.nodes.items()}
+        order = [n for n, c in remaining.items() if c == 0]
+        i = 0
+        while i < len(order):
+            for d in self.downstream[order[i]]:
+                remaining[d] -= 1
+                if remaining[d] == 0:
+                    order.append(d)
+            i += 1
+        return order
+
+    def visualize(self) -> str:
+        """A text view: one line per step, in topological order, with its dependencies."""
+        lines = [f"pipeline {self.pipeline!r} ({len(self.nodes)} steps)"]
+        for name in self.topological_order():
+            node = self.nodes[name]
+            deps = ", ".join(node.upstream) if node.upstream else "-"
+            outs = ", ".join(node.outputs)
+            kind = "async" if node.step.is_async else "sync"
+            lines.append(f"  {name} [{kind}] <- {deps}  => {outs}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready nodes and edges (what the dashboard draws)."""
+        nodes = []
+        for name, node in self.nodes.items():
+            bindings: dict[str, str] = {}
+            for param, b in node.bindings:
+                if isinstance(b, FromOutput):
+                    bindings[param] = f"output:{b.output}"
+                elif isinstance(b, FromParam):
+                    bindings[param] = f"param:{b.name}"
+                elif isinstance(b, Const):
+                    bindings[param] = "const"
+                elif isinstance(b, FromContext):
+                    bindings[param] = "step_context"
+                elif isinstance(b, FromDefault):
+                    bindings[param] = "default"
+            nodes.append(
+                {
+                    "id": name,
+                    "name": name,
+                    "function": f"{node.step.fn.__module__}.{node.step.fn.__qualname__}",
+                    "inputs": node.input_outputs(),
+                    "outputs": list(node.outputs),
+                    "params": node.param_names(),
+                    "bindings": bindings,
+                    "is_async": node.step.is_async,
+                    "tags": list(node.step.tags),
+                    "options": node.step.options(),
+                }
+            )
+        edges = [{"source": e.source, "target": e.target, "name": e.name} for e in self.edges]
+        return {"pipeline": self.pipeline, "nodes": nodes, "edges": edges}
+
+    def code_version(self) -> str:
+        """A hash of every step's code and the graph's shape."""
+        from ..storage._cache import fingerprint_function
+
+        h = hashlib.sha256(self.pipeline.encode())
+        for name, node in self.nodes.items():
+            h.update(name.encode())
+            h.update(fingerprint_function(node.step.fn).encode())
+            h.update(repr(node.upstream).encode())
+        return h.hexdigest()[:16]

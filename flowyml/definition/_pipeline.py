@@ -1,0 +1,273 @@
+"""``Pipeline`` (explicit style) and ``@pipeline`` (functional style, traced from a body)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, overload
+
+from ..errors import StepDefinitionError
+from ._context import Context
+from ._params import Binding, FromInput
+from ._step import Step
+from ._trace import ParamHandle, StepNode, Trace
+
+if TYPE_CHECKING:
+    from ..compile._dag import Dag
+    from ..events import Event
+    from ..execution._runtime import Runtime
+    from ..execution._stream import RunStream
+    from ..results import PipelineResult
+
+__all__ = ("Pipeline", "pipeline")
+
+#: Keyword names ``run()`` keeps for itself; pass a parameter with one of these names via
+#: ``params={...}``.
+RUN_OPTIONS = frozenset(
+    {"run_id", "store", "artifacts", "persist", "on_event", "runtime", "params", "enable_cache"}
+)
+
+
+class Pipeline:
+    """A named set of steps, compiled to a :class:`~flowyml.compile.Dag` and run on anyio.
+
+    :param name: the pipeline's name (runs are grouped by it)
+    :param context: default run parameters, injected into steps by parameter name
+    :param enable_cache: let unchanged steps be skipped (needs persistence)
+    :param max_concurrency: at most this many steps of one run execute at once
+    :param max_threads: worker threads for sync steps of one run (default 64)
+    :param fail_fast: on the first failed step, cancel everything else
+    :param store: metadata store URL (default: ``FLOWYML_STORE`` or the SQLite file in
+        ``FLOWYML_HOME``)
+    :param artifacts: artifact store URL (default: ``FLOWYML_ARTIFACTS`` or
+        ``FLOWYML_HOME/artifacts``)
+    :param persist: ``False`` keeps everything in memory: no metadata, no artifacts, no cache
+    :param cache_expiry: seconds after which a cache entry is no longer used
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        context: Context | Mapping[str, Any] | None = None,
+        enable_cache: bool = True,
+        max_concurrency: int | None = None,
+        max_threads: int | None = None,
+        fail_fast: bool = False,
+        store: str | None = None,
+        artifacts: str | None = None,
+        persist: bool = True,
+        cache_expiry: float | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise StepDefinitionError(f"a pipeline needs a non-empty name, got {name!r}")
+        if max_concurrency is not None and max_concurrency < 1:
+            raise StepDefinitionError(f"pipeline {name!r}: max_concurrency must be >= 1")
+        if max_threads is not None and max_threads < 1:
+            raise StepDefinitionError(f"pipeline {name!r}: max_threads must be >= 1")
+        self.name = name
+        self.context = context if isinstance(context, Context) else Context(context)
+        self.enable_cache = enable_cache
+        self.max_concurrency = max_concurrency
+        self.max_threads = max_threads
+        self.fail_fast = fail_fast
+        self.store = store
+        self.artifacts = artifacts
+        self.persist = persist
+        self.cache_expiry = cache_expiry
+        self._added: list[StepNode] = []
+        self._body: Callable[..., Any] | None = None
+        self._dags: dict[frozenset[str], Dag] = {}
+
+    # ------------------------------------------------------------------ definition
+    def add_step(
+        self,
+        step: Step[..., Any] | Callable[..., Any],
+        *,
+        name: str | None = None,
+        inputs: Sequence[str] | Mapping[str, str] | None = None,
+        outputs: Sequence[str] | None = None,
+    ) -> Pipeline:
+        """Add a step (a ``@step`` or a plain function); returns the pipeline for chaining."""
+        s = step if isinstance(step, Step) else Step(step)
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = name
+        if inputs is not None:
+            changes["inputs"] = inputs
+        if outputs is not None:
+            changes["outputs"] = outputs
+        if changes:
+            s = s.with_options(**changes)
+        bindings: dict[str, Binding] = {p: FromInput(src) for p, src in (s.input_map or {}).items()}
+        self._added.append(StepNode(name=s.name, step=s, outputs=s.outputs, bindings=bindings))
+        self._dags.clear()
+        return self
+
+    @property
+    def steps(self) -> list[StepNode]:
+        """The placed steps (traced from the body, then those added with ``add_step``)."""
+        nodes, _ = self._trace()
+        return nodes
+
+    def _trace(self) -> tuple[list[StepNode], list[Any]]:
+        if self._body is None:
+            return list(self._added), []
+        sig = inspect.signature(self._body)
+        with Trace(self.name) as trace:
+            self._body(**{p: ParamHandle(p) for p in sig.parameters})
+        return [*trace.nodes, *self._added], list(trace.problems)
+
+    # ------------------------------------------------------------------ compilation
+    def build(self, **params: Any) -> Dag:
+        """Compile to a :class:`Dag`, given the run parameters that will be supplied.
+
+        :raises ~flowyml.errors.PipelineBuildError: listing every problem found
+        """
+        from ..compile._compiler import compile_dag
+
+        available = frozenset(self.context) | frozenset(params)
+        dag = self._dags.get(available)
+        if dag is None:
+            nodes, problems = self._trace()
+            dag = compile_dag(self.name, nodes, available, problems)
+            self._dags[available] = dag
+        return dag
+
+    @property
+    def dag(self) -> Dag:
+        """The DAG compiled with the pipeline's own context."""
+        return self.build()
+
+    # ------------------------------------------------------------------ running
+    def run(self, **params: Any) -> Any:
+        """Run the pipeline: blocking in plain code, awaitable inside an event loop.
+
+        With no event loop running in this thread, runs to completion (``anyio.run``) and
+        returns the :class:`~flowyml.PipelineResult`.  Inside a running loop, returns the
+        :meth:`arun` coroutine, so ``await pipeline.run()`` works.  Keyword arguments are
+        run parameters, except the run options listed in :meth:`arun`.
+        """
+        from ..execution._sync import dispatch
+
+        return dispatch(self.arun, params)
+
+    async def arun(
+        self,
+        *,
+        run_id: str | None = None,
+        store: str | None = None,
+        artifacts: str | None = None,
+        persist: bool | None = None,
+        enable_cache: bool | None = None,
+        on_event: Callable[[Event], Awaitable[None] | None] | None = None,
+        runtime: Runtime | None = None,
+        params: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> PipelineResult:
+        """Run the pipeline and return its result (always a coroutine).
+
+        :param run_id: use this id for the run (default: a new uuid4 hex)
+        :param store: metadata store URL for this run (overrides the pipeline's)
+        :param artifacts: artifact store URL for this run (overrides the pipeline's)
+        :param persist: ``False`` for a run kept entirely in memory
+        :param enable_cache: override the pipeline's ``enable_cache`` for this run
+        :param on_event: called with every event of the run, in order
+        :param runtime: an open :class:`~flowyml.Runtime` to use (shares connections)
+        :param params: run parameters as a mapping (for names that clash with these options)
+        :param kwargs: run parameters; they win over the pipeline's context
+        """
+        from ..execution._launch import launch
+
+        return await launch(
+            self,
+            {**(params or {}), **kwargs},
+            run_id=run_id,
+            store=store,
+            artifacts=artifacts,
+            persist=persist,
+            enable_cache=enable_cache,
+            on_event=on_event,
+            runtime=runtime,
+        )
+
+    def resume(self, run_id: str, **params: Any) -> Any:
+        """Re-run only the steps of ``run_id`` that did not succeed (dispatches like ``run``)."""
+        from ..execution._sync import dispatch
+
+        return dispatch(self.aresume, {"resume_run_id": run_id, **params})
+
+    async def aresume(self, resume_run_id: str, **kwargs: Any) -> PipelineResult:
+        """Async form of :meth:`resume`; accepts the same options as :meth:`arun`."""
+        from ..execution._launch import launch
+
+        options = {k: kwargs.pop(k) for k in list(kwargs) if k in RUN_OPTIONS and k != "params"}
+        params = {**kwargs.pop("params", {}), **kwargs}
+        return await launch(self, params, resume_from=resume_run_id, **options)
+
+    def stream(self, **kwargs: Any) -> RunStream:
+        """Run in the background and iterate its events.
+
+        ::
+
+            async with pipeline.stream(n=3) as events:
+                async for event in events:
+                    print(event)
+            print(events.result)
+        """
+        from ..execution._stream import RunStream
+
+        return RunStream(self, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Pipeline {self.name!r} ({len(self.steps)} steps)>"
+
+
+@overload
+def pipeline(fn: Callable[..., Any], /) -> Pipeline: ...
+
+
+@overload
+def pipeline(
+    *,
+    name: str | None = None,
+    context: Context | Mapping[str, Any] | None = None,
+    enable_cache: bool = True,
+    max_concurrency: int | None = None,
+    max_threads: int | None = None,
+    fail_fast: bool = False,
+    store: str | None = None,
+    artifacts: str | None = None,
+    persist: bool = True,
+    cache_expiry: float | None = None,
+) -> Callable[[Callable[..., Any]], Pipeline]: ...
+
+
+def pipeline(
+    fn: Callable[..., Any] | None = None, /, **options: Any
+) -> Pipeline | Callable[[Callable[..., Any]], Pipeline]:
+    """Define a pipeline by writing its body: step calls inside return handles.
+
+    The body runs once, at build time, with placeholders for its parameters; its
+    parameters' defaults become the pipeline's context.  Accepts the keyword options
+    of :class:`Pipeline` (``name`` defaults to the function's name).
+    """
+
+    def make(body: Callable[..., Any]) -> Pipeline:
+        defaults = {
+            p.name: p.default
+            for p in inspect.signature(body).parameters.values()
+            if p.default is not inspect.Parameter.empty
+        }
+        ctx = options.pop("context", None)
+        merged = {**defaults, **(dict(ctx) if ctx is not None else {})}
+        p = Pipeline(options.pop("name", None) or body.__name__, context=merged, **options)
+        p._body = body
+        p.__doc__ = body.__doc__
+        return p
+
+    if fn is not None:
+        if options:
+            raise StepDefinitionError("use either @pipeline or @pipeline(...), not both")
+        return make(fn)
+    return make

@@ -1,0 +1,225 @@
+"""The ``@step`` decorator and the :class:`Step` it returns."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+
+from ..errors import StepDefinitionError
+from ._params import context_parameters, value_parameters
+
+if TYPE_CHECKING:
+    from ._trace import Trace
+
+__all__ = ("Step", "step")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_NAME = re.compile(r"^[A-Za-z_][\w\-.\[\]]*$")
+
+
+def _check_name(kind: str, value: object, step: str) -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise StepDefinitionError(
+            f"step {step!r}: {kind} {value!r} is not a valid name (letters, digits, '_', '-', '.')"
+        )
+    return value
+
+
+class Step(Generic[P, R]):
+    """A function registered as a pipeline step.
+
+    Calling a step outside a pipeline body calls the plain function, so steps stay
+    unit-testable; inside a ``@pipeline`` body the call is recorded and returns handles.
+    Build one with :func:`step`.
+    """
+
+    __slots__ = (
+        "__dict__",
+        "backoff",
+        "cache",
+        "context_params",
+        "fn",
+        "input_map",
+        "is_async",
+        "name",
+        "outputs",
+        "parameters",
+        "persist",
+        "retries",
+        "retry_delay",
+        "signature",
+        "tags",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        name: str | None = None,
+        inputs: Sequence[str] | Mapping[str, str] | None = None,
+        outputs: Sequence[str] | None = None,
+        cache: bool = True,
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        backoff: float = 2.0,
+        timeout: float | None = None,
+        tags: Iterable[str] = (),
+        persist: bool = True,
+    ) -> None:
+        if not callable(fn):
+            raise StepDefinitionError(f"@step needs a function, got {fn!r}")
+        self.fn = fn
+        step_name = name if name is not None else getattr(fn, "__name__", None)
+        self.name: str = _check_name("name", step_name, repr(fn))
+        self.is_async: bool = inspect.iscoroutinefunction(fn)
+        self.signature = inspect.signature(fn)
+        self.parameters: tuple[str, ...] = value_parameters(self.signature)
+        self.context_params: frozenset[str] = context_parameters(fn, self.signature)
+        if outputs is None:
+            self.outputs: tuple[str, ...] = (self.name,)
+        else:
+            if isinstance(outputs, str):
+                outputs = [outputs]
+            self.outputs = tuple(_check_name("output", o, self.name) for o in outputs)
+            if not self.outputs:
+                raise StepDefinitionError(f"step {self.name!r}: outputs=[] declares no output")
+            dupes = {o for o in self.outputs if self.outputs.count(o) > 1}
+            if dupes:
+                raise StepDefinitionError(f"step {self.name!r}: output {sorted(dupes)[0]!r} twice")
+        self.input_map: dict[str, str] | None = (
+            None if inputs is None else self._map_inputs(inputs)
+        )
+        if not isinstance(retries, int) or retries < 0:
+            raise StepDefinitionError(f"step {self.name!r}: retries must be an int >= 0")
+        if retry_delay < 0 or backoff < 1:
+            raise StepDefinitionError(
+                f"step {self.name!r}: retry_delay must be >= 0 and backoff >= 1"
+            )
+        if timeout is not None and timeout <= 0:
+            raise StepDefinitionError(f"step {self.name!r}: timeout must be > 0 seconds")
+        self.cache = bool(cache)
+        self.retries = retries
+        self.retry_delay = float(retry_delay)
+        self.backoff = float(backoff)
+        self.timeout = None if timeout is None else float(timeout)
+        self.tags: tuple[str, ...] = tuple(tags)
+        self.persist = bool(persist)
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def _map_inputs(self, inputs: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
+        """Map declared inputs to parameters: by name first, then in signature order."""
+        free = [p for p in self.parameters if p not in self.context_params]
+        if isinstance(inputs, Mapping):
+            for param in inputs:
+                if param not in free:
+                    raise StepDefinitionError(
+                        f"step {self.name!r}: inputs maps parameter {param!r}, but the function "
+                        f"has no such parameter (it has {free})"
+                    )
+            return {p: _check_name("input", src, self.name) for p, src in inputs.items()}
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        names = [_check_name("input", i, self.name) for i in inputs]
+        mapping = {n: n for n in names if n in free}
+        rest_params = [p for p in free if p not in mapping]
+        rest_inputs = [n for n in names if n not in mapping]
+        if len(rest_inputs) > len(rest_params):
+            raise StepDefinitionError(
+                f"step {self.name!r} declares inputs {rest_inputs} that match no parameter of "
+                f"{self.name}{self.signature}; name a parameter after each input"
+            )
+        mapping.update(zip(rest_params, rest_inputs, strict=False))
+        return mapping
+
+    def options(self) -> dict[str, Any]:
+        """The step's options as plain data (for the DAG view and cache keys)."""
+        return {
+            "cache": self.cache,
+            "retries": self.retries,
+            "retry_delay": self.retry_delay,
+            "backoff": self.backoff,
+            "timeout": self.timeout,
+            "persist": self.persist,
+        }
+
+    def with_options(self, **changes: Any) -> Step[P, R]:
+        """Return a copy of this step with some options replaced (e.g. ``name``, ``outputs``)."""
+        current: dict[str, Any] = {
+            "name": self.name,
+            "inputs": self.input_map,
+            "outputs": None if self.outputs == (self.name,) else self.outputs,
+            "tags": self.tags,
+            **self.options(),
+        }
+        if "name" in changes and "outputs" not in changes and current["outputs"] is None:
+            changes["outputs"] = None
+        current.update(changes)
+        return Step(self.fn, **current)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        from ._trace import current_trace
+
+        trace: Trace | None = current_trace()
+        if trace is None:
+            return self.fn(*args, **kwargs)
+        return trace.record(self, args, kwargs)  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        kind = "async " if self.is_async else ""
+        return f"<Step {self.name!r} ({kind}def {self.fn.__qualname__}) -> {list(self.outputs)}>"
+
+
+@overload
+def step(fn: Callable[P, R], /) -> Step[P, R]: ...
+
+
+@overload
+def step(
+    *,
+    name: str | None = None,
+    inputs: Sequence[str] | Mapping[str, str] | None = None,
+    outputs: Sequence[str] | None = None,
+    cache: bool = True,
+    retries: int = 0,
+    retry_delay: float = 0.0,
+    backoff: float = 2.0,
+    timeout: float | None = None,
+    tags: Iterable[str] = (),
+    persist: bool = True,
+) -> Callable[[Callable[P, R]], Step[P, R]]: ...
+
+
+def step(
+    fn: Callable[P, R] | None = None,
+    /,
+    **options: Any,
+) -> Step[P, R] | Callable[[Callable[P, R]], Step[P, R]]:
+    """Declare a pipeline step; works bare (``@step``) and with options (``@step(...)``).
+
+    :param name: the step's name (default: the function's name)
+    :param inputs: upstream output names feeding parameters (by name, then in order), or a
+        ``{parameter: output}`` mapping
+    :param outputs: output names; several outputs unpack a returned tuple
+    :param cache: allow cache hits for this step
+    :param retries: extra attempts after a failure
+    :param retry_delay: seconds before the first retry
+    :param backoff: factor applied to the delay after each retry (with jitter)
+    :param timeout: seconds per attempt before the step fails with ``StepTimeoutError``
+    :param tags: free-form labels shown in the DAG
+    :param persist: store the outputs as artifacts (``False`` keeps them in memory only)
+    """
+    if fn is not None:
+        if options:
+            raise StepDefinitionError("use either @step or @step(...), not both")
+        return Step(fn)
+
+    def decorate(f: Callable[P, R]) -> Step[P, R]:
+        return Step(f, **options)
+
+    return decorate

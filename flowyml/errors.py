@@ -1,0 +1,198 @@
+"""The flowyml exception tree.
+
+::
+
+    FlowymlError
+    ├── PipelineBuildError          compile-time problems, all listed at once
+    │   ├── CycleError
+    │   ├── DuplicateOutputError
+    │   ├── DuplicateStepError
+    │   ├── MissingInputError
+    │   └── ForeignHandleError
+    ├── StepDefinitionError (TypeError)   bad @step / add_step usage
+    ├── StepError                   a step failed while running (wraps the cause)
+    │   ├── StepOutputError         wrong number of outputs returned
+    │   └── StepTimeoutError (TimeoutError)
+    ├── RunFailedError              raise_for_status() on a failed/cancelled run
+    ├── StoreError                  metadata store problems
+    │   ├── StoreConnectionError (ConnectionError)
+    │   ├── UnsupportedURLError (ValueError)
+    │   ├── SchemaVersionError
+    │   └── NotFoundError (LookupError)
+    ├── ArtifactError               artifact store / materializer problems
+    │   └── SerializationError (TypeError)
+    └── ConfigError (ValueError)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = (
+    "ArtifactError",
+    "ConfigError",
+    "CycleError",
+    "DuplicateOutputError",
+    "DuplicateStepError",
+    "FlowymlError",
+    "ForeignHandleError",
+    "MissingInputError",
+    "NotFoundError",
+    "PipelineBuildError",
+    "RunFailedError",
+    "SchemaVersionError",
+    "SerializationError",
+    "StepDefinitionError",
+    "StepError",
+    "StepOutputError",
+    "StepTimeoutError",
+    "StoreConnectionError",
+    "StoreError",
+    "UnsupportedURLError",
+)
+
+
+class FlowymlError(Exception):
+    """Root of every error flowyml raises on purpose."""
+
+
+# --------------------------------------------------------------------------- build
+
+
+class PipelineBuildError(FlowymlError):
+    """The pipeline cannot be compiled; ``problems`` lists every problem found.
+
+    A single problem is raised as its own subclass; several are raised together
+    as a plain :class:`PipelineBuildError` whose message lists them all.
+    """
+
+    def __init__(self, message: str, problems: Sequence[PipelineBuildError] = ()) -> None:
+        self.problems: list[PipelineBuildError] = list(problems) or [self]
+        super().__init__(message)
+
+    @classmethod
+    def combine(cls, pipeline: str, problems: Sequence[PipelineBuildError]) -> PipelineBuildError:
+        """Return the one error to raise for ``problems`` (itself when there is one)."""
+        if len(problems) == 1:
+            return problems[0]
+        lines = "\n".join(f"  - {p}" for p in problems)
+        return cls(f"pipeline {pipeline!r} has {len(problems)} problems:\n{lines}", problems)
+
+
+class CycleError(PipelineBuildError):
+    """Steps depend on each other in a loop."""
+
+    def __init__(self, cycle: Sequence[str]) -> None:
+        self.cycle = list(cycle)
+        path = " -> ".join([*self.cycle, self.cycle[0]])
+        super().__init__(f"steps form a cycle: {path}; break it by removing one of these inputs")
+
+
+class DuplicateOutputError(PipelineBuildError):
+    """Two steps declare the same output name."""
+
+    def __init__(self, output: str, steps: Sequence[str]) -> None:
+        self.output, self.steps = output, list(steps)
+        names = " and ".join(repr(s) for s in self.steps)
+        super().__init__(
+            f"output {output!r} is produced by both {names}; rename one of them "
+            f"(outputs=[...] in @step)"
+        )
+
+
+class DuplicateStepError(PipelineBuildError):
+    """Two steps share one name."""
+
+    def __init__(self, step: str) -> None:
+        self.step = step
+        super().__init__(
+            f"two steps are named {step!r}; give one a different name with @step(name=...)"
+        )
+
+
+class MissingInputError(PipelineBuildError):
+    """A step needs a value that nothing provides."""
+
+    def __init__(self, step: str, name: str) -> None:
+        self.step, self.name = step, name
+        super().__init__(
+            f"step {step!r} needs input {name!r}, but no step outputs it and no parameter "
+            f"supplies it; add a step that outputs it, or pass it in context(...) or run(...)"
+        )
+
+
+class ForeignHandleError(PipelineBuildError):
+    """A functional-style handle was used outside the pipeline that created it."""
+
+    def __init__(self, step: str, handle: str, owner: str) -> None:
+        self.step, self.handle, self.owner = step, handle, owner
+        super().__init__(
+            f"step {step!r} received the output {handle!r} of pipeline {owner!r}; handles "
+            f"can only be passed to steps of the pipeline whose body created them"
+        )
+
+
+# --------------------------------------------------------------------------- steps
+
+
+class StepDefinitionError(FlowymlError, TypeError):
+    """A step was declared or added incorrectly."""
+
+
+class StepError(FlowymlError):
+    """A step failed while running."""
+
+    def __init__(self, step: str, message: str) -> None:
+        self.step = step
+        super().__init__(f"step {step!r}: {message}")
+
+
+class StepOutputError(StepError):
+    """A step returned a value that does not match its declared outputs."""
+
+
+class StepTimeoutError(StepError, TimeoutError):
+    """A step ran longer than its ``timeout``."""
+
+    def __init__(self, step: str, timeout: float) -> None:
+        self.timeout = timeout
+        super().__init__(step, f"timed out after {timeout:g} s")
+
+
+class RunFailedError(FlowymlError):
+    """Raised by :meth:`PipelineResult.raise_for_status` for a run that did not succeed."""
+
+
+# --------------------------------------------------------------------------- storage
+
+
+class StoreError(FlowymlError):
+    """The metadata store failed."""
+
+
+class StoreConnectionError(StoreError, ConnectionError):
+    """The metadata store could not be reached."""
+
+
+class UnsupportedURLError(StoreError, ValueError):
+    """A store or artifact URL has a scheme flowyml does not know."""
+
+
+class SchemaVersionError(StoreError):
+    """The database schema is newer than this flowyml understands."""
+
+
+class NotFoundError(StoreError, LookupError):
+    """A run, step run, artifact or pipeline does not exist."""
+
+
+class ArtifactError(FlowymlError):
+    """The artifact store failed."""
+
+
+class SerializationError(ArtifactError, TypeError):
+    """A value cannot be serialised (or deserialised) by any materializer."""
+
+
+class ConfigError(FlowymlError, ValueError):
+    """Configuration is invalid."""

@@ -1,0 +1,160 @@
+"""Executor events: the single source of truth for the state of runs and steps.
+
+Every state change of a run is one of these frozen, tagged :mod:`msgspec` structs.
+The :class:`~flowyml.PipelineResult`, the metadata store's rows, the server's SSE
+stream and the dashboard are all derived from them.  ``Event`` is the tagged union:
+``msgspec.json.decode(data, type=Event)`` turns any encoded event back into its class.
+
+Fields added later must have defaults and go last, so old logs keep decoding.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+import msgspec
+
+__all__ = (
+    "TERMINAL_STATUSES",
+    "ArtifactRef",
+    "Event",
+    "RunFinished",
+    "RunStarted",
+    "RunStatus",
+    "StepCached",
+    "StepFailed",
+    "StepRetrying",
+    "StepSkipped",
+    "StepStarted",
+    "StepStatus",
+    "StepSucceeded",
+    "decode_event",
+    "encode_event",
+)
+
+#: Status of a whole run.  ``interrupted`` is set by the store for runs whose process died.
+RunStatus = Literal["running", "succeeded", "failed", "cancelled", "interrupted"]
+#: Status of one step in a run.
+StepStatus = Literal[
+    "pending",
+    "running",
+    "retrying",
+    "succeeded",
+    "cached",
+    "failed",
+    "skipped",
+    "cancelled",
+    "interrupted",
+]
+TERMINAL_STATUSES: Final = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
+
+
+class ArtifactRef(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored output: where its bytes are and how to turn them back into a value."""
+
+    id: str
+    name: str
+    uri: str
+    type_name: str
+    materializer: str
+    size: int
+    content_hash: str
+    metadata: dict[str, Any] = {}
+
+
+class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    run_id: str
+    ts: float
+
+
+class RunStarted(_Event, tag="run_started"):
+    """A run began.  ``dag`` is the pipeline's ``Dag.to_dict()``."""
+
+    pipeline: str
+    params: dict[str, Any] = {}
+    pid: int = 0
+    host: str = ""
+    resumed_from: str | None = None
+    steps: list[str] = []
+
+
+class StepStarted(_Event, tag="step_started"):
+    """A step attempt began.  ``inputs`` maps parameter names to consumed artifact ids."""
+
+    step: str
+    attempt: int = 1
+    inputs: dict[str, str] = {}
+    cache_key: str | None = None
+
+
+class StepRetrying(_Event, tag="step_retrying"):
+    """A step attempt failed and will be retried after ``delay`` seconds."""
+
+    step: str
+    attempt: int
+    error: str
+    delay: float
+
+
+class StepSucceeded(_Event, tag="step_succeeded"):
+    """A step finished; ``outputs`` holds the stored artifacts (empty when not persisted)."""
+
+    step: str
+    attempt: int = 1
+    duration: float = 0.0
+    outputs: dict[str, ArtifactRef] = {}
+    cache_key: str | None = None
+
+
+class StepCached(_Event, tag="step_cached"):
+    """A step was not executed: its outputs were loaded from an earlier run."""
+
+    step: str
+    attempt: int = 0
+    cache_key: str = ""
+    outputs: dict[str, ArtifactRef] = {}
+    source_run_id: str | None = None
+    inputs: dict[str, str] = {}
+
+
+class StepFailed(_Event, tag="step_failed"):
+    """A step failed for good (after its last retry)."""
+
+    step: str
+    attempt: int
+    error: str
+    error_type: str = "Exception"
+    traceback: str = ""
+    duration: float = 0.0
+
+
+class StepSkipped(_Event, tag="step_skipped"):
+    """A step did not run: an upstream step failed or the run was stopped."""
+
+    step: str
+    attempt: int = 0
+    reason: str = ""
+
+
+class RunFinished(_Event, tag="run_finished"):
+    """A run ended with the final ``status``."""
+
+    status: RunStatus
+    duration: float = 0.0
+    error: str | None = None
+
+
+Event = RunStarted | StepStarted | StepRetrying | StepSucceeded | StepCached | StepFailed | StepSkipped | RunFinished
+
+_encoder: Final = msgspec.json.Encoder()
+_decoder: Final = msgspec.json.Decoder(Event)
+
+
+def encode_event(event: Event) -> bytes:
+    """Encode an event to JSON bytes (the ``type`` field carries its tag)."""
+    return _encoder.encode(event)
+
+
+def decode_event(data: bytes | str) -> Event:
+    """Decode JSON produced by :func:`encode_event` back into its event class."""
+    return _decoder.decode(data)

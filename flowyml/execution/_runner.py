@@ -1,0 +1,546 @@
+"""One run: a task group that starts each step the moment its inputs are ready."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import socket
+import time
+import traceback as tb_module
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import msgspec
+
+from ..definition._context import StepContext
+from ..definition._params import Const, FromContext, FromOutput, FromParam
+from ..errors import SerializationError, StepOutputError, StepTimeoutError, StoreError
+from ..events import (
+    ArtifactRef,
+    Event,
+    RunFinished,
+    RunStarted,
+    StepCached,
+    StepFailed,
+    StepRetrying,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+)
+from ..results import PipelineResult, StepResult
+from ._retry import retry_delay
+from ._scheduler import Scheduler
+from ._writer import EventWriter
+
+if TYPE_CHECKING:
+    from ..compile._dag import Dag, DagNode
+    from ..storage._records import ArtifactRecord
+    from ._runtime import Runtime
+
+__all__ = ("Runner", "record_to_ref")
+
+log = logging.getLogger("flowyml")
+
+HEARTBEAT_SECONDS = 10.0
+_cancelled = anyio.get_cancelled_exc_class
+
+
+@functools.cache
+def _host() -> str:
+    return socket.gethostname()
+
+
+def _jsonable(value: Any) -> Any:
+    return msgspec.to_builtins(value, enc_hook=repr, str_keys=True)
+
+
+def record_to_ref(rec: ArtifactRecord | ArtifactRef) -> ArtifactRef:
+    """The event form of a stored artifact."""
+    if isinstance(rec, ArtifactRef):
+        return rec
+    return ArtifactRef(
+        id=rec.id,
+        name=rec.name,
+        uri=rec.uri,
+        type_name=rec.type_name,
+        materializer=rec.materializer,
+        size=rec.size,
+        content_hash=rec.content_hash,
+        metadata=rec.metadata,
+    )
+
+
+class _StepFailure(Exception):
+    """Internal: the attempt loop gave up on a step."""
+
+
+class Runner:
+    """Executes one run of a compiled DAG and derives its result from its events."""
+
+    def __init__(
+        self,
+        *,
+        dag: Dag,
+        params: Mapping[str, Any],
+        run_id: str,
+        runtime: Runtime | None,
+        enable_cache: bool,
+        cache_expiry: float | None,
+        max_concurrency: int | None,
+        max_threads: int | None,
+        fail_fast: bool,
+        on_event: Callable[[Event], Any] | None = None,
+        resumed: Mapping[str, tuple[str, Mapping[str, ArtifactRecord]]] | None = None,
+        resume_from: str | None = None,
+    ) -> None:
+        self.dag = dag
+        self.params = dict(params)
+        self.run_id = run_id
+        self.runtime = runtime
+        self.cache_on = enable_cache and runtime is not None
+        self.cache_expiry = cache_expiry
+        self.fail_fast = fail_fast
+        self.on_event = on_event
+        self.resumed = dict(resumed or {})
+        self.resume_from = resume_from
+        self._limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
+        self._threads = anyio.CapacityLimiter(max_threads or 64)
+        self._writer = EventWriter(runtime.metadata, runtime.hub) if runtime else None
+        self._sched = Scheduler({n: len(d.upstream) for n, d in dag.nodes.items()}, dag.downstream)
+        self._values: dict[str, Any] = {}
+        self._refs: dict[str, ArtifactRef] = {}
+        self._results = {name: StepResult(name) for name in dag.nodes}
+        self._failed_first: str | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._steps_scope: anyio.CancelScope | None = None
+        self._t0 = 0.0
+
+    # ------------------------------------------------------------------ events
+    def _emit(self, ev: Event) -> None:
+        self._apply(ev)
+        if self._writer is not None:
+            self._writer.submit(ev)
+        if self.on_event is not None:
+            self.on_event(ev)
+
+    def _apply(self, ev: Event) -> None:
+        """Fold an event into the step results (the result derives from events)."""
+        step = getattr(ev, "step", None)
+        if step is None:
+            return
+        r = self._results[step]
+        if isinstance(ev, StepStarted):
+            r.status = "running"
+            r.attempts = ev.attempt
+            if r.started_at is None:
+                r.started_at = ev.ts
+        elif isinstance(ev, StepSucceeded):
+            r.status = "succeeded"
+            r.duration_seconds = ev.duration
+            r.finished_at = ev.ts
+            r.artifact_ids = {k: v.id for k, v in ev.outputs.items()}
+        elif isinstance(ev, StepCached):
+            r.status = "cached"
+            r.cached = True
+            r.finished_at = ev.ts
+            r.artifact_ids = {k: v.id for k, v in ev.outputs.items()}
+        elif isinstance(ev, StepFailed):
+            r.status = "failed"
+            r.duration_seconds = ev.duration
+            r.finished_at = ev.ts
+            r.traceback = ev.traceback
+        elif isinstance(ev, StepSkipped):
+            r.status = "skipped"
+            r.skip_reason = ev.reason
+            r.finished_at = ev.ts
+        elif isinstance(ev, StepRetrying):
+            r.status = "retrying"
+
+    # ------------------------------------------------------------------ run
+    async def run(self) -> PipelineResult:
+        """Execute every step; return the result (the run is persisted before returning)."""
+        started = time.time()
+        self._t0 = time.perf_counter()
+        self._emit(
+            RunStarted(
+                run_id=self.run_id,
+                ts=started,
+                pipeline=self.dag.pipeline,
+                params=_jsonable(self.params),
+                pid=os.getpid(),
+                host=_host(),
+                resumed_from=self.resume_from,
+                steps=list(self.dag.nodes),
+            )
+        )
+        try:
+            async with anyio.create_task_group() as outer:
+                if self._writer is not None:
+                    outer.start_soon(self._writer.run)
+                    outer.start_soon(self._heartbeat)
+                with anyio.CancelScope() as scope:
+                    self._steps_scope = scope
+                    async with anyio.create_task_group() as tg:
+                        self._tg = tg
+                        for name in self._sched.start():
+                            tg.start_soon(self._run_step, name)
+                if scope.cancelled_caught:
+                    self._abandon(f"cancelled: fail_fast after step {self._failed_first!r} failed")
+                status = "failed" if self._failed_first is not None else "succeeded"
+                error = None
+                if self._failed_first is not None:
+                    error = f"step {self._failed_first!r} failed"
+                self._emit(
+                    RunFinished(
+                        run_id=self.run_id,
+                        ts=time.time(),
+                        status=status,
+                        duration=time.perf_counter() - self._t0,
+                        error=error,
+                    )
+                )
+                if self._writer is not None:
+                    await self._writer.close()
+                outer.cancel_scope.cancel()
+        except _cancelled():
+            with anyio.move_on_after(10, shield=True):
+                await self._finish_cancelled()
+            raise
+        return self._result(status, started)
+
+    async def _finish_cancelled(self) -> None:
+        self._abandon("cancelled: the run was cancelled", status="cancelled")
+        self._emit(
+            RunFinished(
+                run_id=self.run_id,
+                ts=time.time(),
+                status="cancelled",
+                duration=time.perf_counter() - self._t0,
+                error="the run was cancelled",
+            )
+        )
+        if self._writer is not None:
+            await self._writer.drain()
+
+    def _abandon(self, reason: str, status: str = "skipped") -> None:
+        started, waiting = self._sched.abandon()
+        now = time.time()
+        for name in started + waiting:
+            r = self._results[name]
+            if r.status in ("succeeded", "cached", "failed"):
+                continue
+            self._emit(StepSkipped(run_id=self.run_id, ts=now, step=name, reason=reason))
+            r.status = status if name in started else "skipped"
+
+    async def _heartbeat(self) -> None:
+        assert self.runtime is not None
+        while True:
+            await anyio.sleep(HEARTBEAT_SECONDS)
+            try:
+                await self.runtime.metadata.heartbeat([self.run_id], time.time())
+            except StoreError as exc:
+                log.warning("heartbeat for run %s failed: %s", self.run_id, exc)
+
+    def _result(self, status: str, started: float) -> PipelineResult:
+        return PipelineResult(
+            run_id=self.run_id,
+            pipeline_name=self.dag.pipeline,
+            status=status,
+            outputs=self._values,
+            step_results=self._results,
+            duration_seconds=time.perf_counter() - self._t0,
+            params=self.params,
+            resumed_from=self.resume_from,
+            started_at=started,
+        )
+
+    # ------------------------------------------------------------------ steps
+    async def _run_step(self, name: str) -> None:
+        node = self.dag.nodes[name]
+        ok = await self._execute(node)
+        if ok:
+            ready = self._sched.succeeded(name)
+            if ready:
+                tg = self._tg
+                assert tg is not None
+                for nxt in ready:
+                    tg.start_soon(self._run_step, nxt)
+            return
+        skipped = self._sched.failed(name)
+        if self._failed_first is None:
+            self._failed_first = name
+        now = time.time()
+        for s in skipped:
+            self._emit(
+                StepSkipped(run_id=self.run_id, ts=now, step=s, reason=f"upstream step {name!r} failed")
+            )
+        if self.fail_fast and self._steps_scope is not None:
+            self._steps_scope.cancel()
+
+    async def _execute(self, node: DagNode) -> bool:
+        name = node.name
+        if name in self.resumed:
+            source, records = self.resumed[name]
+            if await self._load_outputs(node, records, source_run=source, cache_key=""):
+                return True
+        kwargs: dict[str, Any] = {}
+        ctx_params: list[str] = []
+        values = self._values
+        for param, b in node.bindings:
+            kind = type(b)
+            if kind is FromOutput:
+                kwargs[param] = values[b.output]  # type: ignore[union-attr]
+            elif kind is FromParam:
+                kwargs[param] = self.params[b.name]  # type: ignore[union-attr]
+            elif kind is Const:
+                kwargs[param] = b.value  # type: ignore[union-attr]
+            elif kind is FromContext:
+                ctx_params.append(param)
+        inputs: dict[str, str] = {}
+        cache_key: str | None = None
+        if self.runtime is not None:
+            inputs = self._input_ids(node)
+            if self.cache_on and node.step.cache:
+                cache_key = self._cache_key(node, kwargs)
+                hit = await self.runtime.metadata.lookup_cache(cache_key, max_age=self.cache_expiry)
+                if hit is not None and await self._load_outputs(
+                    node, hit[1], source_run=hit[0], cache_key=cache_key, inputs=inputs
+                ):
+                    return True
+        try:
+            outputs = await self._attempts(node, kwargs, ctx_params, inputs, cache_key)
+        except _StepFailure:
+            return False
+        values.update(outputs)
+        return True
+
+    async def _attempts(
+        self,
+        node: DagNode,
+        kwargs: dict[str, Any],
+        ctx_params: list[str],
+        inputs: dict[str, str],
+        cache_key: str | None,
+    ) -> dict[str, Any]:
+        step = node.step
+        name = node.name
+        attempt = 0
+        while True:
+            attempt += 1
+            if ctx_params:
+                sc = StepContext(self.run_id, name, attempt, self.dag.pipeline, self.params)
+                for p in ctx_params:
+                    kwargs[p] = sc
+            self._emit(
+                StepStarted(
+                    run_id=self.run_id,
+                    ts=time.time(),
+                    step=name,
+                    attempt=attempt,
+                    inputs=inputs,
+                    cache_key=cache_key,
+                )
+            )
+            t0 = time.perf_counter()
+            try:
+                if self._limiter is None:
+                    value = await self._call(step, kwargs)
+                else:
+                    async with self._limiter:
+                        value = await self._call(step, kwargs)
+                outputs = _split(node, value)
+            except _cancelled():
+                raise
+            except Exception as exc:
+                error: Exception = exc
+            else:
+                duration = time.perf_counter() - t0
+                try:
+                    refs = await self._store_outputs(node, outputs)
+                except SerializationError as exc:
+                    self._fail(node, attempt, exc, t0)
+                    raise _StepFailure from exc
+                self._emit(
+                    StepSucceeded(
+                        run_id=self.run_id,
+                        ts=time.time(),
+                        step=name,
+                        attempt=attempt,
+                        duration=duration,
+                        outputs=refs,
+                        cache_key=cache_key,
+                    )
+                )
+                self._results[name].outputs = outputs
+                return outputs
+            if attempt > step.retries or isinstance(error, StepOutputError):
+                self._fail(node, attempt, error, t0)
+                raise _StepFailure from error
+            delay = retry_delay(attempt, step.retry_delay, step.backoff)
+            self._emit(
+                StepRetrying(
+                    run_id=self.run_id,
+                    ts=time.time(),
+                    step=name,
+                    attempt=attempt,
+                    error=f"{type(error).__name__}: {error}",
+                    delay=delay,
+                )
+            )
+            log.info("step %r attempt %d failed (%s); retrying in %.3fs", name, attempt, error, delay)
+            if delay:
+                await anyio.sleep(delay)
+
+    async def _call(self, step: Any, kwargs: dict[str, Any]) -> Any:
+        timeout = step.timeout
+        if timeout is None:
+            if step.is_async:
+                return await step.fn(**kwargs)
+            return await anyio.to_thread.run_sync(
+                functools.partial(step.fn, **kwargs), abandon_on_cancel=True, limiter=self._threads
+            )
+        with anyio.move_on_after(timeout) as scope:
+            if step.is_async:
+                return await step.fn(**kwargs)
+            # A sync step's thread cannot be killed: on timeout it is abandoned, its
+            # result discarded, and the step fails.
+            return await anyio.to_thread.run_sync(
+                functools.partial(step.fn, **kwargs), abandon_on_cancel=True, limiter=self._threads
+            )
+        if scope.cancelled_caught:
+            raise StepTimeoutError(step.name, timeout)
+        raise RuntimeError("unreachable")  # pragma: no cover
+
+    def _fail(self, node: DagNode, attempt: int, error: BaseException, t0: float) -> None:
+        r = self._results[node.name]
+        r.error = error
+        self._emit(
+            StepFailed(
+                run_id=self.run_id,
+                ts=time.time(),
+                step=node.name,
+                attempt=attempt,
+                error=f"{type(error).__name__}: {error}",
+                error_type=type(error).__qualname__,
+                traceback="".join(tb_module.format_exception(error)),
+                duration=time.perf_counter() - t0,
+            )
+        )
+        log.warning("step %r of run %s failed: %s", node.name, self.run_id, error)
+
+    # ------------------------------------------------------------------ persistence
+    def _input_ids(self, node: DagNode) -> dict[str, str]:
+        ids: dict[str, str] = {}
+        refs = self._refs
+        for param, b in node.bindings:
+            if type(b) is FromOutput:
+                ref = refs.get(b.output)  # type: ignore[union-attr]
+                if ref is not None:
+                    ids[param] = ref.id
+        return ids
+
+    def _cache_key(self, node: DagNode, kwargs: Mapping[str, Any]) -> str:
+        from ..storage._cache import cache_key, fingerprint_function, hash_value
+
+        step = node.step
+        fp = step.__dict__.get("_flowyml_fingerprint")
+        if fp is None:
+            fp = step.__dict__["_flowyml_fingerprint"] = fingerprint_function(step.fn)
+        params: dict[str, str] = {}
+        input_hashes: dict[str, str] = {}
+        for param, b in node.bindings:
+            kind = type(b)
+            if kind is FromOutput:
+                ref = self._refs.get(b.output)  # type: ignore[union-attr]
+                input_hashes[param] = ref.content_hash if ref else hash_value(kwargs[param])
+            elif kind is FromParam or kind is Const:
+                params[param] = hash_value(kwargs[param])
+        return cache_key(
+            fingerprint=fp,
+            options={"outputs": list(node.outputs)},
+            params=params,
+            input_hashes=input_hashes,
+        )
+
+    async def _store_outputs(self, node: DagNode, outputs: dict[str, Any]) -> dict[str, ArtifactRef]:
+        rt = self.runtime
+        if rt is None or not node.step.persist:
+            return {}
+        from ..storage.artifacts._values import save_value
+
+        refs: dict[str, ArtifactRef] = {}
+        for out, value in outputs.items():
+            try:
+                ref = await save_value(
+                    rt.artifacts,
+                    rt.materializers,
+                    value,
+                    artifact_id_seed=f"{self.run_id}/{node.name}/{out}",
+                    name=out,
+                )
+            except SerializationError as exc:
+                raise SerializationError(
+                    f"step {node.name!r}: output {out!r} cannot be stored: {exc}; register a "
+                    f"materializer for its type or use @step(persist=False)"
+                ) from exc
+            refs[out] = ref
+            self._refs[out] = ref
+        return refs
+
+    async def _load_outputs(
+        self,
+        node: DagNode,
+        records: Mapping[str, ArtifactRecord],
+        *,
+        source_run: str,
+        cache_key: str,
+        inputs: dict[str, str] | None = None,
+    ) -> bool:
+        rt = self.runtime
+        assert rt is not None
+        from ..storage.artifacts._values import load_value
+
+        if set(records) != set(node.outputs):
+            return False
+        loaded: dict[str, Any] = {}
+        refs: dict[str, ArtifactRef] = {}
+        try:
+            for out, rec in records.items():
+                loaded[out] = await load_value(rt.artifacts, rt.materializers, rec)
+                refs[out] = record_to_ref(rec)
+        except Exception as exc:
+            log.warning("stored outputs of step %r are unreadable (%s); running it", node.name, exc)
+            return False
+        self._values.update(loaded)
+        self._refs.update(refs)
+        self._results[node.name].outputs = loaded
+        self._emit(
+            StepCached(
+                run_id=self.run_id,
+                ts=time.time(),
+                step=node.name,
+                cache_key=cache_key,
+                outputs=refs,
+                source_run_id=source_run,
+                inputs=inputs or {},
+            )
+        )
+        return True
+
+
+def _split(node: DagNode, value: Any) -> dict[str, Any]:
+    outs = node.outputs
+    if len(outs) == 1:
+        return {outs[0]: value}
+    if isinstance(value, dict) and set(value) == set(outs):
+        return {o: value[o] for o in outs}
+    if not isinstance(value, tuple | list) or len(value) != len(outs):
+        got = f"{len(value)} values" if isinstance(value, tuple | list) else type(value).__name__
+        raise StepOutputError(
+            node.name,
+            f"declares {len(outs)} outputs {list(outs)} but returned {got}; return a "
+            f"{len(outs)}-tuple (or a dict with those keys)",
+        )
+    return dict(zip(outs, value, strict=True))

@@ -1,0 +1,104 @@
+"""One writer task per run: batches events into few store transactions (group commit)."""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+
+from ..errors import StoreError
+from ..events import Event
+from ..storage._protocols import MetadataStore
+from ..storage._records import EventRecord
+from ._bus import EventHub
+
+__all__ = ("EventWriter",)
+
+log = logging.getLogger("flowyml")
+
+
+class EventWriter:
+    """Queue events without waiting; a background task commits them in batches.
+
+    :meth:`submit` never blocks the executor.  :meth:`run` (started in the run's task group)
+    commits whatever accumulated since the last transaction in one ``append_events`` call,
+    then publishes the committed records (with their store ids) to the hub.  :meth:`flush`
+    waits until everything submitted so far is committed.
+    """
+
+    def __init__(self, store: MetadataStore, hub: EventHub, *, max_batch: int = 2000) -> None:
+        self._store = store
+        self._hub = hub
+        self._max_batch = max_batch
+        self._pending: list[Event] = []
+        self._wake = anyio.Event()
+        self._submitted = 0
+        self._committed = 0
+        self._progress = anyio.Event()
+        self._closed = False
+        self._error: BaseException | None = None
+
+    def submit(self, event: Event) -> None:
+        """Queue ``event`` for the next transaction."""
+        self._pending.append(event)
+        self._submitted += 1
+        if not self._wake.is_set():
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Commit batches until :meth:`close` (cancel-safe between batches)."""
+        while True:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: len(batch)]
+                await self._commit(batch)
+            if self._closed:
+                return
+
+    async def _commit(self, batch: list[Event]) -> None:
+        delay = 0.05
+        for attempt in range(1, 6):
+            try:
+                ids = await self._store.append_events(batch)
+                break
+            except StoreError as exc:
+                if attempt == 5:
+                    self._error = exc
+                    self._committed += len(batch)
+                    self._signal()
+                    return
+                log.warning("metadata store write failed (attempt %d/5): %s", attempt, exc)
+                await anyio.sleep(delay)
+                delay *= 2
+        self._committed += len(batch)
+        self._hub.publish([EventRecord(id=i, event=e) for i, e in zip(ids, batch, strict=True)])
+        self._signal()
+
+    def _signal(self) -> None:
+        self._progress.set()
+        self._progress = anyio.Event()
+
+    async def flush(self) -> None:
+        """Wait until every submitted event is committed; re-raise a persistent store error."""
+        target = self._submitted
+        while self._committed < target:
+            await self._progress.wait()
+        if self._error is not None:
+            raise self._error
+
+    async def drain(self) -> None:
+        """Commit whatever is pending from the calling task (after :meth:`run` was cancelled)."""
+        while self._pending:
+            batch = self._pending[: self._max_batch]
+            del self._pending[: len(batch)]
+            await self._commit(batch)
+        if self._error is not None:
+            raise self._error
+
+    async def close(self) -> None:
+        """Flush and let :meth:`run` return."""
+        self._closed = True
+        self._wake.set()
+        await self.flush()
