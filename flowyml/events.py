@@ -66,6 +66,11 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     run_id: str
     ts: float
 
+    @property
+    def type(self) -> str:
+        """The event's tag, e.g. ``"step_succeeded"`` (the ``type`` field of its JSON)."""
+        return type(self).__struct_config__.tag  # type: ignore[return-value]
+
 
 class RunStarted(_Event, tag="run_started"):
     """A run began.  ``dag`` is the pipeline's ``Dag.to_dict()``."""

@@ -112,6 +112,7 @@ class Trace:
         if isinstance(value, OutputHandle):
             if value.trace_id != self.id:
                 self.problems.append(ForeignHandleError(node, value.output, value.pipeline))
+                return Const(value)  # reported above; not a missing input as well
             return FromOutput(value.output)
         if isinstance(value, ParamHandle):
             return FromParam(value.name)

@@ -36,7 +36,10 @@ class RunStream:
     def _forward(self, ev: Event) -> None:
         if self._user_cb is not None:
             self._user_cb(ev)
-        self._send.send_nowait(ev)
+        try:
+            self._send.send_nowait(ev)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass  # the consumer left; the run goes on (or is being cancelled)
 
     async def _run(self) -> None:
         with self._send:

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flowyml import Pipeline, context, pipeline, step
+from flowyml.errors import (
+    CycleError,
+    DuplicateOutputError,
+    DuplicateStepError,
+    FlowymlError,
+    ForeignHandleError,
+    MissingInputError,
+    PipelineBuildError,
+)
+
+
+@step
+async def load(n: int) -> list[int]:
+    return list(range(n))
+
+
+@step
+def double(load: list[int]) -> list[int]:
+    return [2 * x for x in load]
+
+
+def test_both_styles_build_the_same_dag() -> None:
+    @pipeline
+    def numbers(n: int = 3):  # type: ignore[no-untyped-def]
+        return double(load(n))
+
+    explicit = Pipeline("numbers", context=context(n=3))
+    explicit.add_step(load).add_step(double, inputs=["load"])
+
+    a, b = numbers.build(), explicit.build()
+    assert type(a) is type(b)
+    assert a.topological_order() == b.topological_order() == ["load", "double"]
+    assert [(e.source, e.target, e.name) for e in a.edges] == [("load", "double", "load")]
+    assert [(e.source, e.target, e.name) for e in b.edges] == [("load", "double", "load")]
+    da, db = a.to_dict(), b.to_dict()
+    assert [n["inputs"] for n in da["nodes"]] == [n["inputs"] for n in db["nodes"]]
+    json.dumps(da)
+
+
+def test_dag_views() -> None:
+    p = Pipeline("v", context=context(n=1))
+    p.add_step(load).add_step(double, inputs=["load"])
+    dag = p.dag
+    assert len(dag) == 2 and "load" in dag
+    text = dag.visualize()
+    assert "load [async] <- -" in text
+    assert "double [sync] <- load" in text
+    d = dag.to_dict()
+    assert d["pipeline"] == "v"
+    assert {n["id"] for n in d["nodes"]} == {"load", "double"}
+    assert d["edges"] == [{"source": "load", "target": "double", "name": "load"}]
+
+
+def test_cycle_lists_its_steps() -> None:
+    @step(inputs=["c"], outputs=["a"])
+    def sa(c: int) -> int:
+        return c
+
+    @step(inputs=["a"], outputs=["b"])
+    def sb(a: int) -> int:
+        return a
+
+    @step(inputs=["b"], outputs=["c"])
+    def sc(b: int) -> int:
+        return b
+
+    p = Pipeline("cyc").add_step(sa).add_step(sb).add_step(sc)
+    with pytest.raises(CycleError) as info:
+        p.build()
+    assert set(info.value.cycle) == {"sa", "sb", "sc"}
+    assert "sa" in str(info.value) and "cycle" in str(info.value)
+
+
+def test_duplicate_output_names_both_steps() -> None:
+    @step(outputs=["x"])
+    def one() -> int:
+        return 1
+
+    @step(outputs=["x"])
+    def two() -> int:
+        return 2
+
+    with pytest.raises(DuplicateOutputError, match="'one' and 'two'"):
+        Pipeline("d").add_step(one).add_step(two).build()
+
+
+def test_missing_input_names_step_and_input() -> None:
+    @step(inputs=["raw"])
+    def parse(raw: bytes) -> int:
+        return 0
+
+    with pytest.raises(MissingInputError) as info:
+        Pipeline("m").add_step(parse).build()
+    assert info.value.step == "parse" and info.value.name == "raw"
+    assert "context(" in str(info.value)
+
+
+def test_missing_input_can_be_supplied_by_a_parameter() -> None:
+    @step(inputs=["raw"])
+    def parse(raw: bytes) -> int:
+        return len(raw)
+
+    p = Pipeline("m").add_step(parse)
+    assert p.build(raw=b"xx").nodes["parse"].upstream == ()
+    assert p.run(raw=b"xyz", persist=False)["parse"] == 3
+
+
+def test_missing_plain_parameter() -> None:
+    @step
+    def needs(url: str) -> str:
+        return url
+
+    with pytest.raises(MissingInputError, match="'needs' needs input 'url'"):
+        Pipeline("m").add_step(needs).build()
+
+
+def test_duplicate_step_names() -> None:
+    @step
+    def a() -> int:
+        return 1
+
+    with pytest.raises(DuplicateStepError, match="'a'"):
+        Pipeline("d").add_step(a).add_step(a, outputs=["other"]).build()
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    @step(inputs=["nothing"])
+    def x(nothing: int) -> int:
+        return nothing
+
+    @step(outputs=["x"])
+    def y() -> int:
+        return 1
+
+    p = Pipeline("many").add_step(x).add_step(y)
+    with pytest.raises(PipelineBuildError) as info:
+        p.build()
+    err = info.value
+    assert isinstance(err, FlowymlError)
+    kinds = {type(e) for e in err.problems}
+    assert kinds == {MissingInputError, DuplicateOutputError}
+    assert "2 problems" in str(err)
+
+
+def test_handle_from_another_pipeline_is_rejected() -> None:
+    stash = []
+
+    @pipeline
+    def first(n: int = 1):  # type: ignore[no-untyped-def]
+        h = load(n)
+        stash.append(h)
+        return h
+
+    first.build()
+
+    @pipeline
+    def second():  # type: ignore[no-untyped-def]
+        return double(stash[0])
+
+    with pytest.raises(ForeignHandleError, match="pipeline 'first'"):
+        second.build()
+
+
+def test_functional_multi_output_and_repeated_steps() -> None:
+    @step(outputs=["train", "test"])
+    def split(xs: list[int]) -> tuple[list[int], list[int]]:
+        return xs[:2], xs[2:]
+
+    @step
+    def total(xs: list[int]) -> int:
+        return sum(xs)
+
+    @pipeline
+    def ml(n: int = 5):  # type: ignore[no-untyped-def]
+        train, test = split(load(n))
+        return total(train), total(test)
+
+    dag = ml.build()
+    assert dag.topological_order()[:2] == ["load", "split"]
+    assert set(dag.nodes) == {"load", "split", "total", "total_2"}
+    result = ml.run(persist=False)
+    assert result["total"] == 1 and result["total_2"] == 2 + 3 + 4
