@@ -65,7 +65,8 @@ def compile_dag(
         bindings: list[tuple[str, Binding]] = []
         upstream: dict[str, None] = {}
         step = node.step
-        for param in step.parameters:
+        extra = [p for p in node.bindings if p not in step.parameters]  # **kwargs receivers
+        for param in (*step.parameters, *extra):
             b = _resolve(node, param, producers, params)
             if b is None:
                 found.append(MissingInputError(node.name, _wanted(node, param)))
@@ -78,9 +79,6 @@ def compile_dag(
             elif isinstance(b, FromParam):
                 used_params.add(b.name)
             bindings.append((param, b))
-        for param, b in node.bindings.items():
-            if param not in step.parameters:  # **kwargs receivers
-                bindings.append((param, b))
         compiled[node.name] = DagNode(
             name=node.name,
             step=step,
@@ -128,8 +126,8 @@ def _resolve(
         return explicit if explicit.output in producers else None
     if isinstance(explicit, Const | FromParam):
         if isinstance(explicit, FromParam) and explicit.name not in params:
-            default = step.signature.parameters[param].default
-            return None if default is _EMPTY else FromDefault()
+            declared = step.signature.parameters.get(param)
+            return None if declared is None or declared.default is _EMPTY else FromDefault()
         return explicit
     if isinstance(explicit, FromInput):
         if explicit.source in producers:
@@ -141,7 +139,8 @@ def _resolve(
         return FromContext()
     if param in params:
         return FromParam(param)
-    if step.signature.parameters[param].default is not _EMPTY:
+    declared = step.signature.parameters.get(param)
+    if declared is not None and declared.default is not _EMPTY:
         return FromDefault()
     return None
 

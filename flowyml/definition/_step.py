@@ -115,9 +115,10 @@ class Step(Generic[P, R]):
     def _map_inputs(self, inputs: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
         """Map declared inputs to parameters: by name first, then in signature order."""
         free = [p for p in self.parameters if p not in self.context_params]
+        var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in self.signature.parameters.values())
         if isinstance(inputs, Mapping):
             for param in inputs:
-                if param not in free:
+                if param not in free and not var_kw:
                     raise StepDefinitionError(
                         f"step {self.name!r}: inputs maps parameter {param!r}, but the function "
                         f"has no such parameter (it has {free})"
@@ -129,6 +130,10 @@ class Step(Generic[P, R]):
         mapping = {n: n for n in names if n in free}
         rest_params = [p for p in free if p not in mapping]
         rest_inputs = [n for n in names if n not in mapping]
+        if var_kw:  # extra inputs arrive through **kwargs, under their own names
+            mapping.update(zip(rest_params, rest_inputs, strict=False))
+            mapping.update({n: n for n in rest_inputs[len(rest_params) :]})
+            return mapping
         if len(rest_inputs) > len(rest_params):
             raise StepDefinitionError(
                 f"step {self.name!r} declares inputs {rest_inputs} that match no parameter of "

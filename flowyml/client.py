@@ -1,0 +1,158 @@
+"""``Client``: a small async read API over the metadata and artifact stores."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any
+
+import msgspec
+
+from .config import FlowymlConfig
+from .errors import NotFoundError
+from .events import RunStatus
+from .execution._runtime import Runtime
+from .storage._records import (
+    ArtifactRecord,
+    EventRecord,
+    Lineage,
+    PipelineRecord,
+    RunRecord,
+    StepRunRecord,
+)
+
+__all__ = ("Client", "RunDetail")
+
+
+class RunDetail(msgspec.Struct, frozen=True, kw_only=True):
+    """A run with its step runs (in the pipeline's step order)."""
+
+    run: RunRecord
+    steps: list[StepRunRecord]
+
+    @property
+    def status(self) -> RunStatus:
+        """The run's status."""
+        return self.run.status
+
+    def step(self, name: str) -> StepRunRecord:
+        """The step run called ``name`` (``KeyError`` if there is none)."""
+        for s in self.steps:
+            if s.step == name:
+                return s
+        raise KeyError(f"run {self.run.run_id} has no step {name!r}")
+
+
+class Client:
+    """Read runs, steps, artifacts and lineage; load stored values.
+
+    Opens the stores on first use (defaults as for runs: ``FLOWYML_STORE``,
+    ``FLOWYML_ARTIFACTS`` or ``FLOWYML_HOME``) and marks runs whose process died as
+    ``interrupted``.  Use ``async with Client() as client:`` or call :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        store: str | None = None,
+        artifacts: str | None = None,
+        *,
+        config: FlowymlConfig | None = None,
+        runtime: Runtime | None = None,
+    ) -> None:
+        self._store, self._artifacts, self._config = store, artifacts, config
+        self._runtime = runtime
+        self._stack: AsyncExitStack | None = None
+
+    async def _rt(self) -> Runtime:
+        if self._runtime is None:
+            stack = AsyncExitStack()
+            rt = Runtime(store=self._store, artifacts=self._artifacts, config=self._config)
+            self._runtime = await stack.enter_async_context(rt)
+            self._stack = stack
+            await rt.metadata.mark_interrupted()
+        return self._runtime
+
+    async def __aenter__(self) -> Client:
+        await self._rt()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the stores this client opened (idempotent)."""
+        if self._stack is not None:
+            stack, self._stack, self._runtime = self._stack, None, None
+            await stack.aclose()
+
+    async def list_pipelines(self) -> list[PipelineRecord]:
+        """Every pipeline that has run against this store."""
+        return await (await self._rt()).metadata.list_pipelines()
+
+    async def list_runs(
+        self,
+        pipeline: str | None = None,
+        status: RunStatus | None = None,
+        limit: int = 50,
+        *,
+        since: float | None = None,
+        cursor: int | None = None,
+    ) -> list[RunRecord]:
+        """Runs, newest first, optionally filtered by pipeline, status and start time."""
+        rt = await self._rt()
+        page = await rt.metadata.list_runs(
+            pipeline=pipeline, status=status, since=since, limit=limit, cursor=cursor
+        )
+        return page.items
+
+    async def get_run(self, run_id: str) -> RunDetail:
+        """The run with its step runs.
+
+        :raises NotFoundError: when there is no such run
+        """
+        store = (await self._rt()).metadata
+        run = await store.get_run(run_id)
+        if run is None:
+            raise NotFoundError(f"no run {run_id!r} in {store.url}")
+        return RunDetail(run=run, steps=await store.list_step_runs(run_id))
+
+    async def get_artifact(self, artifact_id: str) -> ArtifactRecord:
+        """An artifact's metadata (``NotFoundError`` if unknown)."""
+        store = (await self._rt()).metadata
+        rec = await store.get_artifact(artifact_id)
+        if rec is None:
+            raise NotFoundError(f"no artifact {artifact_id!r} in {store.url}")
+        return rec
+
+    async def list_artifacts(
+        self, *, run_id: str | None = None, name: str | None = None, limit: int = 100
+    ) -> list[ArtifactRecord]:
+        """Artifacts, optionally of one run or with one output name."""
+        rt = await self._rt()
+        return await rt.metadata.list_artifacts(run_id=run_id, name=name, limit=limit)
+
+    async def load_artifact(self, artifact_id: str) -> Any:
+        """The stored value, as the type it was saved with."""
+        from .storage.artifacts._values import load_value
+
+        rt = await self._rt()
+        return await load_value(rt.artifacts, rt.materializers, await self.get_artifact(artifact_id))
+
+    async def lineage(self, artifact_id: str) -> Lineage:
+        """Producer, inputs, consumers and derived artifacts of ``artifact_id``."""
+        store = (await self._rt()).metadata
+        lin = await store.lineage(artifact_id)
+        if lin is None:
+            raise NotFoundError(f"no artifact {artifact_id!r} in {store.url}")
+        return lin
+
+    async def events(self, run_id: str | None = None, after: int = 0) -> list[EventRecord]:
+        """Logged events after the cursor ``after`` (all runs, or one)."""
+        return await (await self._rt()).metadata.events_after(after, run_id=run_id)
+
+    async def clear_cache(self, *, pipeline: str | None = None, step: str | None = None) -> int:
+        """Forget cache entries (all, one pipeline's, or one step's); return how many."""
+        rt = await self._rt()
+        return await rt.metadata.clear_cache(pipeline=pipeline, step=step)
