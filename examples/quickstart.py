@@ -23,7 +23,9 @@ async def load_data(n_samples: int, seed: int) -> list[tuple[float, float]]:
     """Pretend to fetch data: y = 3x + 1 with noise."""
     await anyio.sleep(0.05)  # an I/O wait, on the event loop
     rng = random.Random(seed)
-    return [(x, 3 * x + 1 + rng.gauss(0, 0.1)) for x in (rng.uniform(0, 1) for _ in range(n_samples))]
+    return [
+        (x, 3 * x + 1 + rng.gauss(0, 0.1)) for x in (rng.uniform(0, 1) for _ in range(n_samples))
+    ]
 
 
 @step(inputs=["dataset"], outputs=["train", "test"])

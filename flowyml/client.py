@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import msgspec
 
@@ -72,7 +72,7 @@ class Client:
             await rt.metadata.mark_interrupted()
         return self._runtime
 
-    async def __aenter__(self) -> Client:
+    async def __aenter__(self) -> Self:
         await self._rt()
         return self
 
@@ -138,7 +138,9 @@ class Client:
         from .storage.artifacts._values import load_value
 
         rt = await self._rt()
-        return await load_value(rt.artifacts, rt.materializers, await self.get_artifact(artifact_id))
+        return await load_value(
+            rt.artifacts, rt.materializers, await self.get_artifact(artifact_id)
+        )
 
     async def lineage(self, artifact_id: str) -> Lineage:
         """Producer, inputs, consumers and derived artifacts of ``artifact_id``."""

@@ -72,7 +72,7 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
         return type(self).__struct_config__.tag  # type: ignore[return-value]
 
 
-class RunStarted(_Event, tag="run_started"):
+class RunStarted(_Event, tag="run_started", frozen=True, kw_only=True):
     """A run began.  ``dag`` is the pipeline's ``Dag.to_dict()``."""
 
     pipeline: str
@@ -83,7 +83,7 @@ class RunStarted(_Event, tag="run_started"):
     steps: list[str] = []
 
 
-class StepStarted(_Event, tag="step_started"):
+class StepStarted(_Event, tag="step_started", frozen=True, kw_only=True):
     """A step attempt began.  ``inputs`` maps parameter names to consumed artifact ids."""
 
     step: str
@@ -92,7 +92,7 @@ class StepStarted(_Event, tag="step_started"):
     cache_key: str | None = None
 
 
-class StepRetrying(_Event, tag="step_retrying"):
+class StepRetrying(_Event, tag="step_retrying", frozen=True, kw_only=True):
     """A step attempt failed and will be retried after ``delay`` seconds."""
 
     step: str
@@ -101,7 +101,7 @@ class StepRetrying(_Event, tag="step_retrying"):
     delay: float
 
 
-class StepSucceeded(_Event, tag="step_succeeded"):
+class StepSucceeded(_Event, tag="step_succeeded", frozen=True, kw_only=True):
     """A step finished; ``outputs`` holds the stored artifacts (empty when not persisted)."""
 
     step: str
@@ -111,7 +111,7 @@ class StepSucceeded(_Event, tag="step_succeeded"):
     cache_key: str | None = None
 
 
-class StepCached(_Event, tag="step_cached"):
+class StepCached(_Event, tag="step_cached", frozen=True, kw_only=True):
     """A step was not executed: its outputs were loaded from an earlier run."""
 
     step: str
@@ -122,7 +122,7 @@ class StepCached(_Event, tag="step_cached"):
     inputs: dict[str, str] = {}
 
 
-class StepFailed(_Event, tag="step_failed"):
+class StepFailed(_Event, tag="step_failed", frozen=True, kw_only=True):
     """A step failed for good (after its last retry)."""
 
     step: str
@@ -133,7 +133,7 @@ class StepFailed(_Event, tag="step_failed"):
     duration: float = 0.0
 
 
-class StepSkipped(_Event, tag="step_skipped"):
+class StepSkipped(_Event, tag="step_skipped", frozen=True, kw_only=True):
     """A step did not run: an upstream step failed or the run was stopped."""
 
     step: str
@@ -141,7 +141,7 @@ class StepSkipped(_Event, tag="step_skipped"):
     reason: str = ""
 
 
-class RunFinished(_Event, tag="run_finished"):
+class RunFinished(_Event, tag="run_finished", frozen=True, kw_only=True):
     """A run ended with the final ``status``."""
 
     status: RunStatus
@@ -149,7 +149,16 @@ class RunFinished(_Event, tag="run_finished"):
     error: str | None = None
 
 
-Event = RunStarted | StepStarted | StepRetrying | StepSucceeded | StepCached | StepFailed | StepSkipped | RunFinished
+Event = (
+    RunStarted
+    | StepStarted
+    | StepRetrying
+    | StepSucceeded
+    | StepCached
+    | StepFailed
+    | StepSkipped
+    | RunFinished
+)
 
 _encoder: Final = msgspec.json.Encoder()
 _decoder: Final = msgspec.json.Decoder(Event)
@@ -162,4 +171,5 @@ def encode_event(event: Event) -> bytes:
 
 def decode_event(data: bytes | str) -> Event:
     """Decode JSON produced by :func:`encode_event` back into its event class."""
-    return _decoder.decode(data)
+    event: Event = _decoder.decode(data)
+    return event

@@ -145,7 +145,6 @@ def _resolve(
     return None
 
 
-
 def _find_cycle(nodes: dict[str, DagNode], downstream: dict[str, list[str]]) -> list[str] | None:
     """Return the steps of one cycle, in order, or ``None`` (iterative DFS)."""
     WHITE, GREY, BLACK = 0, 1, 2

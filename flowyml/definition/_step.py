@@ -91,10 +91,8 @@ class Step(Generic[P, R]):
                 raise StepDefinitionError(f"step {self.name!r}: outputs=[] declares no output")
             dupes = {o for o in self.outputs if self.outputs.count(o) > 1}
             if dupes:
-                raise StepDefinitionError(f"step {self.name!r}: output {sorted(dupes)[0]!r} twice")
-        self.input_map: dict[str, str] | None = (
-            None if inputs is None else self._map_inputs(inputs)
-        )
+                raise StepDefinitionError(f"step {self.name!r}: output {min(dupes)!r} twice")
+        self.input_map: dict[str, str] | None = None if inputs is None else self._map_inputs(inputs)
         if not isinstance(retries, int) or retries < 0:
             raise StepDefinitionError(f"step {self.name!r}: retries must be an int >= 0")
         if retry_delay < 0 or backoff < 1:
@@ -110,12 +108,14 @@ class Step(Generic[P, R]):
         self.timeout = None if timeout is None else float(timeout)
         self.tags: tuple[str, ...] = tuple(tags)
         self.persist = bool(persist)
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn)
 
     def _map_inputs(self, inputs: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
         """Map declared inputs to parameters: by name first, then in signature order."""
         free = [p for p in self.parameters if p not in self.context_params]
-        var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in self.signature.parameters.values())
+        var_kw = any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in self.signature.parameters.values()
+        )
         if isinstance(inputs, Mapping):
             for param in inputs:
                 if param not in free and not var_kw:

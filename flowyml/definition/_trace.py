@@ -6,7 +6,7 @@ import contextvars
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from ..errors import ForeignHandleError, PipelineBuildError, StepDefinitionError
 from ._params import Binding, Const, FromInput, FromOutput, FromParam
@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 __all__ = ("OutputHandle", "ParamHandle", "StepNode", "Trace", "current_trace")
 
-_current: contextvars.ContextVar[Trace | None] = contextvars.ContextVar("flowyml_trace", default=None)
+_current: contextvars.ContextVar[Trace | None] = contextvars.ContextVar(
+    "flowyml_trace", default=None
+)
 _trace_ids = itertools.count(1)
 
 
@@ -75,7 +77,7 @@ class Trace:
     _uses: dict[str, int] = field(default_factory=dict)
     _token: contextvars.Token[Trace | None] | None = None
 
-    def __enter__(self) -> Trace:
+    def __enter__(self) -> Self:
         self._token = _current.set(self)
         return self
 
@@ -88,7 +90,9 @@ class Trace:
         try:
             bound = step.signature.bind_partial(*args, **kwargs)
         except TypeError as exc:
-            raise StepDefinitionError(f"step {step.name!r} called with bad arguments: {exc}") from exc
+            raise StepDefinitionError(
+                f"step {step.name!r} called with bad arguments: {exc}"
+            ) from exc
         uses = self._uses.get(step.name, 0) + 1
         self._uses[step.name] = uses
         name = step.name if uses == 1 else f"{step.name}_{uses}"

@@ -43,7 +43,9 @@ async def launch(
     async with AsyncExitStack() as stack:
         rt: Runtime | None = runtime
         if rt is None and (persist or resume_from is not None):
-            candidate = Runtime(store=store or pipeline.store, artifacts=artifacts or pipeline.artifacts)
+            candidate = Runtime(
+                store=store or pipeline.store, artifacts=artifacts or pipeline.artifacts
+            )
             rt = active_runtime(candidate.store_url, candidate.artifacts_url)
             if rt is None:
                 rt = await stack.enter_async_context(candidate)
@@ -84,7 +86,9 @@ async def _register(rt: Runtime, name: str, dag: Any) -> None:
         return
     now = time.time()
     await rt.metadata.save_pipeline(
-        PipelineRecord(name=name, dag=dag.to_dict(), code_version=version, created_at=now, updated_at=now)
+        PipelineRecord(
+            name=name, dag=dag.to_dict(), code_version=version, created_at=now, updated_at=now
+        )
     )
     rt.registered[name] = version
 

@@ -8,7 +8,12 @@ __all__ = ("retry_delay",)
 
 
 def retry_delay(
-    attempt: int, base: float, backoff: float, *, jitter: float = 0.1, rng: random.Random | None = None
+    attempt: int,
+    base: float,
+    backoff: float,
+    *,
+    jitter: float = 0.1,
+    rng: random.Random | None = None,
 ) -> float:
     """Seconds to wait after failed ``attempt`` (1-based) before the next one.
 

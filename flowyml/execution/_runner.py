@@ -22,6 +22,7 @@ from ..events import (
     Event,
     RunFinished,
     RunStarted,
+    RunStatus,
     StepCached,
     StepFailed,
     StepRetrying,
@@ -188,7 +189,7 @@ class Runner:
                             tg.start_soon(self._run_step, name)
                 if scope.cancelled_caught:
                     self._abandon(f"cancelled: fail_fast after step {self._failed_first!r} failed")
-                status = "failed" if self._failed_first is not None else "succeeded"
+                status: RunStatus = "failed" if self._failed_first is not None else "succeeded"
                 error = None
                 if self._failed_first is not None:
                     error = f"step {self._failed_first!r} failed"
@@ -274,7 +275,9 @@ class Runner:
         now = time.time()
         for s in skipped:
             self._emit(
-                StepSkipped(run_id=self.run_id, ts=now, step=s, reason=f"upstream step {name!r} failed")
+                StepSkipped(
+                    run_id=self.run_id, ts=now, step=s, reason=f"upstream step {name!r} failed"
+                )
             )
         if self.fail_fast and self._steps_scope is not None:
             self._steps_scope.cancel()
@@ -389,7 +392,9 @@ class Runner:
                     delay=delay,
                 )
             )
-            log.info("step %r attempt %d failed (%s); retrying in %.3fs", name, attempt, error, delay)
+            log.info(
+                "step %r attempt %d failed (%s); retrying in %.3fs", name, attempt, error, delay
+            )
             if delay:
                 await anyio.sleep(delay)
 
@@ -436,7 +441,7 @@ class Runner:
         refs = self._refs
         for param, b in node.bindings:
             if type(b) is FromOutput:
-                ref = refs.get(b.output)  # type: ignore[union-attr]
+                ref = refs.get(b.output)
                 if ref is not None:
                     ids[param] = ref.id
         return ids
@@ -464,7 +469,9 @@ class Runner:
             input_hashes=input_hashes,
         )
 
-    async def _store_outputs(self, node: DagNode, outputs: dict[str, Any]) -> dict[str, ArtifactRef]:
+    async def _store_outputs(
+        self, node: DagNode, outputs: dict[str, Any]
+    ) -> dict[str, ArtifactRef]:
         rt = self.runtime
         if rt is None or not node.step.persist:
             return {}

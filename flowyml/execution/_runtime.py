@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from anyio.lowlevel import RunVar
 
@@ -91,7 +91,7 @@ class Runtime:
             self._materializers = default_registry()
         return self._materializers
 
-    async def __aenter__(self) -> Runtime:
+    async def __aenter__(self) -> Self:
         from ..storage.artifacts import open_artifact_store
         from ..storage.metadata import open_metadata_store
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 from anyio.abc import TaskGroup
@@ -45,7 +45,7 @@ class RunStream:
         with self._send:
             self.result = await self._pipeline.arun(on_event=self._forward, **self._kwargs)
 
-    async def __aenter__(self) -> RunStream:
+    async def __aenter__(self) -> Self:
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._tg.start_soon(self._run)

@@ -387,10 +387,8 @@ async def test_stream_iterates_events_and_exposes_result() -> None:
         return 1
 
     p = mem("stream").add_step(a)
-    seen = []
     async with p.stream() as events:
-        async for ev in events:
-            seen.append(ev.type)
+        seen = [ev.type async for ev in events]
     assert seen[0] == "run_started" and seen[-1] == "run_finished"
     assert events.result is not None and events.result["a"] == 1
 
