@@ -305,8 +305,9 @@ class Runner:
         cache_key: str | None = None
         if self.runtime is not None:
             inputs = self._input_ids(node)
-            if self.cache_on and node.step.cache:
+            if self.cache_on and node.step.cache and node.step.persist:
                 cache_key = self._cache_key(node, kwargs)
+            if cache_key is not None:
                 hit = await self.runtime.metadata.lookup_cache(cache_key, max_age=self.cache_expiry)
                 if hit is not None and await self._load_outputs(
                     node, hit[1], source_run=hit[0], cache_key=cache_key, inputs=inputs
@@ -446,7 +447,15 @@ class Runner:
                     ids[param] = ref.id
         return ids
 
-    def _cache_key(self, node: DagNode, kwargs: Mapping[str, Any]) -> str:
+    def _cache_key(self, node: DagNode, kwargs: Mapping[str, Any]) -> str | None:
+        """The step's cache key, or ``None`` if an input cannot be hashed (no caching)."""
+        try:
+            return self._compute_cache_key(node, kwargs)
+        except Exception as exc:
+            log.debug("step %r is not cached: %s", node.name, exc)
+            return None
+
+    def _compute_cache_key(self, node: DagNode, kwargs: Mapping[str, Any]) -> str:
         from ..storage._cache import cache_key, fingerprint_function, hash_value
 
         step = node.step
