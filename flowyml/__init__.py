@@ -24,6 +24,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__ as __version__
+from .assets import Asset as Asset
+from .assets import Dataset as Dataset
+from .assets import Metrics as Metrics
+from .assets import Model as Model
 from .config import FlowymlConfig as FlowymlConfig
 from .config import load_config as load_config
 from .definition._context import Context as Context
@@ -33,9 +37,12 @@ from .definition._pipeline import Pipeline as Pipeline
 from .definition._pipeline import pipeline as pipeline
 from .definition._step import Step as Step
 from .definition._step import step as step
+from .definition._when import when as when
 from .errors import FlowymlError as FlowymlError
 from .errors import PipelineBuildError as PipelineBuildError
 from .errors import StepError as StepError
+from .results import ElementFailure as ElementFailure
+from .results import PartialResults as PartialResults
 from .results import PipelineResult as PipelineResult
 from .results import StepResult as StepResult
 
@@ -49,13 +56,19 @@ if TYPE_CHECKING:
 
 __all__ = (
     "ArtifactStore",
+    "Asset",
     "Client",
     "Context",
     "Dag",
+    "Dataset",
+    "ElementFailure",
     "FlowymlConfig",
     "FlowymlError",
     "Materializer",
     "MetadataStore",
+    "Metrics",
+    "Model",
+    "PartialResults",
     "Pipeline",
     "PipelineBuildError",
     "PipelineResult",
@@ -69,6 +82,7 @@ __all__ = (
     "load_config",
     "pipeline",
     "step",
+    "when",
 )
 
 _LAZY = {

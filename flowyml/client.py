@@ -21,7 +21,18 @@ from .storage._records import (
     StepRunRecord,
 )
 
-__all__ = ("Client", "RunDetail")
+__all__ = ("Client", "MetricsRecord", "RunDetail")
+
+
+class MetricsRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """The metrics one step of one run reported (a :class:`~flowyml.Metrics` output)."""
+
+    run_id: str
+    step: str
+    output: str
+    artifact_id: str
+    created_at: float
+    metrics: dict[str, float]
 
 
 class RunDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -149,6 +160,38 @@ class Client:
         if lin is None:
             raise NotFoundError(f"no artifact {artifact_id!r} in {store.url}")
         return lin
+
+    async def metrics(
+        self,
+        pipeline: str,
+        *,
+        step: str | None = None,
+        status: RunStatus | None = "succeeded",
+        limit: int = 50,
+    ) -> list[MetricsRecord]:
+        """Metrics outputs of the newest ``limit`` runs of ``pipeline`` (newest first).
+
+        Read from the artifacts' recorded metadata: no value is loaded.  Pick the best run
+        with e.g. ``min(records, key=lambda r: r.metrics["mse"])``.
+        """
+        store = (await self._rt()).metadata
+        page = await store.list_runs(pipeline=pipeline, status=status, limit=limit)
+        found: list[MetricsRecord] = []
+        for run in page.items:
+            arts = await store.list_artifacts(run_id=run.run_id, step=step, limit=10_000)
+            found.extend(
+                MetricsRecord(
+                    run_id=run.run_id,
+                    step=art.step,
+                    output=art.name,
+                    artifact_id=art.id,
+                    created_at=art.created_at,
+                    metrics=dict(art.metadata.get("metrics", {})),
+                )
+                for art in arts
+                if art.metadata.get("asset") == "metrics"
+            )
+        return found
 
     async def events(self, run_id: str | None = None, after: int = 0) -> list[EventRecord]:
         """Logged events after the cursor ``after`` (all runs, or one)."""

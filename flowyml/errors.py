@@ -12,6 +12,7 @@
     ├── StepDefinitionError (TypeError)   bad @step / add_step usage
     ├── StepError                   a step failed while running (wraps the cause)
     │   ├── StepOutputError         wrong number of outputs returned
+    │   ├── MapError                some elements of a mapped step failed
     │   └── StepTimeoutError (TimeoutError)
     ├── RunFailedError              raise_for_status() on a failed/cancelled run
     ├── StoreError                  metadata store problems
@@ -36,6 +37,7 @@ __all__ = (
     "DuplicateStepError",
     "FlowymlError",
     "ForeignHandleError",
+    "MapError",
     "MissingInputError",
     "NotFoundError",
     "PipelineBuildError",
@@ -149,6 +151,16 @@ class StepError(FlowymlError):
 
 class StepOutputError(StepError):
     """A step returned a value that does not match its declared outputs."""
+
+
+class MapError(StepError):
+    """Some elements of a mapped step failed; ``failures`` lists them."""
+
+    def __init__(self, step: str, total: int, failures: list[tuple[str, BaseException]]) -> None:
+        self.failures = failures
+        shown = "; ".join(f"{n}: {type(e).__name__}: {e}" for n, e in failures[:5])
+        more = f"; and {len(failures) - 5} more" if len(failures) > 5 else ""
+        super().__init__(step, f"{len(failures)} of {total} elements failed ({shown}{more})")
 
 
 class StepTimeoutError(StepError, TimeoutError):

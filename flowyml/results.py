@@ -7,7 +7,29 @@ from typing import Any
 
 from .errors import RunFailedError
 
-__all__ = ("PipelineResult", "StepResult")
+__all__ = ("ElementFailure", "PartialResults", "PipelineResult", "StepResult")
+
+
+@dataclass(slots=True, frozen=True)
+class ElementFailure:
+    """One failed element of a mapped step: its position, its input and the error."""
+
+    step: str
+    index: int
+    item: Any
+    error: BaseException
+
+
+class PartialResults(list[Any]):
+    """What an ``allow_partial=True`` step receives from a mapped step whose elements
+    partly failed: the successful results (in input order), plus ``failures``."""
+
+    def __init__(self, results: list[Any], failures: list[ElementFailure]) -> None:
+        super().__init__(results)
+        self.failures = failures
+
+    def __repr__(self) -> str:
+        return f"PartialResults({list(self)!r}, failures={len(self.failures)})"
 
 
 @dataclass(slots=True, eq=False)

@@ -85,6 +85,7 @@ def compile_dag(
             outputs=node.outputs,
             bindings=tuple(bindings),
             upstream=tuple(upstream),
+            map_param=node.map_param,
         )
 
     downstream: dict[str, list[str]] = {n: [] for n in compiled}

@@ -33,6 +33,7 @@ class DagNode:
     outputs: tuple[str, ...]
     bindings: tuple[tuple[str, Binding], ...]
     upstream: tuple[str, ...]
+    map_param: str | None = None
 
     def param_names(self) -> list[str]:
         """Run parameters this node reads."""
@@ -110,6 +111,8 @@ class Dag:
                     "params": node.param_names(),
                     "bindings": bindings,
                     "is_async": node.step.is_async,
+                    "mapped": node.map_param is not None,
+                    "group": name.rsplit(".", 1)[0] if "." in name else None,
                     "tags": list(node.step.tags),
                     "options": node.step.options(),
                 }

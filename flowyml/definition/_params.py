@@ -15,6 +15,7 @@ __all__ = (
     "FromInput",
     "FromOutput",
     "FromParam",
+    "asset_parameters",
     "context_parameters",
     "value_parameters",
 )
@@ -74,6 +75,24 @@ def context_parameters(fn: Callable[..., Any], sig: inspect.Signature) -> frozen
     found = set()
     for name, p in sig.parameters.items():
         if _is_step_context(hints.get(name, p.annotation)):
+            found.add(name)
+    return frozenset(found)
+
+
+def asset_parameters(fn: Callable[..., Any], sig: inspect.Signature) -> frozenset[str]:
+    """Parameters annotated with an :class:`~flowyml.Asset` type: they get the asset itself,
+    other parameters get the wrapped value."""
+    from ..assets import Asset
+
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        return frozenset()
+    found = set()
+    for name in sig.parameters:
+        hint = hints.get(name)
+        origin = typing.get_origin(hint) or hint
+        if isinstance(origin, type) and issubclass(origin, Asset):
             found.add(name)
     return frozenset(found)
 

@@ -10,6 +10,7 @@ from ..errors import StepDefinitionError
 from ._context import Context
 from ._params import Binding, FromInput
 from ._step import Step
+from ._subpipeline import SubPipeline, normalize_io
 from ._trace import ParamHandle, StepNode, Trace
 
 if TYPE_CHECKING:
@@ -75,20 +76,27 @@ class Pipeline:
         self.artifacts = artifacts
         self.persist = persist
         self.cache_expiry = cache_expiry
-        self._added: list[StepNode] = []
+        self._added: list[StepNode | SubPipeline] = []
         self._body: Callable[..., Any] | None = None
         self._dags: dict[frozenset[str], Dag] = {}
 
     # ------------------------------------------------------------------ definition
     def add_step(
         self,
-        step: Step[..., Any] | Callable[..., Any],
+        step: Step[..., Any] | SubPipeline | Pipeline | Callable[..., Any],
         *,
         name: str | None = None,
         inputs: Sequence[str] | Mapping[str, str] | None = None,
         outputs: Sequence[str] | None = None,
     ) -> Pipeline:
-        """Add a step (a ``@step`` or a plain function); returns the pipeline for chaining."""
+        """Add a step (a ``@step``, a plain function, or a sub-pipeline from
+        :meth:`as_step`); returns the pipeline for chaining."""
+        if isinstance(step, Pipeline):
+            step = step.as_step(name=name, inputs=inputs, outputs=outputs)
+        if isinstance(step, SubPipeline):
+            self._added.append(step)
+            self._dags.clear()
+            return self
         s = step if isinstance(step, Step) else Step(step)
         changes: dict[str, Any] = {}
         if name is not None:
@@ -100,7 +108,11 @@ class Pipeline:
         if changes:
             s = s.with_options(**changes)
         bindings: dict[str, Binding] = {p: FromInput(src) for p, src in (s.input_map or {}).items()}
-        self._added.append(StepNode(name=s.name, step=s, outputs=s.outputs, bindings=bindings))
+        self._added.append(
+            StepNode(
+                name=s.name, step=s, outputs=s.outputs, bindings=bindings, map_param=s.map_param
+            )
+        )
         self._dags.clear()
         return self
 
@@ -111,12 +123,59 @@ class Pipeline:
         return nodes
 
     def _trace(self) -> tuple[list[StepNode], list[Any]]:
-        if self._body is None:
-            return list(self._added), []
-        sig = inspect.signature(self._body)
-        with Trace(self.name) as trace:
-            self._body(**{p: ParamHandle(p) for p in sig.parameters})
-        return [*trace.nodes, *self._added], list(trace.problems)
+        nodes, problems, _ = self._trace_body()
+        return nodes, problems
+
+    def _trace_body(self) -> tuple[list[StepNode], list[Any], Any]:
+        """Trace the body (if any) and expand added sub-pipelines; also return what the
+        body returned (handles)."""
+        nodes: list[StepNode] = []
+        problems: list[Any] = []
+        returned: Any = None
+        if self._body is not None:
+            sig = inspect.signature(self._body)
+            with Trace(self.name) as trace:
+                returned = self._body(**{p: ParamHandle(p) for p in sig.parameters})
+            nodes.extend(trace.nodes)
+            problems.extend(trace.problems)
+        for item in self._added:
+            if isinstance(item, SubPipeline):
+                sub_nodes, sub_problems = item.nodes()
+                nodes.extend(sub_nodes)
+                problems.extend(sub_problems)
+            else:
+                nodes.append(item)
+        return nodes, problems, returned
+
+    def as_step(
+        self,
+        *,
+        name: str | None = None,
+        inputs: Sequence[str] | Mapping[str, str] | None = None,
+        outputs: Sequence[str] | Mapping[str, str] | None = None,
+    ) -> SubPipeline:
+        """Use this pipeline as a step of another: ``parent.add_step(child.as_step(...))``.
+
+        :param name: prefix of the inlined steps (default: this pipeline's name)
+        :param inputs: child input/parameter names fed by parent outputs or parameters
+            (a list when the names are the same, or ``{child_name: parent_name}``)
+        :param outputs: child outputs published to the parent unqualified (a list, or
+            ``{parent_name: child_output}``); all others stay reachable as ``name.output``
+        """
+        ins, outs = normalize_io(inputs, outputs)
+        return SubPipeline(pipeline=self, name=name or self.name, inputs=ins, outputs=outs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Inside another ``@pipeline`` body: inline this pipeline; returns its handles."""
+        from ._trace import current_trace
+
+        trace = current_trace()
+        if trace is None:
+            raise StepDefinitionError(
+                f"pipeline {self.name!r} is not callable outside a @pipeline body; use "
+                f"{self.name}.run(...) to run it"
+            )
+        return trace.record_pipeline(self, args, kwargs)
 
     # ------------------------------------------------------------------ compilation
     def build(self, **params: Any) -> Dag:

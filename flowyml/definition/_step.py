@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from ..errors import StepDefinitionError
-from ._params import context_parameters, value_parameters
+from ._params import asset_parameters, context_parameters, value_parameters
 
 if TYPE_CHECKING:
     from ._trace import Trace
@@ -40,12 +40,16 @@ class Step(Generic[P, R]):
 
     __slots__ = (
         "__dict__",
+        "allow_partial",
+        "asset_params",
         "backoff",
         "cache",
+        "condition",
         "context_params",
         "fn",
         "input_map",
         "is_async",
+        "map_param",
         "name",
         "outputs",
         "parameters",
@@ -71,6 +75,9 @@ class Step(Generic[P, R]):
         timeout: float | None = None,
         tags: Iterable[str] = (),
         persist: bool = True,
+        condition: Callable[..., Any] | None = None,
+        map_over: str | None = None,
+        allow_partial: bool = False,
     ) -> None:
         if not callable(fn):
             raise StepDefinitionError(f"@step needs a function, got {fn!r}")
@@ -81,6 +88,7 @@ class Step(Generic[P, R]):
         self.signature = inspect.signature(fn)
         self.parameters: tuple[str, ...] = value_parameters(self.signature)
         self.context_params: frozenset[str] = context_parameters(fn, self.signature)
+        self.asset_params: frozenset[str] = asset_parameters(fn, self.signature)
         if outputs is None:
             self.outputs: tuple[str, ...] = (self.name,)
         else:
@@ -108,7 +116,29 @@ class Step(Generic[P, R]):
         self.timeout = None if timeout is None else float(timeout)
         self.tags: tuple[str, ...] = tuple(tags)
         self.persist = bool(persist)
+        if condition is not None and not callable(condition):
+            raise StepDefinitionError(f"step {self.name!r}: condition must be callable")
+        self.condition = condition
+        self.allow_partial = bool(allow_partial)
+        self.map_param: str | None = None if map_over is None else self._map_param(map_over)
         functools.update_wrapper(self, fn)
+
+    def _map_param(self, map_over: str) -> str:
+        """The parameter that receives one element: ``map_over`` names it or its input."""
+        if len(self.outputs) != 1:
+            raise StepDefinitionError(
+                f"step {self.name!r}: a mapped step has one output (the list of results), "
+                f"not {list(self.outputs)}"
+            )
+        if map_over in self.parameters and map_over not in self.context_params:
+            return map_over
+        for param, source in (self.input_map or {}).items():
+            if source == map_over:
+                return param
+        raise StepDefinitionError(
+            f"step {self.name!r}: map_over={map_over!r} names neither a parameter nor an "
+            f"input of {self.name}{self.signature}"
+        )
 
     def _map_inputs(self, inputs: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
         """Map declared inputs to parameters: by name first, then in signature order."""
@@ -151,6 +181,9 @@ class Step(Generic[P, R]):
             "backoff": self.backoff,
             "timeout": self.timeout,
             "persist": self.persist,
+            "condition": self.condition is not None,
+            "map_over": self.map_param,
+            "allow_partial": self.allow_partial,
         }
 
     def with_options(self, **changes: Any) -> Step[P, R]:
@@ -160,12 +193,37 @@ class Step(Generic[P, R]):
             "inputs": self.input_map,
             "outputs": None if self.outputs == (self.name,) else self.outputs,
             "tags": self.tags,
-            **self.options(),
+            "cache": self.cache,
+            "retries": self.retries,
+            "retry_delay": self.retry_delay,
+            "backoff": self.backoff,
+            "timeout": self.timeout,
+            "persist": self.persist,
+            "condition": self.condition,
+            "map_over": self.map_param,
+            "allow_partial": self.allow_partial,
         }
         if "name" in changes and "outputs" not in changes and current["outputs"] is None:
             changes["outputs"] = None
         current.update(changes)
         return Step(self.fn, **current)
+
+    def map(self, over: Any, /, **fixed: Any) -> Any:
+        """Inside a ``@pipeline`` body: run this step once per element of ``over``.
+
+        ``over`` is a handle (or the name of an output or parameter) holding an iterable;
+        each element goes to the first parameter not given in ``fixed``.  Returns a handle
+        to the list of results, in input order.
+        """
+        from ._trace import current_trace
+
+        trace = current_trace()
+        if trace is None:
+            raise StepDefinitionError(
+                f"{self.name}.map(...) only works inside a @pipeline body; outside one, call "
+                f"the function in a loop"
+            )
+        return trace.record_map(self, over, fixed)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         from ._trace import current_trace
@@ -197,6 +255,9 @@ def step(
     timeout: float | None = None,
     tags: Iterable[str] = (),
     persist: bool = True,
+    condition: Callable[..., Any] | None = None,
+    map_over: str | None = None,
+    allow_partial: bool = False,
 ) -> Callable[[Callable[P, R]], Step[P, R]]: ...
 
 
@@ -218,6 +279,13 @@ def step(
     :param timeout: seconds per attempt before the step fails with ``StepTimeoutError``
     :param tags: free-form labels shown in the DAG
     :param persist: store the outputs as artifacts (``False`` keeps them in memory only)
+    :param condition: called with the step's resolved inputs (by parameter name); when it
+        returns false the step is skipped, and so are its dependents unless their parameter
+        for it defaults to ``None``
+    :param map_over: run the step once per element of this parameter's (or input's) value;
+        the output is the list of results in input order
+    :param allow_partial: when an upstream mapped step had failed elements, run anyway and
+        receive a :class:`~flowyml.PartialResults` (the successes, plus ``.failures``)
     """
     if fn is not None:
         if options:

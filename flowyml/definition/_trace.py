@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import inspect
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from ..errors import ForeignHandleError, PipelineBuildError, StepDefinitionError
 from ._params import Binding, Const, FromInput, FromOutput, FromParam
 
 if TYPE_CHECKING:
+    from ._pipeline import Pipeline
     from ._step import Step
 
 __all__ = ("OutputHandle", "ParamHandle", "StepNode", "Trace", "current_trace")
@@ -35,6 +37,7 @@ class StepNode:
     step: Step[..., Any]
     outputs: tuple[str, ...]
     bindings: Mapping[str, Binding] = field(default_factory=dict)
+    map_param: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -54,6 +57,13 @@ class OutputHandle:
             f"the output {self.output!r} of step {self.step!r} has no value while the pipeline "
             f"is being traced; branch inside a step instead"
         )
+
+
+@dataclass(slots=True, frozen=True)
+class _Named:
+    """An output or parameter named by a string in ``step.map("name")``."""
+
+    name: str
 
 
 @dataclass(slots=True, frozen=True)
@@ -93,6 +103,25 @@ class Trace:
             raise StepDefinitionError(
                 f"step {step.name!r} called with bad arguments: {exc}"
             ) from exc
+        return self._add(step, dict(bound.arguments), step.map_param)
+
+    def record_map(self, step: Step[..., Any], over: Any, fixed: dict[str, Any]) -> Any:
+        """Record ``step.map(over, **fixed)``: one element of ``over`` per instance."""
+        free = [p for p in step.parameters if p not in fixed and p not in step.context_params]
+        if not free:
+            raise StepDefinitionError(
+                f"step {step.name!r}: map() needs a parameter to receive each element, but "
+                f"every parameter is fixed"
+            )
+        if len(step.outputs) != 1:
+            raise StepDefinitionError(
+                f"step {step.name!r}: a mapped step has one output, not {list(step.outputs)}"
+            )
+        arguments: dict[str, Any] = {free[0]: _Named(over) if isinstance(over, str) else over}
+        arguments.update(fixed)
+        return self._add(step, arguments, free[0])
+
+    def _add(self, step: Step[..., Any], arguments: dict[str, Any], map_param: str | None) -> Any:
         uses = self._uses.get(step.name, 0) + 1
         self._uses[step.name] = uses
         name = step.name if uses == 1 else f"{step.name}_{uses}"
@@ -103,14 +132,54 @@ class Trace:
         else:
             outputs = tuple(f"{name}.{o}" for o in step.outputs)
         bindings: dict[str, Binding] = {}
-        for param, value in bound.arguments.items():
+        for param, value in arguments.items():
             bindings[param] = self._bind(name, value)
         if step.input_map:
             for param, source in step.input_map.items():
                 bindings.setdefault(param, FromInput(source))
-        self.nodes.append(StepNode(name=name, step=step, outputs=outputs, bindings=bindings))
+        self.nodes.append(
+            StepNode(name=name, step=step, outputs=outputs, bindings=bindings, map_param=map_param)
+        )
         handles = tuple(OutputHandle(self.id, self.pipeline, name, o) for o in outputs)
         return handles[0] if len(handles) == 1 else handles
+
+    def record_pipeline(
+        self, child: Pipeline, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Inline ``child`` (called in this body); return its returned handles, remapped."""
+        from ._subpipeline import inline
+
+        if child._body is None:
+            raise StepDefinitionError(
+                f"pipeline {child.name!r} has no body to call; add it with "
+                f"parent.add_step({child.name}.as_step(inputs=..., outputs=...))"
+            )
+        try:
+            bound = inspect.signature(child._body).bind_partial(*args, **kwargs)
+        except TypeError as exc:
+            raise StepDefinitionError(
+                f"pipeline {child.name!r} called with bad arguments: {exc}"
+            ) from exc
+        uses = self._uses.get(child.name, 0) + 1
+        self._uses[child.name] = uses
+        prefix = child.name if uses == 1 else f"{child.name}_{uses}"
+        inputs = {p: self._bind(prefix, v) for p, v in bound.arguments.items()}
+        nodes, problems, returned = child._trace_body()
+        self.problems.extend(problems)
+        self.nodes.extend(
+            inline(nodes, prefix=prefix, context=dict(child.context), inputs=inputs, exposed={})
+        )
+
+        def remap(h: Any) -> Any:
+            if isinstance(h, OutputHandle):
+                return OutputHandle(
+                    self.id, self.pipeline, f"{prefix}.{h.step}", f"{prefix}.{h.output}"
+                )
+            if isinstance(h, tuple):
+                return tuple(remap(x) for x in h)
+            return h
+
+        return remap(returned)
 
     def _bind(self, node: str, value: Any) -> Binding:
         if isinstance(value, OutputHandle):
@@ -120,4 +189,6 @@ class Trace:
             return FromOutput(value.output)
         if isinstance(value, ParamHandle):
             return FromParam(value.name)
+        if isinstance(value, _Named):
+            return FromInput(value.name)
         return Const(value)

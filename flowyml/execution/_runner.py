@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import socket
@@ -14,9 +15,17 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import msgspec
 
+from ..assets import Asset
 from ..definition._context import StepContext
 from ..definition._params import Const, FromContext, FromOutput, FromParam
-from ..errors import SerializationError, StepOutputError, StepTimeoutError, StoreError
+from ..errors import (
+    MapError,
+    SerializationError,
+    StepError,
+    StepOutputError,
+    StepTimeoutError,
+    StoreError,
+)
 from ..events import (
     ArtifactRef,
     Event,
@@ -30,7 +39,7 @@ from ..events import (
     StepStarted,
     StepSucceeded,
 )
-from ..results import PipelineResult, StepResult
+from ..results import ElementFailure, PartialResults, PipelineResult, StepResult
 from ._retry import retry_delay
 from ._scheduler import Scheduler
 from ._writer import EventWriter
@@ -75,6 +84,28 @@ def record_to_ref(rec: ArtifactRecord | ArtifactRef) -> ArtifactRef:
 
 class _StepFailure(Exception):
     """Internal: the attempt loop gave up on a step."""
+
+
+_OK, _FAILED, _SKIP, _PARTIAL = object(), object(), object(), object()
+
+
+def param_of(el: _Element) -> str:
+    """The parameter an element's item goes to."""
+    assert el.map_param is not None
+    return el.map_param
+
+
+class _Element:
+    """One element of a mapped step, shaped like a DAG node for the attempt loop."""
+
+    __slots__ = ("bindings", "map_param", "name", "outputs", "step")
+
+    def __init__(self, node: DagNode, index: int) -> None:
+        self.name = f"{node.name}[{index}]"
+        self.step = node.step
+        self.outputs = (f"{node.outputs[0]}[{index}]",)
+        self.bindings = node.bindings
+        self.map_param = node.map_param
 
 
 class Runner:
@@ -260,8 +291,8 @@ class Runner:
     # ------------------------------------------------------------------ steps
     async def _run_step(self, name: str) -> None:
         node = self.dag.nodes[name]
-        ok = await self._execute(node)
-        if ok:
+        outcome = await self._execute(node)
+        if outcome is _OK:
             ready = self._sched.succeeded(name)
             if ready:
                 tg = self._tg
@@ -269,42 +300,88 @@ class Runner:
                 for nxt in ready:
                     tg.start_soon(self._run_step, nxt)
             return
-        skipped = self._sched.failed(name)
-        if self._failed_first is None:
-            self._failed_first = name
         now = time.time()
-        for s in skipped:
-            self._emit(
-                StepSkipped(
-                    run_id=self.run_id, ts=now, step=s, reason=f"upstream step {name!r} failed"
+        if outcome is _SKIP:
+            ready, skipped = self._sched.skipped(name, self._optional_consumers(node))
+            reason = f"upstream step {name!r} was skipped (its condition is false)"
+        else:
+            tolerant: tuple[str, ...] = ()
+            if outcome is _PARTIAL:
+                tolerant = tuple(
+                    d for d in self.dag.downstream[name] if self.dag.nodes[d].step.allow_partial
                 )
-            )
-        if self.fail_fast and self._steps_scope is not None:
-            self._steps_scope.cancel()
+            ready, skipped = self._sched.failed(name, tolerant)
+            reason = f"upstream step {name!r} failed"
+            if self._failed_first is None:
+                self._failed_first = name
+            if self.fail_fast and self._steps_scope is not None:
+                self._steps_scope.cancel()
+        for s in skipped:
+            self._emit(StepSkipped(run_id=self.run_id, ts=now, step=s, reason=reason))
+        if ready:
+            tg = self._tg
+            assert tg is not None
+            for nxt in ready:
+                tg.start_soon(self._run_step, nxt)
 
-    async def _execute(self, node: DagNode) -> bool:
-        name = node.name
-        if name in self.resumed:
-            source, records = self.resumed[name]
-            if await self._load_outputs(node, records, source_run=source, cache_key=""):
-                return True
+    def _optional_consumers(self, node: DagNode) -> tuple[str, ...]:
+        """Dependents whose every parameter fed by ``node`` defaults to ``None``."""
+        outs = set(node.outputs)
+        tolerant = []
+        for d in self.dag.downstream[node.name]:
+            dn = self.dag.nodes[d]
+            params = dn.step.signature.parameters
+            fed = [p for p, b in dn.bindings if isinstance(b, FromOutput) and b.output in outs]
+            if fed and all(p in params and params[p].default is None for p in fed):
+                tolerant.append(d)
+        for out in node.outputs:
+            self._values[out] = None
+        return tuple(tolerant)
+
+    def _resolve(self, node: DagNode) -> tuple[dict[str, Any], list[str]]:
         kwargs: dict[str, Any] = {}
         ctx_params: list[str] = []
         values = self._values
+        assets = node.step.asset_params
         for param, b in node.bindings:
             kind = type(b)
             if kind is FromOutput:
-                kwargs[param] = values[b.output]  # type: ignore[union-attr]
+                v = values[b.output]  # type: ignore[union-attr]
+                if isinstance(v, Asset) and param not in assets:
+                    v = v.value
+                kwargs[param] = v
             elif kind is FromParam:
                 kwargs[param] = self.params[b.name]  # type: ignore[union-attr]
             elif kind is Const:
                 kwargs[param] = b.value  # type: ignore[union-attr]
             elif kind is FromContext:
                 ctx_params.append(param)
-        inputs: dict[str, str] = {}
+        return kwargs, ctx_params
+
+    async def _execute(self, node: Any) -> object:
+        name = node.name
+        if name in self.resumed:
+            source, records = self.resumed[name]
+            if await self._load_outputs(node, records, source_run=source, cache_key=""):
+                return _OK
+        kwargs, ctx_params = self._resolve(node)
+        if node.step.condition is not None and not self._condition_holds(node, kwargs):
+            return _FAILED if self._results[name].status == "failed" else _SKIP
+        inputs: dict[str, str] = {} if self.runtime is None else self._input_ids(node)
+        if node.map_param is not None:
+            return await self._execute_mapped(node, kwargs, ctx_params, inputs)
+        outputs = await self._run_one(node, kwargs, ctx_params, inputs)
+        if outputs is None:
+            return _FAILED
+        self._values.update(outputs)
+        return _OK
+
+    async def _run_one(
+        self, node: Any, kwargs: dict[str, Any], ctx_params: list[str], inputs: dict[str, str]
+    ) -> dict[str, Any] | None:
+        """Cache lookup, then attempts; return the outputs, or ``None`` if the step failed."""
         cache_key: str | None = None
         if self.runtime is not None:
-            inputs = self._input_ids(node)
             if self.cache_on and node.step.cache and node.step.persist:
                 cache_key = self._cache_key(node, kwargs)
             if cache_key is not None:
@@ -312,13 +389,113 @@ class Runner:
                 if hit is not None and await self._load_outputs(
                     node, hit[1], source_run=hit[0], cache_key=cache_key, inputs=inputs
                 ):
-                    return True
+                    return self._results[node.name].outputs
         try:
-            outputs = await self._attempts(node, kwargs, ctx_params, inputs, cache_key)
+            return await self._attempts(node, kwargs, ctx_params, inputs, cache_key)
         except _StepFailure:
+            return None
+
+    def _condition_holds(self, node: DagNode, kwargs: dict[str, Any]) -> bool:
+        cond = node.step.condition
+        assert cond is not None
+        try:
+            sig = inspect.signature(cond)
+            if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
+                args = kwargs
+            else:
+                args = {k: v for k, v in kwargs.items() if k in sig.parameters}
+            holds = bool(cond(**args))
+        except Exception as exc:
+            err = StepError(node.name, f"its condition raised {type(exc).__name__}: {exc}")
+            err.__cause__ = exc
+            self._fail(node, 0, err, time.perf_counter())
             return False
-        values.update(outputs)
-        return True
+        if not holds:
+            self._emit(
+                StepSkipped(
+                    run_id=self.run_id, ts=time.time(), step=node.name, reason="condition is false"
+                )
+            )
+            self._values.update(dict.fromkeys(node.outputs))
+        return holds
+
+    async def _execute_mapped(
+        self, node: DagNode, kwargs: dict[str, Any], ctx_params: list[str], inputs: dict[str, str]
+    ) -> object:
+        name = node.name
+        param = node.map_param
+        assert param is not None
+        t0 = time.perf_counter()
+        self._emit(StepStarted(run_id=self.run_id, ts=time.time(), step=name, inputs=inputs))
+        try:
+            items = list(kwargs[param])
+        except TypeError as exc:
+            self._fail(node, 1, StepError(name, f"cannot map over {param!r}: {exc}"), t0)
+            return _FAILED
+        results: list[Any] = [None] * len(items)
+        failures: list[ElementFailure] = []
+        async with anyio.create_task_group() as tg:
+            for i, item in enumerate(items):
+                tg.start_soon(
+                    self._run_element, node, i, item, kwargs, ctx_params, results, failures
+                )
+        out = node.outputs[0]
+        if failures:
+            failures.sort(key=lambda f: f.index)
+            bad = {f.index for f in failures}
+            self._values[out] = PartialResults(
+                [r for i, r in enumerate(results) if i not in bad], failures
+            )
+            err = MapError(name, len(items), [(f"{name}[{f.index}]", f.error) for f in failures])
+            self._fail(node, 1, err, t0)
+            return _PARTIAL
+        outputs = {out: results}
+        try:
+            refs = await self._store_outputs(node, outputs)
+        except SerializationError as exc:
+            self._fail(node, 1, exc, t0)
+            return _FAILED
+        self._emit(
+            StepSucceeded(
+                run_id=self.run_id,
+                ts=time.time(),
+                step=name,
+                duration=time.perf_counter() - t0,
+                outputs=refs,
+            )
+        )
+        self._results[name].outputs = outputs
+        self._values[out] = results
+        return _OK
+
+    async def _run_element(
+        self,
+        node: DagNode,
+        index: int,
+        item: Any,
+        kwargs: dict[str, Any],
+        ctx_params: list[str],
+        results: list[Any],
+        failures: list[ElementFailure],
+    ) -> None:
+        el = _Element(node, index)
+        self._results[el.name] = StepResult(el.name)
+        ekw = dict(kwargs)
+        ekw[param_of(el)] = item
+        if el.name in self.resumed:
+            source, records = self.resumed[el.name]
+            if await self._load_outputs(el, records, source_run=source, cache_key=""):  # type: ignore[arg-type]
+                results[index] = self._results[el.name].outputs[el.outputs[0]]
+                return
+        outputs = await self._run_one(el, ekw, ctx_params, {})
+        if outputs is None:
+            error = self._results[el.name].error
+            assert error is not None
+            failures.append(ElementFailure(node.name, index, item, error))
+            if self.fail_fast and self._steps_scope is not None:
+                self._steps_scope.cancel()
+            return
+        results[index] = outputs[el.outputs[0]]
 
     async def _attempts(
         self,
@@ -471,9 +648,12 @@ class Runner:
                 input_hashes[param] = ref.content_hash if ref else hash_value(kwargs[param])
             elif kind is FromParam or kind is Const:
                 params[param] = hash_value(kwargs[param])
+        if node.map_param is not None:  # an element: keyed by its item, not the whole list
+            input_hashes.pop(node.map_param, None)
+            params[node.map_param] = hash_value(kwargs[node.map_param])
         return cache_key(
             fingerprint=fp,
-            options={"outputs": list(node.outputs)},
+            options={"outputs": list(node.step.outputs)},
             params=params,
             input_hashes=input_hashes,
         )
@@ -519,7 +699,9 @@ class Runner:
         from ..storage.artifacts._values import load_value
 
         if set(records) != set(node.outputs):
-            return False
+            if len(records) != 1 or len(node.outputs) != 1:
+                return False
+            records = {node.outputs[0]: next(iter(records.values()))}
         loaded: dict[str, Any] = {}
         refs: dict[str, ArtifactRef] = {}
         try:

@@ -86,9 +86,12 @@ class Runtime:
     def materializers(self) -> MaterializerRegistry:
         """The materializer registry values are stored with."""
         if self._materializers is None:
+            from ..assets import AssetMaterializer
             from ..storage.artifacts._materializers import default_registry
 
-            self._materializers = default_registry()
+            registry = default_registry()
+            registry.register(AssetMaterializer(registry), first=True)
+            self._materializers = registry
         return self._materializers
 
     async def __aenter__(self) -> Self:

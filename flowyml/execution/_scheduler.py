@@ -7,7 +7,7 @@ moment its last upstream step succeeds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 __all__ = ("Scheduler",)
 
@@ -52,12 +52,34 @@ class Scheduler:
                 ready.append(d)
         return ready
 
-    def failed(self, name: str) -> list[str]:
-        """Record that ``name`` failed; return its transitive dependents, now skipped."""
+    def failed(self, name: str, tolerant: Collection[str] = ()) -> tuple[list[str], list[str]]:
+        """Record that ``name`` failed.
+
+        Return ``(ready, skipped)``: its ``tolerant`` dependents run anyway (they may now be
+        ready); every other dependent, transitively, is skipped.
+        """
         self._finish(name, _FAILED)
+        return self._release(name, tolerant)
+
+    def skipped(self, name: str, tolerant: Collection[str] = ()) -> tuple[list[str], list[str]]:
+        """Record that ``name`` was skipped (its condition was false); like :meth:`failed`."""
+        self._finish(name, _SKIPPED)
+        return self._release(name, tolerant)
+
+    def _release(self, name: str, tolerant: Collection[str]) -> tuple[list[str], list[str]]:
+        ready: list[str] = []
         skipped: list[str] = []
-        stack = list(self._downstream[name])
+        stack: list[str] = []
         state = self._state
+        for d in self._downstream[name]:
+            if d in tolerant:
+                c = self._remaining[d] - 1
+                self._remaining[d] = c
+                if c == 0 and state[d] == _WAITING:
+                    state[d] = _STARTED
+                    ready.append(d)
+            else:
+                stack.append(d)
         while stack:
             d = stack.pop()
             if state[d] != _WAITING:
@@ -66,7 +88,7 @@ class Scheduler:
             self._unfinished -= 1
             skipped.append(d)
             stack.extend(self._downstream[d])
-        return skipped
+        return ready, skipped
 
     def abandon(self) -> tuple[list[str], list[str]]:
         """Stop the run: return ``(started, waiting)`` steps, all now counted as finished."""

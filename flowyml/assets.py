@@ -1,0 +1,252 @@
+"""Typed assets: outputs that carry meaning beyond "a value".
+
+A step returns ``Dataset(frame)``, ``Model(estimator)`` or ``Metrics({"mse": 0.1})``
+like any value.  The asset is stored through the materializer of the value it wraps, and
+its metadata (row count, schema, framework, parameter count, metric values, plus anything
+you pass) is recorded with the artifact, where the server, the dashboard and
+:meth:`flowyml.Client.metrics` can read it without loading the value.
+
+A downstream parameter annotated with an asset type receives the asset; any other
+parameter receives the wrapped value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import numbers
+import struct
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+import msgspec
+
+if TYPE_CHECKING:
+    from .storage.artifacts._materializers import MaterializerRegistry
+
+__all__ = ("Asset", "AssetMaterializer", "Dataset", "Metrics", "Model")
+
+T = TypeVar("T")
+
+
+class Asset(Generic[T]):
+    """A value with metadata.  Subclass it for your own kinds (set ``kind``).
+
+    :param value: the wrapped value
+    :param name: an optional display name
+    :param metadata: extra JSON-able metadata recorded with the artifact
+    """
+
+    kind: ClassVar[str] = "asset"
+    __slots__ = ("metadata", "name", "value")
+
+    def __init__(
+        self, value: T, *, name: str | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> None:
+        self.value = value
+        self.name = name
+        self.metadata: dict[str, Any] = dict(metadata or {})
+
+    def describe(self) -> dict[str, Any]:
+        """Metadata derived from the value (override in subclasses)."""
+        return {}
+
+    def info(self) -> dict[str, Any]:
+        """Everything recorded with the artifact: kind, derived and user metadata."""
+        info: dict[str, Any] = {"asset": self.kind, "asset_class": _qualname(type(self))}
+        if self.name:
+            info["asset_name"] = self.name
+        with contextlib.suppress(Exception):  # describing is a nicety: never fail a step
+            info.update(self.describe())
+        info.update(self.metadata)
+        return info
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Asset)
+        return bool(self.value == other.value) and self.metadata == other.metadata
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.value!r})"
+
+
+class Dataset(Asset[T]):
+    """Tabular or array data: records row count, shape and schema where the value allows."""
+
+    kind = "dataset"
+    __slots__ = ()
+
+    def describe(self) -> dict[str, Any]:
+        """Rows, shape and columns/dtypes for DataFrames, arrays, and lists of records."""
+        v: Any = self.value
+        shape = getattr(v, "shape", None)
+        if shape is not None and hasattr(v, "dtypes") and hasattr(v, "columns"):
+            return {
+                "rows": int(shape[0]),
+                "shape": [int(x) for x in shape],
+                "schema": {str(c): str(t) for c, t in v.dtypes.items()},
+            }
+        if shape is not None and hasattr(v, "dtype"):
+            return {
+                "rows": int(shape[0]) if shape else 1,
+                "shape": [int(x) for x in shape],
+                "dtype": str(v.dtype),
+            }
+        if isinstance(v, list | tuple):
+            out: dict[str, Any] = {"rows": len(v)}
+            if v and isinstance(v[0], Mapping):
+                out["schema"] = {str(k): type(x).__name__ for k, x in v[0].items()}
+            return out
+        if isinstance(v, Mapping):
+            return {"rows": len(v)}
+        return {}
+
+
+class Model(Asset[T]):
+    """A trained model: records its framework and parameter count where known."""
+
+    kind = "model"
+    __slots__ = ()
+
+    def describe(self) -> dict[str, Any]:
+        """``framework`` (the value's top-level package) and ``parameters`` when countable."""
+        v: Any = self.value
+        out: dict[str, Any] = {"framework": type(v).__module__.split(".")[0]}
+        count = _count_parameters(v)
+        if count is not None:
+            out["parameters"] = count
+        return out
+
+
+class Metrics(Asset[dict[str, float]]):
+    """A flat mapping of metric name -> number, chartable across runs."""
+
+    kind = "metrics"
+    __slots__ = ()
+
+    def __init__(
+        self,
+        value: Mapping[str, float],
+        *,
+        name: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(value, Mapping):
+            raise TypeError(
+                f"Metrics needs a mapping of name -> number, got {type(value).__name__}"
+            )
+        clean: dict[str, float] = {}
+        for k, x in value.items():
+            if not isinstance(k, str) or isinstance(x, bool) or not isinstance(x, numbers.Real):
+                raise TypeError(
+                    f"Metrics values must be numbers keyed by str; {k!r} is {type(x).__name__}"
+                )
+            clean[k] = float(x) if not isinstance(x, int) else x
+        super().__init__(clean, name=name, metadata=metadata)
+
+    def describe(self) -> dict[str, Any]:
+        """The metrics themselves."""
+        return {"metrics": dict(self.value)}
+
+    def __getitem__(self, key: str) -> float:
+        return self.value[key]
+
+
+def _qualname(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _count_parameters(v: Any) -> int | None:
+    params = getattr(v, "parameters", None)
+    if callable(params):  # torch.nn.Module and friends
+        try:
+            return int(sum(p.numel() for p in params()))
+        except Exception:
+            return None
+    sizes = (
+        [
+            int(getattr(a, "size", 0))
+            for name, a in vars(v).items()
+            if name.endswith("_") and not name.startswith("_") and hasattr(a, "size")
+        ]
+        if hasattr(v, "__dict__")
+        else []
+    )
+    if sizes:  # scikit-learn: fitted arrays end with "_"
+        return sum(sizes)
+    if isinstance(v, Mapping) and all(isinstance(x, numbers.Real) for x in v.values()):
+        return len(v)
+    return None
+
+
+class _Header(msgspec.Struct, frozen=True):
+    asset_class: str
+    inner_materializer: str
+    inner_type: str
+    name: str | None
+    metadata: dict[str, Any]
+
+
+_HEADER = msgspec.json.Encoder()
+_DECODE_HEADER = msgspec.json.Decoder(_Header)
+
+
+class AssetMaterializer:
+    """Stores an :class:`Asset` as a small JSON header plus its value's own bytes."""
+
+    name = "asset"
+
+    def __init__(self, registry: MaterializerRegistry) -> None:
+        self._registry = registry
+
+    def can_handle(self, value: Any) -> bool:
+        """Any :class:`Asset`."""
+        return isinstance(value, Asset)
+
+    def dumps(self, value: Any) -> bytes:
+        """Header length (4 bytes), header, then the wrapped value's bytes."""
+        inner = self._registry.for_value(value.value)
+        from .storage.artifacts._materializers import type_name_of
+
+        header = _HEADER.encode(
+            _Header(
+                asset_class=_qualname(type(value)),
+                inner_materializer=inner.name,
+                inner_type=type_name_of(value.value),
+                name=value.name,
+                metadata=value.metadata,
+            )
+        )
+        return struct.pack(">I", len(header)) + header + inner.dumps(value.value)
+
+    def loads(self, data: bytes, type_name: str) -> Any:
+        """Rebuild the asset (its class is imported; unknown classes fall back to ``Asset``)."""
+        (n,) = struct.unpack(">I", data[:4])
+        header = _DECODE_HEADER.decode(data[4 : 4 + n])
+        inner = self._registry.get(header.inner_materializer).loads(
+            data[4 + n :], header.inner_type
+        )
+        cls: type[Asset[Any]] = Asset
+        module, _, qual = header.asset_class.partition(":")
+        with contextlib.suppress(Exception):  # unknown class: keep the base Asset
+            obj: Any = importlib.import_module(module)
+            for part in qual.split("."):
+                obj = getattr(obj, part)
+            if isinstance(obj, type) and issubclass(obj, Asset):
+                cls = obj
+        return cls(inner, name=header.name, metadata=header.metadata)
+
+    def metadata(self, value: Any) -> dict[str, Any]:
+        """The asset's :meth:`Asset.info`, plus what the wrapped value's materializer says."""
+        from .storage.artifacts._materializers import materializer_metadata
+
+        info: dict[str, Any] = value.info()
+        try:
+            inner = materializer_metadata(self._registry.for_value(value.value), value.value)
+            return {**inner, **info}
+        except Exception:
+            return info
