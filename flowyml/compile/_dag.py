@@ -122,11 +122,14 @@ class Dag:
 
     def code_version(self) -> str:
         """A hash of every step's code and the graph's shape."""
-        from ..storage._cache import fingerprint_function
+        from ..storage._fingerprint import step_fingerprint
 
         h = hashlib.sha256(self.pipeline.encode())
         for name, node in self.nodes.items():
             h.update(name.encode())
-            h.update(fingerprint_function(node.step.fn).encode())
+            fp = node.step.__dict__.get("_flowyml_fingerprint")
+            if fp is None:
+                fp = node.step.__dict__["_flowyml_fingerprint"] = step_fingerprint(node.step.fn)
+            h.update(fp.encode())
             h.update(repr(node.upstream).encode())
         return h.hexdigest()[:16]

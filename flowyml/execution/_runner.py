@@ -89,6 +89,15 @@ class _StepFailure(Exception):
 _OK, _FAILED, _SKIP, _PARTIAL = object(), object(), object(), object()
 
 
+class _Lazy:
+    """A cached output not read yet: loaded when a step that runs needs it, or at the end."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: ArtifactRecord) -> None:
+        self.record = record
+
+
 def param_of(el: _Element) -> str:
     """The parameter an element's item goes to."""
     assert el.map_param is not None
@@ -145,6 +154,7 @@ class Runner:
         self._refs: dict[str, ArtifactRef] = {}
         self._results = {name: StepResult(name) for name in dag.nodes}
         self._failed_first: str | None = None
+        self._lazy = 0
         self._tg: anyio.abc.TaskGroup | None = None
         self._steps_scope: anyio.CancelScope | None = None
         self._t0 = 0.0
@@ -220,6 +230,8 @@ class Runner:
                             tg.start_soon(self._run_step, name)
                 if scope.cancelled_caught:
                     self._abandon(f"cancelled: fail_fast after step {self._failed_first!r} failed")
+                if self._lazy:
+                    await self._realize_all()
                 status: RunStatus = "failed" if self._failed_first is not None else "succeeded"
                 error = None
                 if self._failed_first is not None:
@@ -365,10 +377,15 @@ class Runner:
             if await self._load_outputs(node, records, source_run=source, cache_key=""):
                 return _OK
         kwargs, ctx_params = self._resolve(node)
-        if node.step.condition is not None and not self._condition_holds(node, kwargs):
-            return _FAILED if self._results[name].status == "failed" else _SKIP
+        if node.step.condition is not None:
+            if self._lazy:
+                await self._realize(node, kwargs)
+            if not self._condition_holds(node, kwargs):
+                return _FAILED if self._results[name].status == "failed" else _SKIP
         inputs: dict[str, str] = {} if self.runtime is None else self._input_ids(node)
         if node.map_param is not None:
+            if self._lazy:
+                await self._realize(node, kwargs)
             return await self._execute_mapped(node, kwargs, ctx_params, inputs)
         outputs = await self._run_one(node, kwargs, ctx_params, inputs)
         if outputs is None:
@@ -390,6 +407,8 @@ class Runner:
                     node, hit[1], source_run=hit[0], cache_key=cache_key, inputs=inputs
                 ):
                     return self._results[node.name].outputs
+        if self._lazy:
+            await self._realize(node, kwargs)
         try:
             return await self._attempts(node, kwargs, ctx_params, inputs, cache_key)
         except _StepFailure:
@@ -440,6 +459,9 @@ class Runner:
                     self._run_element, node, i, item, kwargs, ctx_params, results, failures
                 )
         out = node.outputs[0]
+        for i, r in enumerate(results):
+            if type(r) is _Lazy:
+                results[i] = await self._load(r)
         if failures:
             failures.sort(key=lambda f: f.index)
             bad = {f.index for f in failures}
@@ -633,12 +655,13 @@ class Runner:
             return None
 
     def _compute_cache_key(self, node: DagNode, kwargs: Mapping[str, Any]) -> str:
-        from ..storage._cache import cache_key, fingerprint_function, hash_value
+        from ..storage._cache import cache_key, hash_value
+        from ..storage._fingerprint import step_fingerprint
 
         step = node.step
         fp = step.__dict__.get("_flowyml_fingerprint")
         if fp is None:
-            fp = step.__dict__["_flowyml_fingerprint"] = fingerprint_function(step.fn)
+            fp = step.__dict__["_flowyml_fingerprint"] = step_fingerprint(step.fn)
         params: dict[str, str] = {}
         input_hashes: dict[str, str] = {}
         for param, b in node.bindings:
@@ -653,7 +676,7 @@ class Runner:
             params[node.map_param] = hash_value(kwargs[node.map_param])
         return cache_key(
             fingerprint=fp,
-            options={"outputs": list(node.step.outputs)},
+            options={"step": step.name, "outputs": list(step.outputs)},
             params=params,
             input_hashes=input_hashes,
         )
@@ -685,6 +708,51 @@ class Runner:
             self._refs[out] = ref
         return refs
 
+    async def _load(self, lazy: _Lazy) -> Any:
+        from ..storage.artifacts._values import load_value
+
+        rt = self.runtime
+        assert rt is not None
+        return await load_value(rt.artifacts, rt.materializers, lazy.record)
+
+    async def _realize(self, node: Any, kwargs: dict[str, Any]) -> None:
+        """Load the cached inputs this step is about to use (they were left unread)."""
+        values = self._values
+        assets = node.step.asset_params
+        for param, b in node.bindings:
+            if type(b) is FromOutput:
+                v = kwargs.get(param)
+                if type(v) is _Lazy:
+                    v = values[b.output] = await self._load(v)  # type: ignore[union-attr]
+                    if isinstance(v, Asset) and param not in assets:
+                        v = v.value
+                    kwargs[param] = v
+
+    async def _realize_all(self) -> None:
+        """Load every cached output still unread, so the result holds values (bounded)."""
+        limiter = anyio.CapacityLimiter(16)
+        targets: list[tuple[dict[str, Any], str, _Lazy]] = []
+        for r in self._results.values():
+            targets.extend((r.outputs, k, v) for k, v in r.outputs.items() if type(v) is _Lazy)
+
+        async def load(container: dict[str, Any], key: str, lazy: _Lazy) -> None:
+            async with limiter:
+                try:
+                    value = await self._load(lazy)
+                except Exception as exc:
+                    log.warning("cannot load cached output %r: %s", key, exc)
+                    container.pop(key, None)
+                    self._values.pop(key, None)
+                    return
+            container[key] = value
+            if type(self._values.get(key)) is _Lazy:
+                self._values[key] = value
+
+        async with anyio.create_task_group() as tg:
+            for container, key, lazy in targets:
+                tg.start_soon(load, container, key, lazy)
+        self._lazy = 0
+
     async def _load_outputs(
         self,
         node: DagNode,
@@ -693,6 +761,7 @@ class Runner:
         source_run: str,
         cache_key: str,
         inputs: dict[str, str] | None = None,
+        eager: bool = False,
     ) -> bool:
         rt = self.runtime
         assert rt is not None
@@ -704,13 +773,18 @@ class Runner:
             records = {node.outputs[0]: next(iter(records.values()))}
         loaded: dict[str, Any] = {}
         refs: dict[str, ArtifactRef] = {}
-        try:
-            for out, rec in records.items():
-                loaded[out] = await load_value(rt.artifacts, rt.materializers, rec)
-                refs[out] = record_to_ref(rec)
-        except Exception as exc:
-            log.warning("stored outputs of step %r are unreadable (%s); running it", node.name, exc)
-            return False
+        for out, rec in records.items():
+            refs[out] = record_to_ref(rec)
+            loaded[out] = _Lazy(rec)  # read only if a running step needs it (or at the end)
+        if eager:
+            try:
+                for out, rec in records.items():
+                    loaded[out] = await load_value(rt.artifacts, rt.materializers, rec)
+            except Exception as exc:
+                log.warning("stored outputs of %r are unreadable (%s); running it", node.name, exc)
+                return False
+        else:
+            self._lazy += len(loaded)
         self._values.update(loaded)
         self._refs.update(refs)
         self._results[node.name].outputs = loaded

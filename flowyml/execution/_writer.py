@@ -26,7 +26,9 @@ class EventWriter:
     waits until everything submitted so far is committed.
     """
 
-    def __init__(self, store: MetadataStore, hub: EventHub, *, max_batch: int = 2000) -> None:
+    def __init__(
+        self, store: MetadataStore, hub: EventHub, *, max_batch: int = 2000, linger: float = 0.002
+    ) -> None:
         self._store = store
         self._hub = hub
         self._max_batch = max_batch
@@ -36,6 +38,8 @@ class EventWriter:
         self._committed = 0
         self._progress = anyio.Event()
         self._closed = False
+        self._closing = anyio.Event()
+        self._linger = linger
         self._error: BaseException | None = None
 
     def submit(self, event: Event) -> None:
@@ -49,6 +53,11 @@ class EventWriter:
         """Commit batches until :meth:`close` (cancel-safe between batches)."""
         while True:
             await self._wake.wait()
+            if self._linger and not self._closed and len(self._pending) < self._max_batch:
+                # Group commit: let a few more events arrive so one transaction carries
+                # many steps.  Closing (end of run) cuts the wait short.
+                with anyio.move_on_after(self._linger):
+                    await self._closing.wait()
             self._wake = anyio.Event()
             while self._pending:
                 batch = self._pending[: self._max_batch]
@@ -100,5 +109,6 @@ class EventWriter:
     async def close(self) -> None:
         """Flush and let :meth:`run` return."""
         self._closed = True
+        self._closing.set()
         self._wake.set()
         await self.flush()

@@ -1,0 +1,59 @@
+"""Step identity for cache keys: code fingerprint (memoised) plus captured values."""
+
+from __future__ import annotations
+
+import hashlib
+import types
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ("step_fingerprint",)
+
+_MEMO_LIMIT = 8192
+#: code object -> fingerprint of its source.  A pure memo (like ``functools.cache``):
+#: steps made in a loop share one code object, and reading source is slow.
+_by_code: dict[types.CodeType, str] = {}
+
+
+def _code_fingerprint(fn: Callable[..., Any], code: types.CodeType) -> str:
+    fp = _by_code.get(code)
+    if fp is None:
+        from ._cache import fingerprint_function
+
+        if len(_by_code) >= _MEMO_LIMIT:
+            _by_code.clear()
+        fp = _by_code[code] = fingerprint_function(fn)
+    return fp
+
+
+def step_fingerprint(fn: Callable[..., Any]) -> str:
+    """Hash of ``fn``'s code and of the values its closure captured.
+
+    The closure part keeps ``make(1)`` and ``make(2)`` apart: captured values are hashed
+    (or, when they cannot be, their type), so two closures of one ``def`` never share
+    cache entries by accident.
+    """
+    from ._cache import fingerprint_function, hash_value
+
+    code = getattr(fn, "__code__", None)
+    if not isinstance(code, types.CodeType):
+        return fingerprint_function(fn)
+    base = _code_fingerprint(fn, code)
+    cells = getattr(fn, "__closure__", None)
+    if not cells:
+        return base
+    h = hashlib.sha256(base.encode())
+    for cell in cells:
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            h.update(b"<empty>")
+            continue
+        if isinstance(value, types.FunctionType):
+            h.update(step_fingerprint(value).encode())
+            continue
+        try:
+            h.update(hash_value(value).encode())
+        except Exception:
+            h.update(f"{type(value).__module__}.{type(value).__qualname__}".encode())
+    return h.hexdigest()

@@ -1,0 +1,435 @@
+"""Event -> row changes: the projection rules, written once for every metadata store.
+
+:func:`project` turns a batch of events into a list of row operations (``Op``).  The
+in-memory store applies them one by one; the SQL stores turn each kind of operation
+into one statement and use :func:`plan` to send a whole batch as a few ``executemany``
+calls.  Step-run changes are *upserts* with a per-column rule (``STEP_RULES``), so a
+step the ``run_started`` event did not list still gets a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import msgspec
+
+from ...events import (
+    ArtifactRef,
+    Event,
+    RunFinished,
+    RunStarted,
+    StepCached,
+    StepFailed,
+    StepRetrying,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+)
+
+__all__ = (
+    "ARTIFACT_COLUMNS",
+    "CACHE_COLUMNS",
+    "LINEAGE_COLUMNS",
+    "RUN_COLUMNS",
+    "STEP_COLUMNS",
+    "STEP_RULES",
+    "CloseSteps",
+    "FinishRun",
+    "InsertArtifact",
+    "InsertCache",
+    "InsertRun",
+    "Op",
+    "Rule",
+    "UpsertLineage",
+    "UpsertStep",
+    "event_tag",
+    "plan",
+    "project",
+    "runs_needing_pipeline",
+    "touched_runs",
+)
+
+RUN_COLUMNS: Final = (
+    "run_id",
+    "pipeline",
+    "status",
+    "params",
+    "started_at",
+    "pid",
+    "host",
+    "resumed_from",
+    "steps_total",
+)
+STEP_COLUMNS: Final = (
+    "run_id",
+    "step",
+    "pos",
+    "status",
+    "attempts",
+    "started_at",
+    "finished_at",
+    "duration",
+    "cache_key",
+    "cached_from",
+    "error",
+    "error_type",
+    "traceback",
+    "inputs",
+    "outputs",
+)
+ARTIFACT_COLUMNS: Final = (
+    "id",
+    "name",
+    "run_id",
+    "step",
+    "uri",
+    "type_name",
+    "materializer",
+    "size",
+    "content_hash",
+    "created_at",
+    "metadata",
+)
+LINEAGE_COLUMNS: Final = ("run_id", "step", "param", "artifact_id")
+CACHE_COLUMNS: Final = ("cache_key", "run_id", "step", "pipeline", "outputs", "created_at")
+
+#: How an upsert treats an existing row's column: ``set`` takes the new value, ``keep``
+#: keeps the old value unless it is NULL, ``fill`` takes the new value unless it is NULL.
+Rule = Literal["set", "keep", "fill"]
+
+#: Step-run upserts by event tag; ``pending`` (from ``run_started``) only inserts.
+STEP_RULES: Final[Mapping[str, Mapping[str, Rule]]] = {
+    "pending": {},
+    "step_started": {
+        "status": "set",
+        "attempts": "set",
+        "started_at": "keep",
+        "inputs": "set",
+        "cache_key": "fill",
+    },
+    "step_retrying": {"status": "set", "attempts": "set", "error": "set"},
+    "step_succeeded": {
+        "status": "set",
+        "attempts": "set",
+        "started_at": "keep",
+        "finished_at": "set",
+        "duration": "set",
+        "outputs": "set",
+        "cache_key": "fill",
+        "error": "set",
+    },
+    "step_cached": {
+        "status": "set",
+        "attempts": "set",
+        "started_at": "keep",
+        "finished_at": "set",
+        "duration": "set",
+        "outputs": "set",
+        "cache_key": "fill",
+        "cached_from": "set",
+        "inputs": "fill",
+        "error": "set",
+    },
+    "step_failed": {
+        "status": "set",
+        "attempts": "set",
+        "started_at": "keep",
+        "finished_at": "set",
+        "duration": "set",
+        "error": "set",
+        "error_type": "set",
+        "traceback": "set",
+    },
+    "step_skipped": {"status": "set", "error": "set", "finished_at": "set"},
+}
+
+_STEP_INDEX: Final = {name: i for i, name in enumerate(STEP_COLUMNS)}
+_json: Final = msgspec.json.Encoder()
+
+
+def _dumps(value: Any) -> str:
+    return _json.encode(value).decode()
+
+
+def event_tag(event: Event) -> str:
+    """The ``type`` tag of an event (``"run_started"``, ...)."""
+    return str(event.__struct_config__.tag)
+
+
+@dataclass(slots=True, frozen=True)
+class InsertRun:
+    """Insert a run row (``RUN_COLUMNS``) unless it exists."""
+
+    row: tuple[Any, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class UpsertStep:
+    """Insert a step-run row (``STEP_COLUMNS``) or update it by ``STEP_RULES[kind]``."""
+
+    kind: str
+    row: tuple[Any, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class FinishRun:
+    """Set a run's final status."""
+
+    run_id: str
+    status: str
+    finished_at: float
+    duration: float
+    error: str | None
+
+
+@dataclass(slots=True, frozen=True)
+class CloseSteps:
+    """Give every pending/running/retrying step run of ``run_id`` the status ``status``."""
+
+    run_id: str
+    status: str
+
+
+@dataclass(slots=True, frozen=True)
+class InsertArtifact:
+    """Insert an artifact row (``ARTIFACT_COLUMNS``) unless its id exists."""
+
+    row: tuple[Any, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class UpsertLineage:
+    """Record that a step run consumed an artifact as parameter ``param``."""
+
+    row: tuple[str, str, str, str]
+
+
+@dataclass(slots=True, frozen=True)
+class InsertCache:
+    """Insert a cache entry (``CACHE_COLUMNS``) unless it exists."""
+
+    row: tuple[Any, ...]
+
+
+Op = InsertRun | UpsertStep | FinishRun | CloseSteps | InsertArtifact | UpsertLineage | InsertCache
+
+OPEN_STEP_STATUSES: Final = ("pending", "running", "retrying")
+_CLOSE_STATUS: Final = {"cancelled": "cancelled", "interrupted": "interrupted"}
+
+
+def _step_row(run_id: str, step: str, **values: Any) -> tuple[Any, ...]:
+    row: list[Any] = [None] * len(STEP_COLUMNS)
+    row[0], row[1], row[4] = run_id, step, 0
+    for name, value in values.items():
+        row[_STEP_INDEX[name]] = value
+    return tuple(row)
+
+
+def _artifact_row(ref: ArtifactRef, run_id: str, step: str, ts: float) -> tuple[Any, ...]:
+    return (
+        ref.id,
+        ref.name,
+        run_id,
+        step,
+        ref.uri,
+        ref.type_name,
+        ref.materializer,
+        ref.size,
+        ref.content_hash,
+        ts,
+        _dumps(ref.metadata),
+    )
+
+
+def runs_needing_pipeline(events: Iterable[Event], known: Mapping[str, str]) -> set[str]:
+    """Run ids whose pipeline name :func:`project` needs but neither the batch nor ``known`` has."""
+    started = {ev.run_id for ev in events if isinstance(ev, RunStarted)}
+    return {
+        ev.run_id
+        for ev in events
+        if isinstance(ev, StepSucceeded)
+        and ev.cache_key
+        and ev.run_id not in started
+        and ev.run_id not in known
+    }
+
+
+def project(events: Sequence[Event], pipelines: Mapping[str, str]) -> list[Op]:
+    """Return the row operations that apply ``events``, in event order.
+
+    :param pipelines: pipeline name of runs whose ``run_started`` is not in this batch
+        (needed for cache entries); runs started in the batch are looked up in it
+    """
+    names: dict[str, str] = {}
+    ops: list[Op] = []
+    for ev in events:
+        run_id = ev.run_id
+        if isinstance(ev, RunStarted):
+            names[run_id] = ev.pipeline
+            ops.append(
+                InsertRun(
+                    (
+                        run_id,
+                        ev.pipeline,
+                        "running",
+                        _dumps(ev.params),
+                        ev.ts,
+                        ev.pid,
+                        ev.host,
+                        ev.resumed_from,
+                        len(ev.steps),
+                    )
+                )
+            )
+            ops.extend(
+                UpsertStep("pending", _step_row(run_id, name, pos=pos, status="pending"))
+                for pos, name in enumerate(ev.steps)
+            )
+        elif isinstance(ev, StepStarted):
+            row = _step_row(
+                run_id,
+                ev.step,
+                status="running",
+                attempts=ev.attempt,
+                started_at=ev.ts,
+                inputs=_dumps(ev.inputs),
+                cache_key=ev.cache_key,
+            )
+            ops.append(UpsertStep("step_started", row))
+            ops.extend(
+                UpsertLineage((run_id, ev.step, param, aid)) for param, aid in ev.inputs.items()
+            )
+        elif isinstance(ev, StepRetrying):
+            row = _step_row(run_id, ev.step, status="retrying", attempts=ev.attempt, error=ev.error)
+            ops.append(UpsertStep("step_retrying", row))
+        elif isinstance(ev, StepSucceeded):
+            ops.extend(
+                InsertArtifact(_artifact_row(ref, run_id, ev.step, ev.ts))
+                for ref in ev.outputs.values()
+            )
+            outputs = _dumps({name: ref.id for name, ref in ev.outputs.items()})
+            row = _step_row(
+                run_id,
+                ev.step,
+                status="succeeded",
+                attempts=ev.attempt,
+                started_at=ev.ts - ev.duration,
+                finished_at=ev.ts,
+                duration=ev.duration,
+                outputs=outputs,
+                cache_key=ev.cache_key,
+            )
+            ops.append(UpsertStep("step_succeeded", row))
+            if ev.cache_key:
+                pipeline = names.get(run_id) or pipelines.get(run_id, "")
+                ops.append(InsertCache((ev.cache_key, run_id, ev.step, pipeline, outputs, ev.ts)))
+        elif isinstance(ev, StepCached):
+            producer = ev.source_run_id or run_id
+            ops.extend(
+                InsertArtifact(_artifact_row(ref, producer, ev.step, ev.ts))
+                for ref in ev.outputs.values()
+            )
+            row = _step_row(
+                run_id,
+                ev.step,
+                status="cached",
+                attempts=ev.attempt,
+                started_at=ev.ts,
+                finished_at=ev.ts,
+                duration=0.0,
+                outputs=_dumps({name: ref.id for name, ref in ev.outputs.items()}),
+                cache_key=ev.cache_key or None,
+                cached_from=ev.source_run_id,
+                inputs=_dumps(ev.inputs) if ev.inputs else None,
+            )
+            ops.append(UpsertStep("step_cached", row))
+            ops.extend(
+                UpsertLineage((run_id, ev.step, param, aid)) for param, aid in ev.inputs.items()
+            )
+        elif isinstance(ev, StepFailed):
+            row = _step_row(
+                run_id,
+                ev.step,
+                status="failed",
+                attempts=ev.attempt,
+                started_at=ev.ts - ev.duration,
+                finished_at=ev.ts,
+                duration=ev.duration,
+                error=ev.error,
+                error_type=ev.error_type,
+                traceback=ev.traceback,
+            )
+            ops.append(UpsertStep("step_failed", row))
+        elif isinstance(ev, StepSkipped):
+            row = _step_row(run_id, ev.step, status="skipped", error=ev.reason, finished_at=ev.ts)
+            ops.append(UpsertStep("step_skipped", row))
+        elif isinstance(ev, RunFinished):
+            ops.append(FinishRun(run_id, ev.status, ev.ts, ev.duration, ev.error))
+            ops.append(CloseSteps(run_id, _CLOSE_STATUS.get(ev.status, "skipped")))
+    return ops
+
+
+def touched_runs(ops: Iterable[Op]) -> list[str]:
+    """Runs whose step counters may have changed (in first-seen order)."""
+    seen: dict[str, None] = {}
+    for op in ops:
+        if isinstance(op, UpsertStep):
+            seen[op.row[0]] = None
+        elif isinstance(op, CloseSteps):
+            seen[op.run_id] = None
+    return list(seen)
+
+
+def _footprint(op: Op) -> tuple[Hashable, tuple[Hashable, ...], tuple[Hashable, ...]]:
+    """(statement key, rows read, rows written); ``("steps", run)`` stands for all its steps."""
+    if isinstance(op, UpsertStep):
+        run_id = op.row[0]
+        return op.kind, (("run", run_id), ("steps", run_id)), (("step", run_id, op.row[1]),)
+    if isinstance(op, InsertArtifact):
+        return "artifact", (), (("artifact", op.row[0]),)
+    if isinstance(op, UpsertLineage):
+        return "lineage", (), (("lineage", *op.row[:3]),)
+    if isinstance(op, InsertCache):
+        return "cache", (), (("cache", *op.row[:3]),)
+    if isinstance(op, InsertRun):
+        return "run", (), (("run", op.row[0]),)
+    if isinstance(op, FinishRun):
+        return "finish", (), (("run", op.run_id),)
+    return "close", (), (("steps", op.run_id),)
+
+
+def plan(ops: Sequence[Op]) -> list[tuple[Hashable, list[Op]]]:
+    """Group ``ops`` into ``(statement key, ops)`` batches that give the same result in order.
+
+    An operation joins the latest batch of its statement when nothing it conflicts with
+    (same row written, or a step of a run whose steps are closed wholesale) happened in
+    or after that batch; otherwise it starts a new batch.  A typical batch of step
+    events thus becomes one ``executemany`` per statement instead of one call per row.
+    Step upserts use their event tag as statement key.
+    """
+    groups: list[tuple[Hashable, list[Op]]] = []
+    latest: dict[Hashable, int] = {}
+    last_write: dict[Hashable, int] = {}
+    last_read: dict[Hashable, int] = {}
+    write_of, read_of = last_write.get, last_read.get
+    for op in ops:
+        key, reads, writes = _footprint(op)
+        floor = -1
+        for row in reads:
+            floor = max(floor, write_of(row, -1))
+        for row in writes:
+            floor = max(floor, write_of(row, -1), read_of(row, -1))
+        index = latest.get(key, -1)
+        if index <= floor:
+            index = len(groups)
+            groups.append((key, []))
+            latest[key] = index
+        groups[index][1].append(op)
+        for row in writes:
+            last_write[row] = index
+        for row in reads:
+            if read_of(row, -1) < index:
+                last_read[row] = index
+    return groups

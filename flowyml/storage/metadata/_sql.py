@@ -1,0 +1,405 @@
+"""The one SQL implementation of :class:`~flowyml.storage.MetadataStore`.
+
+Backends subclass :class:`SqlMetadataStore` with a :class:`~._dialect.Dialect` and
+three hooks: ``_open``/``_close`` (connect, then migrate under the backend's lock),
+``_write(fn)`` (run ``fn`` in a write transaction) and ``_read(fn)`` (on a connection
+that sees committed data).
+
+Event ids.  Every write transaction first locks the single ``event_seq`` row
+(SQLite: ``BEGIN IMMEDIATE`` does the same for the whole file).  Appends advance the
+counter in that row by the batch size in the same statement and insert the events
+with those ids.  The lock is held until commit, so writers commit one after another
+and each gets ids above every id committed before it: ids are strictly increasing in
+commit order, and a reader tailing ``id > cursor`` can never miss an event that
+commits later with a smaller id.  An autoincrement/sequence column would not promise
+that (two transactions can take ids 7 and 8 and commit 8 first).  Taking the same
+lock for every write also rules out deadlocks between writers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import ChainMap
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from typing import Any, ClassVar, Final, TypeVar
+
+import msgspec
+
+from ...events import Event, RunStarted, RunStatus, encode_event
+from .._records import (
+    ArtifactRecord,
+    EventRecord,
+    Lineage,
+    PipelineRecord,
+    RunPage,
+    RunRecord,
+    StepRunRecord,
+)
+from ._base import StoreBase
+from ._dialect import Dialect, Session
+from ._migrations import migrate
+from ._projection import (
+    ARTIFACT_COLUMNS,
+    CACHE_COLUMNS,
+    LINEAGE_COLUMNS,
+    RUN_COLUMNS,
+    STEP_COLUMNS,
+    STEP_RULES,
+    CloseSteps,
+    FinishRun,
+    Op,
+    event_tag,
+    plan,
+    project,
+    runs_needing_pipeline,
+    touched_runs,
+)
+from ._rows import (
+    ARTIFACT_FIELDS,
+    PIPELINE_FIELDS,
+    RUN_FIELDS,
+    STEP_FIELDS,
+    artifact_record,
+    event_record,
+    pipeline_record,
+    run_record,
+    step_record,
+)
+
+__all__ = ("SqlMetadataStore",)
+
+T = TypeVar("T")
+
+_RUNS: Final = f"SELECT {', '.join(RUN_FIELDS)} FROM runs"
+_STEPS: Final = f"SELECT {', '.join(STEP_FIELDS)} FROM step_runs"
+_ARTIFACTS: Final = f"SELECT {', '.join(ARTIFACT_FIELDS)} FROM artifacts"
+_PIPELINES: Final = f"SELECT {', '.join(PIPELINE_FIELDS)} FROM pipelines"
+_STEP_ORDER: Final = " ORDER BY (pos IS NULL), pos, step"
+_INSERT_EVENT: Final = "INSERT INTO events (id, run_id, type, ts, payload) VALUES (?, ?, ?, ?, ?)"
+_RECOUNT: Final = (
+    "UPDATE runs SET "
+    "steps_done = (SELECT COUNT(*) FROM step_runs"
+    " WHERE step_runs.run_id = ? AND status IN ('succeeded', 'cached')), "
+    "steps_cached = (SELECT COUNT(*) FROM step_runs"
+    " WHERE step_runs.run_id = ? AND status = 'cached'), "
+    "steps_failed = (SELECT COUNT(*) FROM step_runs"
+    " WHERE step_runs.run_id = ? AND status = 'failed') "
+    "WHERE run_id = ?"
+)
+_PIPELINE_CACHE_SIZE: Final = 4096
+_json: Final = msgspec.json.Encoder()
+_ids: Final = msgspec.json.Decoder(dict[str, str])
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+def _op_params(op: Op) -> Sequence[Any]:
+    if isinstance(op, FinishRun):
+        return (op.status, op.finished_at, op.duration, op.error, op.run_id)
+    if isinstance(op, CloseSteps):
+        return (op.status, op.run_id)
+    return op.row
+
+
+class SqlMetadataStore(StoreBase):
+    """Metadata store over a SQL database; see the module docstring for the locking."""
+
+    dialect: ClassVar[Dialect]
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._pipelines: dict[str, str] = {}
+        d = self.dialect
+        self._statements: dict[Hashable, str] = {
+            "run": d.upsert("runs", RUN_COLUMNS, ("run_id",), {}),
+            "finish": "UPDATE runs SET status = ?, finished_at = ?, duration = ?, error = ?"
+            " WHERE run_id = ?",
+            "close": "UPDATE step_runs SET status = ? WHERE run_id = ?"
+            " AND status IN ('pending', 'running', 'retrying')",
+            "artifact": d.upsert("artifacts", ARTIFACT_COLUMNS, ("id",), {}),
+            "lineage": d.upsert(
+                "lineage", LINEAGE_COLUMNS, ("run_id", "step", "param"), {"artifact_id": "set"}
+            ),
+            "cache": d.upsert("cache_entries", CACHE_COLUMNS, ("cache_key", "run_id", "step"), {}),
+        }
+        for kind, rules in STEP_RULES.items():
+            self._statements[kind] = d.upsert("step_runs", STEP_COLUMNS, ("run_id", "step"), rules)
+
+    # backend hooks ------------------------------------------------------------------
+    async def _write(self, fn: Callable[[Session], Awaitable[T]]) -> T:
+        raise NotImplementedError
+
+    async def _read(self, fn: Callable[[Session], Awaitable[T]]) -> T:
+        raise NotImplementedError
+
+    async def _migrate(self, session: Session) -> None:
+        await migrate(session, self.dialect, self.url)
+
+    async def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        self._check_open()
+        return await self._read(lambda s: s.fetch(sql, params))
+
+    async def _locked_write(self, fn: Callable[[Session], Awaitable[T]]) -> T:
+        lock = self.dialect.lock_writers_sql
+
+        async def tx(s: Session) -> T:
+            if lock:
+                await s.fetch(lock)
+            return await fn(s)
+
+        self._check_open()
+        return await self._write(tx)
+
+    async def _force_schema_version(self, version: int) -> None:
+        """Record schema ``version`` as applied (for tests of the newer-schema refusal)."""
+        sql = "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)"
+        await self._locked_write(lambda s: s.execute(sql, (version, time.time())))
+
+    # writes ---------------------------------------------------------------------------
+    async def save_pipeline(self, record: PipelineRecord) -> None:
+        """Insert or update the pipeline named ``record.name`` (keeping its ``created_at``)."""
+        sql = self.dialect.upsert(
+            "pipelines",
+            PIPELINE_FIELDS,
+            ("name",),
+            {"dag": "set", "code_version": "set", "updated_at": "set"},
+        )
+        row = (
+            record.name,
+            _json.encode(record.dag).decode(),
+            record.code_version,
+            record.created_at,
+            record.updated_at,
+        )
+        await self._locked_write(lambda s: s.execute(sql, row))
+
+    async def append_events(self, events: Sequence[Event]) -> list[int]:
+        """Append events in one transaction, update the derived rows, return the new ids."""
+        self._check_open()
+        if not events:
+            return []
+        batch = list(events)
+        rows = [(ev.run_id, event_tag(ev), ev.ts, encode_event(ev).decode()) for ev in batch]
+        found: dict[str, str] = {}
+        missing = sorted(runs_needing_pipeline(batch, self._pipelines))
+        # Prepare outside the transaction when possible: the write lock is held for less.
+        prepared = None if missing else self._prepare(batch)
+
+        async def tx(s: Session) -> list[int]:
+            last = await s.reserve_ids(len(batch))
+            first = last - len(batch) + 1
+            statements = prepared
+            if statements is None:
+                sql = f"SELECT run_id, pipeline FROM runs WHERE run_id IN ({_marks(len(missing))})"
+                found.update((r[0], r[1]) for r in await s.fetch(sql, missing))
+                statements = self._prepare(batch, found)
+            await s.executemany(_INSERT_EVENT, [(first + i, *r) for i, r in enumerate(rows)])
+            for sql, params in statements:
+                await s.executemany(sql, params)
+            return list(range(first, last + 1))
+
+        ids = await self._write(tx)
+        if len(self._pipelines) > _PIPELINE_CACHE_SIZE:
+            self._pipelines.clear()
+        self._pipelines.update(found)
+        self._pipelines.update(
+            (ev.run_id, ev.pipeline) for ev in batch if isinstance(ev, RunStarted)
+        )
+        return ids
+
+    def _prepare(
+        self, batch: Sequence[Event], found: Mapping[str, str] | None = None
+    ) -> list[tuple[str, list[Sequence[Any]]]]:
+        """The statements (with their parameter rows) that project ``batch``."""
+        ops = project(batch, ChainMap(dict(found or {}), self._pipelines))
+        statements = [
+            (self._statements[key], [_op_params(op) for op in group]) for key, group in plan(ops)
+        ]
+        if touched := touched_runs(ops):
+            statements.append((_RECOUNT, [(r, r, r, r) for r in touched]))
+        return statements
+
+    async def heartbeat(self, run_ids: Sequence[str], ts: float) -> None:
+        """Record that these runs' process is alive at ``ts``."""
+        if not run_ids:
+            self._check_open()
+            return
+        sql = "UPDATE runs SET heartbeat_at = ? WHERE run_id = ?"
+        rows = [(ts, run_id) for run_id in sorted(set(run_ids))]
+        await self._locked_write(lambda s: s.executemany(sql, rows))
+
+    async def clear_cache(self, *, pipeline: str | None = None, step: str | None = None) -> int:
+        """Forget cache entries (all, or a pipeline's, or one step's); return how many."""
+        where, params = self._where(pipeline=pipeline, step=step)
+        sql = f"DELETE FROM cache_entries{where}"
+        return await self._locked_write(lambda s: s.execute(sql, params))
+
+    @staticmethod
+    def _where(**filters: Any) -> tuple[str, list[Any]]:
+        clauses = [f"{col} = ?" for col, value in filters.items() if value is not None]
+        params = [value for value in filters.values() if value is not None]
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    # reads ----------------------------------------------------------------------------
+    async def list_pipelines(self) -> list[PipelineRecord]:
+        """All pipelines, by name."""
+        return [pipeline_record(r) for r in await self._fetch(f"{_PIPELINES} ORDER BY name")]
+
+    async def get_pipeline(self, name: str) -> PipelineRecord | None:
+        """The pipeline called ``name``, or ``None``."""
+        rows = await self._fetch(f"{_PIPELINES} WHERE name = ?", (name,))
+        return pipeline_record(rows[0]) if rows else None
+
+    async def list_runs(
+        self,
+        *,
+        pipeline: str | None = None,
+        status: RunStatus | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 50,
+        cursor: int | None = None,
+    ) -> RunPage:
+        """Runs newest first (by ``seq``), ``since <= started_at < until``, ``seq < cursor``."""
+        where, params = self._where(pipeline=pipeline, status=status)
+        extra = [
+            (since, "started_at >= ?", float),
+            (until, "started_at < ?", float),
+            (cursor, "seq < ?", int),
+        ]
+        for value, clause, cast in extra:
+            if value is not None:
+                where += (" AND " if where else " WHERE ") + clause
+                params.append(cast(value))
+        limit = max(0, int(limit))
+        rows = await self._fetch(f"{_RUNS}{where} ORDER BY seq DESC LIMIT ?", [*params, limit + 1])
+        items = [run_record(r) for r in rows[:limit]]
+        more = len(rows) > limit and bool(items)
+        return RunPage(items=items, next_cursor=items[-1].seq if more else None)
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """The run ``run_id``, or ``None``."""
+        rows = await self._fetch(f"{_RUNS} WHERE run_id = ?", (run_id,))
+        return run_record(rows[0]) if rows else None
+
+    async def _running_runs(self) -> list[RunRecord]:
+        return [run_record(r) for r in await self._fetch(f"{_RUNS} WHERE status = ?", ("running",))]
+
+    async def list_step_runs(self, run_id: str) -> list[StepRunRecord]:
+        """The run's step runs, in the order ``run_started`` listed them (others by name)."""
+        rows = await self._fetch(f"{_STEPS} WHERE run_id = ?{_STEP_ORDER}", (run_id,))
+        return [step_record(r) for r in rows]
+
+    async def get_step_run(self, run_id: str, step: str) -> StepRunRecord | None:
+        """One step run, or ``None``."""
+        rows = await self._fetch(f"{_STEPS} WHERE run_id = ? AND step = ?", (run_id, step))
+        return step_record(rows[0]) if rows else None
+
+    async def get_artifact(self, artifact_id: str) -> ArtifactRecord | None:
+        """The artifact ``artifact_id``, or ``None``."""
+        rows = await self._fetch(f"{_ARTIFACTS} WHERE id = ?", (artifact_id,))
+        return artifact_record(rows[0]) if rows else None
+
+    async def list_artifacts(
+        self,
+        *,
+        run_id: str | None = None,
+        name: str | None = None,
+        step: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[ArtifactRecord]:
+        """Artifacts newest first (``created_at`` descending, then by id)."""
+        where, params = self._where(run_id=run_id, name=name, step=step)
+        sql = f"{_ARTIFACTS}{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
+        rows = await self._fetch(sql, [*params, max(0, int(limit)), max(0, int(offset))])
+        return [artifact_record(r) for r in rows]
+
+    @staticmethod
+    async def _artifacts_by_id(s: Session, ids: Sequence[str]) -> dict[str, ArtifactRecord]:
+        found: dict[str, ArtifactRecord] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows = await s.fetch(f"{_ARTIFACTS} WHERE id IN ({_marks(len(chunk))})", chunk)
+            found.update((r[0], artifact_record(r)) for r in rows)
+        return found
+
+    async def lineage(self, artifact_id: str) -> Lineage | None:
+        """Producer, inputs, consumers and derived artifacts of ``artifact_id``."""
+
+        async def read(s: Session) -> Lineage | None:
+            rows = await s.fetch(f"{_ARTIFACTS} WHERE id = ?", (artifact_id,))
+            if not rows:
+                return None
+            artifact = artifact_record(rows[0])
+            sql = f"{_STEPS} WHERE run_id = ? AND step = ?"
+            found = await s.fetch(sql, (artifact.run_id, artifact.step))
+            producer = step_record(found[0]) if found else None
+            sql = f"{_STEPS} WHERE (run_id, step) IN (SELECT run_id, step FROM lineage WHERE artifact_id = ?)"
+            consumers = sorted(
+                (step_record(r) for r in await s.fetch(sql, (artifact_id,))),
+                key=lambda c: (c.started_at or 0.0, c.run_id, c.step),
+            )
+            input_ids = list(producer.inputs.values()) if producer else []
+            derived_ids = [aid for c in consumers for aid in c.outputs.values()]
+            known = await self._artifacts_by_id(s, [*input_ids, *derived_ids])
+
+            def pick(ids: list[str]) -> list[ArtifactRecord]:
+                return [known[i] for i in dict.fromkeys(ids) if i in known]
+
+            return Lineage(
+                artifact=artifact,
+                producer=producer,
+                inputs=pick(input_ids),
+                consumers=consumers,
+                derived=pick(derived_ids),
+            )
+
+        self._check_open()
+        return await self._read(read)
+
+    async def events_after(
+        self, cursor: int, *, run_id: str | None = None, limit: int = 1000
+    ) -> list[EventRecord]:
+        """Events with ``id > cursor`` (of one run, if given), oldest first."""
+        where, params = self._where(run_id=run_id)
+        where += (" AND " if where else " WHERE ") + "id > ?"
+        sql = f"SELECT id, payload FROM events{where} ORDER BY id LIMIT ?"
+        rows = await self._fetch(sql, [*params, int(cursor), max(0, int(limit))])
+        return [event_record(r[0], r[1]) for r in rows]
+
+    async def last_event_id(self) -> int:
+        """The id of the newest committed event (0 when there is none)."""
+        rows = await self._fetch("SELECT MAX(id) FROM events")
+        return int(rows[0][0] or 0)
+
+    async def lookup_cache(
+        self, cache_key: str, *, max_age: float | None = None
+    ) -> tuple[str, dict[str, ArtifactRecord]] | None:
+        """Return ``(run_id, outputs)`` of the newest entry for ``cache_key``, or ``None``.
+
+        ``None`` also when the entry is older than ``max_age`` seconds or one of its
+        artifacts is missing.
+        """
+        where = " WHERE cache_key = ?"
+        params: list[Any] = [cache_key]
+        if max_age is not None:
+            where += " AND created_at >= ?"
+            params.append(time.time() - max_age)
+        sql = f"SELECT run_id, outputs FROM cache_entries{where} ORDER BY created_at DESC, run_id DESC LIMIT 1"
+
+        async def read(s: Session) -> tuple[str, dict[str, ArtifactRecord]] | None:
+            rows = await s.fetch(sql, params)
+            if not rows:
+                return None
+            outputs = _ids.decode(rows[0][1])
+            known = await self._artifacts_by_id(s, list(outputs.values()))
+            if any(aid not in known for aid in outputs.values()):
+                return None
+            return str(rows[0][0]), {name: known[aid] for name, aid in outputs.items()}
+
+        self._check_open()
+        return await self._read(read)
