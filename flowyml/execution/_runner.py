@@ -723,7 +723,7 @@ class Runner:
             if type(b) is FromOutput:
                 v = kwargs.get(param)
                 if type(v) is _Lazy:
-                    v = values[b.output] = await self._load(v)  # type: ignore[union-attr]
+                    v = values[b.output] = await self._load(v)
                     if isinstance(v, Asset) and param not in assets:
                         v = v.value
                     kwargs[param] = v
