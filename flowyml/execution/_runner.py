@@ -155,6 +155,7 @@ class Runner:
         self._results = {name: StepResult(name) for name in dag.nodes}
         self._failed_first: str | None = None
         self._lazy = 0
+        self._snapshot: dict[str, tuple[str, str, dict[str, ArtifactRecord]]] | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._steps_scope: anyio.CancelScope | None = None
         self._t0 = 0.0
@@ -217,6 +218,10 @@ class Runner:
                 steps=list(self.dag.nodes),
             )
         )
+        if self.cache_on and self.runtime is not None:
+            snap = getattr(self.runtime.metadata, "cache_snapshot", None)
+            if snap is not None:
+                self._snapshot = await snap(self.dag.pipeline, max_age=self.cache_expiry)
         try:
             async with anyio.create_task_group() as outer:
                 if self._writer is not None:
@@ -402,7 +407,7 @@ class Runner:
             if self.cache_on and node.step.cache and node.step.persist:
                 cache_key = self._cache_key(node, kwargs)
             if cache_key is not None:
-                hit = await self.runtime.metadata.lookup_cache(cache_key, max_age=self.cache_expiry)
+                hit = await self._lookup(node.name, cache_key)
                 if hit is not None and await self._load_outputs(
                     node, hit[1], source_run=hit[0], cache_key=cache_key, inputs=inputs
                 ):
@@ -518,6 +523,18 @@ class Runner:
                 self._steps_scope.cancel()
             return
         results[index] = outputs[el.outputs[0]]
+
+    async def _lookup(self, step: str, key: str) -> tuple[str, Mapping[str, ArtifactRecord]] | None:
+        """A cache lookup, answered from the run-start snapshot when it can be."""
+        assert self.runtime is not None
+        snapshot = self._snapshot
+        if snapshot is not None:
+            entry = snapshot.get(step)
+            if entry is None:
+                return None  # this step has no cache entry at all
+            if entry[0] == key:
+                return entry[1], entry[2]
+        return await self.runtime.metadata.lookup_cache(key, max_age=self.cache_expiry)
 
     async def _attempts(
         self,

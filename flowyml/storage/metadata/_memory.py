@@ -305,6 +305,30 @@ class MemoryMetadataStore(StoreBase):
         self._check_open()
         return len(self._events)
 
+    async def cache_snapshot(
+        self, pipeline: str, *, max_age: float | None = None
+    ) -> dict[str, tuple[str, str, dict[str, ArtifactRecord]]]:
+        """The newest cache entry of every step of ``pipeline`` (see the SQL stores)."""
+        self._check_open()
+        oldest = None if max_age is None else time.time() - max_age
+        newest: dict[str, tuple[Any, ...]] = {}
+        for row in self._cache.values():
+            if row[3] != pipeline or (oldest is not None and row[5] < oldest):
+                continue
+            best = newest.get(row[2])
+            if best is None or (row[5], row[1]) > (best[5], best[1]):
+                newest[row[2]] = row
+        snapshot: dict[str, tuple[str, str, dict[str, ArtifactRecord]]] = {}
+        for step, row in newest.items():
+            outputs = _ids.decode(row[4])
+            if all(aid in self._artifacts for aid in outputs.values()):
+                snapshot[step] = (
+                    row[0],
+                    row[1],
+                    {n: artifact_record(self._artifacts[a]) for n, a in outputs.items()},
+                )
+        return snapshot
+
     async def lookup_cache(
         self, cache_key: str, *, max_age: float | None = None
     ) -> tuple[str, dict[str, ArtifactRecord]] | None:

@@ -376,6 +376,40 @@ class SqlMetadataStore(StoreBase):
         rows = await self._fetch("SELECT MAX(id) FROM events")
         return int(rows[0][0] or 0)
 
+    async def cache_snapshot(
+        self, pipeline: str, *, max_age: float | None = None
+    ) -> dict[str, tuple[str, str, dict[str, ArtifactRecord]]]:
+        """The newest cache entry of every step of ``pipeline``, in one read.
+
+        Returns ``{step: (cache_key, run_id, outputs)}`` (entries whose artifacts are
+        missing are left out).  Lets a run answer most cache lookups from memory.
+        """
+        where = "WHERE pipeline = ?"
+        params: list[Any] = [pipeline]
+        if max_age is not None:
+            where += " AND created_at >= ?"
+            params.append(time.time() - max_age)
+        sql = (
+            "SELECT cache_key, run_id, step, outputs FROM (SELECT cache_key, run_id, step, "
+            "outputs, ROW_NUMBER() OVER (PARTITION BY step ORDER BY created_at DESC, "
+            f"run_id DESC) AS rn FROM cache_entries {where}) ranked WHERE rn = 1"
+        )
+
+        async def read(s: Session) -> dict[str, tuple[str, str, dict[str, ArtifactRecord]]]:
+            rows = await s.fetch(sql, params)
+            decoded = [(str(r[0]), str(r[1]), str(r[2]), _ids.decode(r[3])) for r in rows]
+            known = await self._artifacts_by_id(
+                s, [aid for *_, outs in decoded for aid in outs.values()]
+            )
+            snapshot: dict[str, tuple[str, str, dict[str, ArtifactRecord]]] = {}
+            for key, run_id, step, outs in decoded:
+                if all(aid in known for aid in outs.values()):
+                    snapshot[step] = (key, run_id, {n: known[a] for n, a in outs.items()})
+            return snapshot
+
+        self._check_open()
+        return await self._read(read)
+
     async def lookup_cache(
         self, cache_key: str, *, max_age: float | None = None
     ) -> tuple[str, dict[str, ArtifactRecord]] | None:
