@@ -14,7 +14,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from flowyml import Client, Pipeline, context, step
+from flowyml import Client, Pipeline, Runtime, context, step
 from flowyml.errors import (
     NotFoundError,
     SerializationError,
@@ -26,11 +26,13 @@ PY = sys.executable
 
 
 def run_script(
-    tmp_path: Path, code: str, home: Path, *args: str
+    tmp_path: Path, code: str, home: Path, *args: str, store: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(code))
     env = {**os.environ, "FLOWYML_HOME": str(home), "PYTHONPATH": str(tmp_path)}
+    if store is not None:
+        env["FLOWYML_STORE"] = store
     return subprocess.run(
         [PY, str(script), *args], env=env, capture_output=True, text=True, timeout=60, check=False
     )
@@ -95,7 +97,9 @@ def test_run_is_durable_when_the_process_exits_right_after(tmp_path: Path) -> No
     assert n_steps == 300
 
 
-def test_cache_hits_and_misses_across_processes(tmp_path: Path) -> None:
+def test_cache_hits_and_misses_across_processes(tmp_path: Path, metadata_url: str) -> None:
+    if metadata_url == "memory://":
+        pytest.skip("an in-memory store dies with its process")
     home = tmp_path / "home"
     (tmp_path / "mypipe.py").write_text(PIPELINE_MODULE)
     driver = """
@@ -105,16 +109,16 @@ def test_cache_hits_and_misses_across_processes(tmp_path: Path) -> None:
     r = mypipe.build().run(**kw)
     print(json.dumps({n: s.status for n, s in r.step_results.items()}), r["report"])
     """
-    first = run_script(tmp_path, driver, home, "{}")
+    first = run_script(tmp_path, driver, home, "{}", store=metadata_url)
     assert first.returncode == 0, first.stderr
     assert '"numbers": "succeeded"' in first.stdout and "total=45" in first.stdout
 
-    again = run_script(tmp_path, driver, home, "{}")
+    again = run_script(tmp_path, driver, home, "{}", store=metadata_url)
     assert '"numbers": "cached", "total": "cached", "report": "cached"' in again.stdout
     assert "total=45" in again.stdout
 
     # a parameter of `total` changed: `numbers` stays cached, `total` and `report` rerun
-    scaled = run_script(tmp_path, driver, home, '{"scale": 2}')
+    scaled = run_script(tmp_path, driver, home, '{"scale": 2}', store=metadata_url)
     assert '"numbers": "cached", "total": "succeeded", "report": "succeeded"' in scaled.stdout
     assert "total=90" in scaled.stdout
 
@@ -122,12 +126,12 @@ def test_cache_hits_and_misses_across_processes(tmp_path: Path) -> None:
     (tmp_path / "mypipe.py").write_text(
         PIPELINE_MODULE.replace('f"total={total}"', 'f"sum={total}"')
     )
-    edited = run_script(tmp_path, driver, home, "{}")
+    edited = run_script(tmp_path, driver, home, "{}", store=metadata_url)
     assert '"numbers": "cached", "total": "cached", "report": "succeeded"' in edited.stdout
     assert "sum=45" in edited.stdout
 
     # an upstream input changed (n): everything downstream misses
-    more = run_script(tmp_path, driver, home, '{"n": 11}')
+    more = run_script(tmp_path, driver, home, '{"n": 11}', store=metadata_url)
     assert '"numbers": "succeeded", "total": "succeeded", "report": "succeeded"' in more.stdout
 
 
@@ -160,7 +164,7 @@ def test_steps_without_readable_source_still_cache(tmp_path: Path) -> None:
     assert c.stdout.split() == ["succeeded", "24"], c.stderr
 
 
-async def test_client_reads_runs_steps_artifacts_and_lineage() -> None:
+async def test_client_reads_runs_steps_artifacts_and_lineage(metadata_url: str) -> None:
     @step(outputs=["raw"])
     async def fetch(url: str) -> bytes:
         return url.encode()
@@ -170,11 +174,10 @@ async def test_client_reads_runs_steps_artifacts_and_lineage() -> None:
         return raw.decode().split("/"), 0
 
     p = Pipeline("client", context=context(url="a/b/c")).add_step(fetch).add_step(parse)
-    result = await p.arun()
-    ids = result.step_results["parse"].artifact_ids
-    assert set(ids) == {"rows", "errors"}
-
-    async with Client() as client:
+    async with Runtime(store=metadata_url) as rt, Client(runtime=rt) as client:
+        result = await p.arun(runtime=rt)
+        ids = result.step_results["parse"].artifact_ids
+        assert set(ids) == {"rows", "errors"}
         runs = await client.list_runs(pipeline="client")
         assert [r.run_id for r in runs] == [result.run_id]
         detail = await client.get_run(result.run_id)
@@ -197,7 +200,7 @@ async def test_client_reads_runs_steps_artifacts_and_lineage() -> None:
             await client.get_run("nope")
 
 
-async def test_resume_reruns_only_what_did_not_succeed(tmp_path: Path) -> None:
+async def test_resume_reruns_only_what_did_not_succeed(tmp_path: Path, metadata_url: str) -> None:
     calls: list[str] = []
     flag = tmp_path / "broken"
     flag.write_text("x")
@@ -220,23 +223,35 @@ async def test_resume_reruns_only_what_did_not_succeed(tmp_path: Path) -> None:
         return b * 10
 
     p = Pipeline("resume").add_step(first).add_step(flaky).add_step(last)
-    failed = await p.arun()
-    assert failed.status == "failed" and calls == ["first", "flaky"]
-    flag.unlink()
-    calls.clear()
-    resumed = await p.resume(failed.run_id)
-    assert resumed.success and resumed["c"] == 20
-    assert calls == ["flaky", "last"]  # `first` was reused although its cache is off
-    assert resumed.resumed_from == failed.run_id
-    assert resumed.step_results["first"].status == "cached"
-    async with Client() as client:
-        run = (await client.get_run(resumed.run_id)).run
-        assert run.resumed_from == failed.run_id
-    with pytest.raises(NotFoundError):
-        await p.resume("no-such-run")
+    async with Runtime(store=metadata_url) as rt:
+        failed = await p.arun(runtime=rt)
+        assert failed.status == "failed" and calls == ["first", "flaky"]
+        flag.unlink()
+        calls.clear()
+        resumed = await p.aresume(failed.run_id, runtime=rt)
+        assert resumed.success and resumed["c"] == 20
+        assert calls == ["flaky", "last"]  # `first` was reused although its cache is off
+        assert resumed.resumed_from == failed.run_id
+        assert resumed.step_results["first"].status == "cached"
+        async with Client(runtime=rt) as client:
+            run = (await client.get_run(resumed.run_id)).run
+            assert run.resumed_from == failed.run_id
+        with pytest.raises(NotFoundError):
+            await p.aresume("no-such-run", runtime=rt)
 
 
-async def test_cache_expiry_and_clear() -> None:
+def test_resume_blocks_in_plain_code() -> None:
+    @step
+    def one() -> int:
+        return 1
+
+    p = Pipeline("resume-sync").add_step(one)
+    first = p.run()
+    again = p.resume(first.run_id)
+    assert again.resumed_from == first.run_id and again["one"] == 1
+
+
+async def test_cache_expiry_and_clear(metadata_url: str) -> None:
     calls = 0
 
     @step
@@ -246,16 +261,16 @@ async def test_cache_expiry_and_clear() -> None:
         return calls
 
     p = Pipeline("expiry").add_step(work)
-    await p.arun()
-    assert (await p.arun()).step_results["work"].cached
-    async with Client() as client:
+    async with Runtime(store=metadata_url) as rt, Client(runtime=rt) as client:
+        await p.arun(runtime=rt)
+        assert (await p.arun(runtime=rt)).step_results["work"].cached
         assert await client.clear_cache(pipeline="expiry") >= 1
-    assert not (await p.arun()).step_results["work"].cached
-    assert calls == 2
-    short = Pipeline("expiry2", cache_expiry=1e-9).add_step(work)
-    await short.arun()
-    assert not (await short.arun()).step_results["work"].cached
-    assert not (await p.arun(enable_cache=False)).step_results["work"].cached
+        assert not (await p.arun(runtime=rt)).step_results["work"].cached
+        assert calls == 2
+        short = Pipeline("expiry2", cache_expiry=1e-9).add_step(work)
+        await short.arun(runtime=rt)
+        assert not (await short.arun(runtime=rt)).step_results["work"].cached
+        assert not (await p.arun(runtime=rt, enable_cache=False)).step_results["work"].cached
 
 
 async def test_step_can_opt_out_of_artifacts() -> None:
@@ -355,7 +370,9 @@ def test_two_processes_share_one_sqlite_file(tmp_path: Path) -> None:
     assert db.execute("select count(*) from events").fetchone()[0] == 6 * (2 + 200)
 
 
-async def test_killed_process_leaves_a_consistent_store(tmp_path: Path) -> None:
+async def test_killed_process_leaves_a_consistent_store(tmp_path: Path, metadata_url: str) -> None:
+    if metadata_url == "memory://":
+        pytest.skip("an in-memory store dies with its process")
     home = tmp_path / "home"
     marker = tmp_path / "started"
     code = f"""
@@ -375,7 +392,7 @@ async def test_killed_process_leaves_a_consistent_store(tmp_path: Path) -> None:
     """
     script = tmp_path / "victim.py"
     script.write_text(textwrap.dedent(code))
-    env = {**os.environ, "FLOWYML_HOME": str(home)}
+    env = {**os.environ, "FLOWYML_HOME": str(home), "FLOWYML_STORE": metadata_url}
     proc = subprocess.Popen([PY, str(script)], env=env)  # noqa: ASYNC220 (killed below)
     try:
         with anyio.fail_after(30):
@@ -385,9 +402,7 @@ async def test_killed_process_leaves_a_consistent_store(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    async with Client(
-        store=f"sqlite:///{home / 'metadata.db'}", artifacts=f"file://{home / 'artifacts'}"
-    ) as client:
+    async with Client(store=metadata_url, artifacts=f"file://{home / 'artifacts'}") as client:
         (run,) = await client.list_runs(pipeline="killed")
         assert run.status == "interrupted"  # the Client detected the dead pid
         detail = await client.get_run(run.run_id)

@@ -1,0 +1,242 @@
+"""The ``flowyml`` command: ``ui`` (the server), ``runs`` (list runs), ``cache clear``.
+
+A thin layer over the public API; store URLs default to the configuration
+(``FLOWYML_HOME``, ``FLOWYML_STORE``, ``FLOWYML_ARTIFACTS``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import importlib
+import ipaddress
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
+
+import anyio
+import typer
+
+if TYPE_CHECKING:
+    from ..definition._pipeline import Pipeline
+    from ..storage._records import RunRecord
+
+__all__ = ("app", "load_pipeline", "main")
+
+app = typer.Typer(
+    name="flowyml",
+    help="flowyml: async-first pipelines. Watch runs live with `flowyml ui`.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+cache_app = typer.Typer(help="Manage the step cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", help="Metadata store URL (default: FLOWYML_STORE or .flowyml/)"),
+]
+
+
+class Status(enum.StrEnum):
+    """Run statuses accepted by ``--status``."""
+
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+    interrupted = "interrupted"
+
+
+def load_pipeline(spec: str) -> Pipeline:
+    """Import ``module:attr`` (``attr`` may be dotted) and check it is a pipeline.
+
+    The current directory is importable, as with ``python -m``.
+
+    :raises typer.BadParameter: naming what is wrong with ``spec``
+    """
+    from ..definition._pipeline import Pipeline
+
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise typer.BadParameter(f"{spec!r} is not of the form module:attribute (e.g. app:train)")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise typer.BadParameter(f"cannot import module {module_name!r}: {exc}") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise typer.BadParameter(f"module {module_name!r} has no attribute {attr!r}") from None
+    if not isinstance(obj, Pipeline):
+        raise typer.BadParameter(
+            f"{spec!r} is a {type(obj).__name__}, not a flowyml Pipeline "
+            f"(define it with @pipeline or Pipeline(...))"
+        )
+    return obj
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on", min=0, max=65535)] = 8080,
+    store: StoreOpt = None,
+    artifacts: Annotated[
+        str | None, typer.Option(help="Artifact store URL (default: FLOWYML_ARTIFACTS)")
+    ] = None,
+    pipeline: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pipeline", "-p", help="module:attr of a pipeline the UI may run (repeatable)"
+        ),
+    ] = None,
+) -> None:
+    """Serve the dashboard and the API (uvicorn)."""
+    import uvicorn
+
+    from ..server import create_app
+    from ..server._auth import TOKEN_ENV
+
+    pipelines = [load_pipeline(spec) for spec in pipeline or ()]
+    if not is_loopback(host) and not os.environ.get(TOKEN_ENV):
+        typer.secho(
+            f"WARNING: flowyml ui binds to {host}, reachable from other machines, and "
+            f"{TOKEN_ENV} is not set: ANYONE who can reach this port can read every run "
+            f"and artifact and start runs. Set {TOKEN_ENV}=<secret> or bind to 127.0.0.1.",
+            fg=typer.colors.RED,
+            bold=True,
+            err=True,
+        )
+    server_app = create_app(store=store, artifacts=artifacts, pipelines=pipelines)
+    uvicorn.run(server_app, host=host, port=port)
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts).strftime("%m-%d %H:%M:%S")
+
+
+def _duration(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.2f}s"
+
+
+def _print_runs(items: Sequence[RunRecord]) -> None:
+    header = ("run id", "pipeline", "status", "started", "duration", "steps")
+    rows = [
+        (
+            r.run_id,
+            r.pipeline,
+            r.status,
+            _when(r.started_at),
+            _duration(r.duration),
+            f"{r.steps_done}/{r.steps_total}",
+        )
+        for r in items
+    ]
+    try:
+        from rich import box
+        from rich.console import Console
+        from rich.table import Column, Table
+    except ImportError:
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+        for row in (header, *rows):
+            typer.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+        return
+    table = Table(
+        *(Column(h, no_wrap=h != "pipeline") for h in header),
+        box=box.SIMPLE_HEAD,
+    )
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+async def _list_runs(
+    url: str, pipeline: str | None, status: str | None, limit: int
+) -> list[RunRecord]:
+    from ..storage.metadata import open_metadata_store
+
+    store = open_metadata_store(url)
+    await store.open()
+    try:
+        page = await store.list_runs(pipeline=pipeline, status=status, limit=limit)  # type: ignore[arg-type]
+    finally:
+        await store.aclose()
+    return page.items
+
+
+def _store_url(store: str | None) -> str:
+    from ..config import load_config
+
+    return store or load_config().store
+
+
+@app.command()
+def runs(
+    pipeline: Annotated[str | None, typer.Option(help="Only runs of this pipeline")] = None,
+    status: Annotated[Status | None, typer.Option(help="Only runs with this status")] = None,
+    limit: Annotated[int, typer.Option(help="How many runs (newest first)", min=1)] = 20,
+    store: StoreOpt = None,
+) -> None:
+    """List recent runs, newest first."""
+    from ..errors import StoreError
+
+    url = _store_url(store)
+    try:
+        items = anyio.run(_list_runs, url, pipeline, status.value if status else None, limit)
+    except StoreError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    if not items:
+        typer.echo("no runs")
+        return
+    _print_runs(items)
+
+
+async def _clear(url: str, pipeline: str | None, step: str | None) -> int:
+    from ..storage.metadata import open_metadata_store
+
+    store = open_metadata_store(url)
+    await store.open()
+    try:
+        return await store.clear_cache(pipeline=pipeline, step=step)
+    finally:
+        await store.aclose()
+
+
+@cache_app.command("clear")
+def cache_clear(
+    pipeline: Annotated[str | None, typer.Option(help="Only this pipeline's entries")] = None,
+    step: Annotated[str | None, typer.Option(help="Only this step's entries")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Forget cached step results, so the next runs execute the steps again."""
+    from ..errors import StoreError
+
+    url = _store_url(store)
+    try:
+        count = anyio.run(_clear, url, pipeline, step)
+    except StoreError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"cleared {count} cache entr{'y' if count == 1 else 'ies'}")
+
+
+def main() -> None:
+    """Entry point of the ``flowyml`` console script."""
+    app()

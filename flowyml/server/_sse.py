@@ -1,0 +1,172 @@
+"""Live event streams over server-sent events.
+
+``GET /api/events`` streams every run's events from now on (or after ``Last-Event-ID``);
+``GET /api/runs/{run_id}/events`` replays one run from its start (or after
+``Last-Event-ID``), then follows it live and ends after its ``run_finished``.
+
+A stream joins the tailer's fan-out first and only then reads the store up to the
+position it joined at, so nothing slips between the replay and the live part, and ids
+at or below the last one sent are skipped: every event arrives once, in store order.  A
+stream whose buffer overflowed is dropped by the tailer; it reads the store from its own
+last id and joins again.  sse-starlette races the stream against client disconnect and
+sends keep-alive pings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Header, Path
+from sse_starlette.sse import EventSourceResponse
+
+from ..errors import NotFoundError, StoreError
+from ..events import TERMINAL_STATUSES
+from ..storage._records import EventRecord
+from ._errors import documented
+from ._fanout import Client, EventFanout, Frame, frame_of
+from ._service import FlowymlServer
+
+__all__ = ("add_event_routes", "event_frames")
+
+log = logging.getLogger("flowyml.server")
+
+PAGE = 500
+_SSE_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A text/event-stream: `id:` store event id, `event:` the event's tag, "
+        "`data:` the event as JSON",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+LAST_EVENT_ID = Header(
+    alias="Last-Event-ID", ge=0, le=2**62, description="Resume after this store event id"
+)
+
+
+async def _read(
+    server: FlowymlServer, cursor: int, run_id: str | None, limit: int = PAGE
+) -> list[EventRecord]:
+    """A page of the log after ``cursor``; a failing store is retried (the stream waits)."""
+    delay = 0.1
+    while True:
+        try:
+            return await server.store.events_after(cursor, run_id=run_id, limit=limit)
+        except StoreError as exc:
+            if server.stopping.is_set():
+                return []
+            log.info("event stream waits for the store: %s", exc)
+            await anyio.sleep(delay)
+            delay = min(2 * delay, 2.0)
+
+
+async def event_frames(
+    server: FlowymlServer, *, run_id: str | None, after: int | None, finished: bool = False
+) -> AsyncGenerator[bytes, None]:
+    """SSE frames of one stream (see the module docstring).
+
+    :param run_id: one run's events, or every run's when ``None``
+    :param after: send only events with a larger id; ``None`` starts live (all runs) or
+        at the run's first event (one run)
+    :param finished: the run already finished: replay from the store and stop
+    """
+    fanout: EventFanout = server.fanout
+    cursor = 0 if after is None else after
+    if finished and run_id is not None:
+        while True:
+            records = await _read(server, cursor, run_id)
+            for rec in records:
+                cursor = rec.id
+                frame = frame_of(rec)
+                yield frame.data
+                if frame.type == "run_finished":
+                    return
+            if len(records) < PAGE:
+                return
+    client: Client | None = None
+    try:
+        if run_id is None and after is None:
+            client = fanout.join(None)
+            cursor = client.position
+        while True:
+            if client is None:
+                client = fanout.join(run_id)
+                # Replay what the fan-out will not deliver: ids up to where we joined.
+                while cursor < client.position:
+                    records = await _read(server, cursor, run_id)
+                    for rec in records:
+                        if rec.id > client.position:
+                            break
+                        cursor = rec.id
+                        frame = frame_of(rec)
+                        yield frame.data
+                        if run_id is not None and frame.type == "run_finished":
+                            return
+                    else:
+                        if len(records) == PAGE:
+                            continue
+                    break
+            frame_: Frame
+            async for frame_ in client.recv:
+                if frame_.id <= cursor:
+                    continue
+                cursor = frame_.id
+                yield frame_.data
+                if run_id is not None and frame_.type == "run_finished":
+                    return
+            if not client.overflowed:
+                return  # the server is stopping
+            fanout.leave(client)
+            client = None  # resynchronise from the store, then join again
+    finally:
+        if client is not None:
+            fanout.leave(client)
+
+
+async def _clamp(server: FlowymlServer, last_event_id: int | None) -> int | None:
+    """``Last-Event-ID``, but never past the log's end (no id beyond it was ever sent)."""
+    if last_event_id is None:
+        server.fanout  # noqa: B018 - answer 503 now if the server is not running
+        return None
+    return min(last_event_id, await server.store.last_event_id())
+
+
+def add_event_routes(router: APIRouter, server: FlowymlServer) -> None:
+    """Register the SSE routes of ``server`` on ``router``."""
+
+    def respond(frames: AsyncIterator[bytes]) -> EventSourceResponse:
+        return EventSourceResponse(frames, ping=server.options.ping_interval)
+
+    @router.get(
+        "/api/events",
+        response_class=EventSourceResponse,
+        responses=_SSE_DOC,
+        summary="Live events of every run (SSE)",
+    )
+    async def all_events(
+        last_event_id: Annotated[int | None, LAST_EVENT_ID] = None,
+    ) -> EventSourceResponse:
+        """Every run's events from now on, or after ``Last-Event-ID``; never ends."""
+        after = await _clamp(server, last_event_id)
+        return respond(event_frames(server, run_id=None, after=after))
+
+    @router.get(
+        "/api/runs/{run_id}/events",
+        response_class=EventSourceResponse,
+        responses={**_SSE_DOC, **documented(e404="No such run")},
+        summary="One run's events, replayed then live (SSE)",
+    )
+    async def run_events(
+        run_id: Annotated[str, Path(min_length=1, max_length=200)],
+        last_event_id: Annotated[int | None, LAST_EVENT_ID] = None,
+    ) -> EventSourceResponse:
+        """The run's events from its start (or after ``Last-Event-ID``); ends after
+        ``run_finished``."""
+        run = await server.store.get_run(run_id)
+        if run is None:
+            raise NotFoundError(f"no run {run_id!r} in {server.store_url}")
+        finished = run.status in TERMINAL_STATUSES
+        after = await _clamp(server, last_event_id)
+        return respond(event_frames(server, run_id=run_id, after=after, finished=finished))
