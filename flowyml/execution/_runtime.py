@@ -38,8 +38,9 @@ class Runtime:
     runs in this event loop with the same URLs use; ``pipeline.arun(runtime=rt)`` uses it
     explicitly.  Runs outside any runtime open a temporary one for their duration.
 
-    :param store: metadata store URL or an (unopened or open) ``MetadataStore``
-    :param artifacts: artifact store URL or an ``ArtifactStore``
+    :param store: metadata store URL, or an already opened ``MetadataStore`` (its owner
+        keeps opening and closing it)
+    :param artifacts: artifact store URL, or an already opened ``ArtifactStore``
     :param config: defaults (default: :func:`~flowyml.config.load_config`)
     :param materializers: registry to (de)serialise values (default: the built-ins)
     """

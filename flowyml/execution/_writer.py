@@ -41,6 +41,8 @@ class EventWriter:
         self._closing = anyio.Event()
         self._linger = linger
         self._error: BaseException | None = None
+        #: how long a store outage is ridden out before the run's persistence fails
+        self.retry_for = 60.0
 
     def submit(self, event: Event) -> None:
         """Queue ``event`` for the next transaction."""
@@ -67,20 +69,26 @@ class EventWriter:
                 return
 
     async def _commit(self, batch: list[Event]) -> None:
+        """Commit ``batch``; while the store is unavailable, retry with capped backoff
+        (events wait in memory) for up to :attr:`retry_for` seconds, then give up."""
         delay = 0.05
-        for attempt in range(1, 6):
+        deadline = anyio.current_time() + self.retry_for
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 ids = await self._store.append_events(batch)
                 break
             except StoreError as exc:
-                if attempt == 5:
+                if anyio.current_time() + delay > deadline:
+                    log.error("metadata store write failed for good: %s", exc)
                     self._error = exc
                     self._committed += len(batch)
                     self._signal()
                     return
-                log.warning("metadata store write failed (attempt %d/5): %s", attempt, exc)
+                log.warning("metadata store write failed (attempt %d): %s", attempt, exc)
                 await anyio.sleep(delay)
-                delay *= 2
+                delay = min(delay * 2, 2.0)
         self._committed += len(batch)
         self._hub.publish([EventRecord(id=i, event=e) for i, e in zip(ids, batch, strict=True)])
         self._signal()
