@@ -19,7 +19,6 @@ from ..assets import Asset
 from ..definition._context import StepContext
 from ..definition._params import Const, FromContext, FromOutput, FromParam
 from ..errors import (
-    MapError,
     SerializationError,
     StepError,
     StepOutputError,
@@ -39,7 +38,10 @@ from ..events import (
     StepStarted,
     StepSucceeded,
 )
-from ..results import ElementFailure, PartialResults, PipelineResult, StepResult
+from ..results import PipelineResult, StepResult
+from ._core import FAILED, OK, PARTIAL, SKIP, StepFailure, record_to_ref
+from ._mapping import MappingMixin
+from ._persist import PersistenceMixin
 from ._retry import retry_delay
 from ._scheduler import Scheduler
 from ._writer import EventWriter
@@ -66,58 +68,7 @@ def _jsonable(value: Any) -> Any:
     return msgspec.to_builtins(value, enc_hook=repr, str_keys=True)
 
 
-def record_to_ref(rec: ArtifactRecord | ArtifactRef) -> ArtifactRef:
-    """The event form of a stored artifact."""
-    if isinstance(rec, ArtifactRef):
-        return rec
-    return ArtifactRef(
-        id=rec.id,
-        name=rec.name,
-        uri=rec.uri,
-        type_name=rec.type_name,
-        materializer=rec.materializer,
-        size=rec.size,
-        content_hash=rec.content_hash,
-        metadata=rec.metadata,
-    )
-
-
-class _StepFailure(Exception):
-    """Internal: the attempt loop gave up on a step."""
-
-
-_OK, _FAILED, _SKIP, _PARTIAL = object(), object(), object(), object()
-
-
-class _Lazy:
-    """A cached output not read yet: loaded when a step that runs needs it, or at the end."""
-
-    __slots__ = ("record",)
-
-    def __init__(self, record: ArtifactRecord) -> None:
-        self.record = record
-
-
-def param_of(el: _Element) -> str:
-    """The parameter an element's item goes to."""
-    assert el.map_param is not None
-    return el.map_param
-
-
-class _Element:
-    """One element of a mapped step, shaped like a DAG node for the attempt loop."""
-
-    __slots__ = ("bindings", "map_param", "name", "outputs", "step")
-
-    def __init__(self, node: DagNode, index: int) -> None:
-        self.name = f"{node.name}[{index}]"
-        self.step = node.step
-        self.outputs = (f"{node.outputs[0]}[{index}]",)
-        self.bindings = node.bindings
-        self.map_param = node.map_param
-
-
-class Runner:
+class Runner(PersistenceMixin, MappingMixin):
     """Executes one run of a compiled DAG and derives its result from its events."""
 
     def __init__(
@@ -309,7 +260,7 @@ class Runner:
     async def _run_step(self, name: str) -> None:
         node = self.dag.nodes[name]
         outcome = await self._execute(node)
-        if outcome is _OK:
+        if outcome is OK:
             ready = self._sched.succeeded(name)
             if ready:
                 tg = self._tg
@@ -318,12 +269,12 @@ class Runner:
                     tg.start_soon(self._run_step, nxt)
             return
         now = time.time()
-        if outcome is _SKIP:
+        if outcome is SKIP:
             ready, skipped = self._sched.skipped(name, self._optional_consumers(node))
             reason = f"upstream step {name!r} was skipped (its condition is false)"
         else:
             tolerant: tuple[str, ...] = ()
-            if outcome is _PARTIAL:
+            if outcome is PARTIAL:
                 tolerant = tuple(
                     d for d in self.dag.downstream[name] if self.dag.nodes[d].step.allow_partial
                 )
@@ -380,13 +331,13 @@ class Runner:
         if name in self.resumed:
             source, records = self.resumed[name]
             if await self._load_outputs(node, records, source_run=source, cache_key=""):
-                return _OK
+                return OK
         kwargs, ctx_params = self._resolve(node)
         if node.step.condition is not None:
             if self._lazy:
                 await self._realize(node, kwargs)
             if not self._condition_holds(node, kwargs):
-                return _FAILED if self._results[name].status == "failed" else _SKIP
+                return FAILED if self._results[name].status == "failed" else SKIP
         inputs: dict[str, str] = {} if self.runtime is None else self._input_ids(node)
         if node.map_param is not None:
             if self._lazy:
@@ -394,9 +345,9 @@ class Runner:
             return await self._execute_mapped(node, kwargs, ctx_params, inputs)
         outputs = await self._run_one(node, kwargs, ctx_params, inputs)
         if outputs is None:
-            return _FAILED
+            return FAILED
         self._values.update(outputs)
-        return _OK
+        return OK
 
     async def _run_one(
         self, node: Any, kwargs: dict[str, Any], ctx_params: list[str], inputs: dict[str, str]
@@ -416,7 +367,7 @@ class Runner:
             await self._realize(node, kwargs)
         try:
             return await self._attempts(node, kwargs, ctx_params, inputs, cache_key)
-        except _StepFailure:
+        except StepFailure:
             return None
 
     def _condition_holds(self, node: DagNode, kwargs: dict[str, Any]) -> bool:
@@ -442,99 +393,6 @@ class Runner:
             )
             self._values.update(dict.fromkeys(node.outputs))
         return holds
-
-    async def _execute_mapped(
-        self, node: DagNode, kwargs: dict[str, Any], ctx_params: list[str], inputs: dict[str, str]
-    ) -> object:
-        name = node.name
-        param = node.map_param
-        assert param is not None
-        t0 = time.perf_counter()
-        self._emit(StepStarted(run_id=self.run_id, ts=time.time(), step=name, inputs=inputs))
-        try:
-            items = list(kwargs[param])
-        except TypeError as exc:
-            self._fail(node, 1, StepError(name, f"cannot map over {param!r}: {exc}"), t0)
-            return _FAILED
-        results: list[Any] = [None] * len(items)
-        failures: list[ElementFailure] = []
-        async with anyio.create_task_group() as tg:
-            for i, item in enumerate(items):
-                tg.start_soon(
-                    self._run_element, node, i, item, kwargs, ctx_params, results, failures
-                )
-        out = node.outputs[0]
-        for i, r in enumerate(results):
-            if type(r) is _Lazy:
-                results[i] = await self._load(r)
-        if failures:
-            failures.sort(key=lambda f: f.index)
-            bad = {f.index for f in failures}
-            self._values[out] = PartialResults(
-                [r for i, r in enumerate(results) if i not in bad], failures
-            )
-            err = MapError(name, len(items), [(f"{name}[{f.index}]", f.error) for f in failures])
-            self._fail(node, 1, err, t0)
-            return _PARTIAL
-        outputs = {out: results}
-        try:
-            refs = await self._store_outputs(node, outputs)
-        except SerializationError as exc:
-            self._fail(node, 1, exc, t0)
-            return _FAILED
-        self._emit(
-            StepSucceeded(
-                run_id=self.run_id,
-                ts=time.time(),
-                step=name,
-                duration=time.perf_counter() - t0,
-                outputs=refs,
-            )
-        )
-        self._results[name].outputs = outputs
-        self._values[out] = results
-        return _OK
-
-    async def _run_element(
-        self,
-        node: DagNode,
-        index: int,
-        item: Any,
-        kwargs: dict[str, Any],
-        ctx_params: list[str],
-        results: list[Any],
-        failures: list[ElementFailure],
-    ) -> None:
-        el = _Element(node, index)
-        self._results[el.name] = StepResult(el.name)
-        ekw = dict(kwargs)
-        ekw[param_of(el)] = item
-        if el.name in self.resumed:
-            source, records = self.resumed[el.name]
-            if await self._load_outputs(el, records, source_run=source, cache_key=""):  # type: ignore[arg-type]
-                results[index] = self._results[el.name].outputs[el.outputs[0]]
-                return
-        outputs = await self._run_one(el, ekw, ctx_params, {})
-        if outputs is None:
-            error = self._results[el.name].error
-            assert error is not None
-            failures.append(ElementFailure(node.name, index, item, error))
-            if self.fail_fast and self._steps_scope is not None:
-                self._steps_scope.cancel()
-            return
-        results[index] = outputs[el.outputs[0]]
-
-    async def _lookup(self, step: str, key: str) -> tuple[str, Mapping[str, ArtifactRecord]] | None:
-        """A cache lookup, answered from the run-start snapshot when it can be."""
-        assert self.runtime is not None
-        snapshot = self._snapshot
-        if snapshot is not None:
-            entry = snapshot.get(step)
-            if entry is None:
-                return None  # this step has no cache entry at all
-            if entry[0] == key:
-                return entry[1], entry[2]
-        return await self.runtime.metadata.lookup_cache(key, max_age=self.cache_expiry)
 
     async def _attempts(
         self,
@@ -581,7 +439,7 @@ class Runner:
                     refs = await self._store_outputs(node, outputs)
                 except SerializationError as exc:
                     self._fail(node, attempt, exc, t0)
-                    raise _StepFailure from exc
+                    raise StepFailure from exc
                 self._emit(
                     StepSucceeded(
                         run_id=self.run_id,
@@ -597,7 +455,7 @@ class Runner:
                 return outputs
             if attempt > step.retries or isinstance(error, StepOutputError):
                 self._fail(node, attempt, error, t0)
-                raise _StepFailure from error
+                raise StepFailure from error
             delay = retry_delay(attempt, step.retry_delay, step.backoff)
             self._emit(
                 StepRetrying(
@@ -651,172 +509,6 @@ class Runner:
             )
         )
         log.warning("step %r of run %s failed: %s", node.name, self.run_id, error)
-
-    # ------------------------------------------------------------------ persistence
-    def _input_ids(self, node: DagNode) -> dict[str, str]:
-        ids: dict[str, str] = {}
-        refs = self._refs
-        for param, b in node.bindings:
-            if type(b) is FromOutput:
-                ref = refs.get(b.output)
-                if ref is not None:
-                    ids[param] = ref.id
-        return ids
-
-    def _cache_key(self, node: DagNode, kwargs: Mapping[str, Any]) -> str | None:
-        """The step's cache key, or ``None`` if an input cannot be hashed (no caching)."""
-        try:
-            return self._compute_cache_key(node, kwargs)
-        except Exception as exc:
-            log.debug("step %r is not cached: %s", node.name, exc)
-            return None
-
-    def _compute_cache_key(self, node: DagNode, kwargs: Mapping[str, Any]) -> str:
-        from ..storage._cache import cache_key, hash_value
-        from ..storage._fingerprint import step_fingerprint
-
-        step = node.step
-        fp = step.__dict__.get("_flowyml_fingerprint")
-        if fp is None:
-            fp = step.__dict__["_flowyml_fingerprint"] = step_fingerprint(step.fn)
-        params: dict[str, str] = {}
-        input_hashes: dict[str, str] = {}
-        for param, b in node.bindings:
-            kind = type(b)
-            if kind is FromOutput:
-                ref = self._refs.get(b.output)  # type: ignore[union-attr]
-                input_hashes[param] = ref.content_hash if ref else hash_value(kwargs[param])
-            elif kind is FromParam or kind is Const:
-                params[param] = hash_value(kwargs[param])
-        if node.map_param is not None:  # an element: keyed by its item, not the whole list
-            input_hashes.pop(node.map_param, None)
-            params[node.map_param] = hash_value(kwargs[node.map_param])
-        return cache_key(
-            fingerprint=fp,
-            options={"step": step.name, "outputs": list(step.outputs)},
-            params=params,
-            input_hashes=input_hashes,
-        )
-
-    async def _store_outputs(
-        self, node: DagNode, outputs: dict[str, Any]
-    ) -> dict[str, ArtifactRef]:
-        rt = self.runtime
-        if rt is None or not node.step.persist:
-            return {}
-        from ..storage.artifacts._values import save_value
-
-        refs: dict[str, ArtifactRef] = {}
-        for out, value in outputs.items():
-            try:
-                ref = await save_value(
-                    rt.artifacts,
-                    rt.materializers,
-                    value,
-                    artifact_id_seed=f"{self.run_id}/{node.name}/{out}",
-                    name=out,
-                )
-            except SerializationError as exc:
-                raise SerializationError(
-                    f"step {node.name!r}: output {out!r} cannot be stored: {exc}; register a "
-                    f"materializer for its type or use @step(persist=False)"
-                ) from exc
-            refs[out] = ref
-            self._refs[out] = ref
-        return refs
-
-    async def _load(self, lazy: _Lazy) -> Any:
-        from ..storage.artifacts._values import load_value
-
-        rt = self.runtime
-        assert rt is not None
-        return await load_value(rt.artifacts, rt.materializers, lazy.record)
-
-    async def _realize(self, node: Any, kwargs: dict[str, Any]) -> None:
-        """Load the cached inputs this step is about to use (they were left unread)."""
-        values = self._values
-        assets = node.step.asset_params
-        for param, b in node.bindings:
-            if type(b) is FromOutput:
-                v = kwargs.get(param)
-                if type(v) is _Lazy:
-                    v = values[b.output] = await self._load(v)
-                    if isinstance(v, Asset) and param not in assets:
-                        v = v.value
-                    kwargs[param] = v
-
-    async def _realize_all(self) -> None:
-        """Load every cached output still unread, so the result holds values (bounded)."""
-        limiter = anyio.CapacityLimiter(16)
-        targets: list[tuple[dict[str, Any], str, _Lazy]] = []
-        for r in self._results.values():
-            targets.extend((r.outputs, k, v) for k, v in r.outputs.items() if type(v) is _Lazy)
-
-        async def load(container: dict[str, Any], key: str, lazy: _Lazy) -> None:
-            async with limiter:
-                try:
-                    value = await self._load(lazy)
-                except Exception as exc:
-                    log.warning("cannot load cached output %r: %s", key, exc)
-                    container.pop(key, None)
-                    self._values.pop(key, None)
-                    return
-            container[key] = value
-            if type(self._values.get(key)) is _Lazy:
-                self._values[key] = value
-
-        async with anyio.create_task_group() as tg:
-            for container, key, lazy in targets:
-                tg.start_soon(load, container, key, lazy)
-        self._lazy = 0
-
-    async def _load_outputs(
-        self,
-        node: DagNode,
-        records: Mapping[str, ArtifactRecord],
-        *,
-        source_run: str,
-        cache_key: str,
-        inputs: dict[str, str] | None = None,
-        eager: bool = False,
-    ) -> bool:
-        rt = self.runtime
-        assert rt is not None
-        from ..storage.artifacts._values import load_value
-
-        if set(records) != set(node.outputs):
-            if len(records) != 1 or len(node.outputs) != 1:
-                return False
-            records = {node.outputs[0]: next(iter(records.values()))}
-        loaded: dict[str, Any] = {}
-        refs: dict[str, ArtifactRef] = {}
-        for out, rec in records.items():
-            refs[out] = record_to_ref(rec)
-            loaded[out] = _Lazy(rec)  # read only if a running step needs it (or at the end)
-        if eager:
-            try:
-                for out, rec in records.items():
-                    loaded[out] = await load_value(rt.artifacts, rt.materializers, rec)
-            except Exception as exc:
-                log.warning("stored outputs of %r are unreadable (%s); running it", node.name, exc)
-                return False
-        else:
-            self._lazy += len(loaded)
-        self._values.update(loaded)
-        self._refs.update(refs)
-        self._results[node.name].outputs = loaded
-        self._emit(
-            StepCached(
-                run_id=self.run_id,
-                ts=time.time(),
-                step=node.name,
-                cache_key=cache_key,
-                outputs=refs,
-                source_run_id=source_run,
-                inputs=inputs or {},
-            )
-        )
-        return True
 
 
 def _split(node: DagNode, value: Any) -> dict[str, Any]:

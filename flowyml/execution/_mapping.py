@@ -1,0 +1,103 @@
+"""Mapped steps: one full step instance per element, results in input order."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ..errors import MapError, SerializationError, StepError
+from ..events import StepStarted, StepSucceeded
+from ..results import ElementFailure, PartialResults, StepResult
+from ._core import FAILED, OK, PARTIAL, Element, Lazy, RunnerCore, param_of
+
+if TYPE_CHECKING:
+    from ..compile._dag import DagNode
+
+__all__ = ("MappingMixin",)
+
+
+class MappingMixin(RunnerCore):
+    """Runs a mapped node's elements under the run's limits and failure rules."""
+
+    async def _execute_mapped(
+        self, node: DagNode, kwargs: dict[str, Any], ctx_params: list[str], inputs: dict[str, str]
+    ) -> object:
+        name = node.name
+        param = node.map_param
+        assert param is not None
+        t0 = time.perf_counter()
+        self._emit(StepStarted(run_id=self.run_id, ts=time.time(), step=name, inputs=inputs))
+        try:
+            items = list(kwargs[param])
+        except TypeError as exc:
+            self._fail(node, 1, StepError(name, f"cannot map over {param!r}: {exc}"), t0)
+            return FAILED
+        results: list[Any] = [None] * len(items)
+        failures: list[ElementFailure] = []
+        async with anyio.create_task_group() as tg:
+            for i, item in enumerate(items):
+                tg.start_soon(
+                    self._run_element, node, i, item, kwargs, ctx_params, results, failures
+                )
+        out = node.outputs[0]
+        for i, r in enumerate(results):
+            if type(r) is Lazy:
+                results[i] = await self._load(r)
+        if failures:
+            failures.sort(key=lambda f: f.index)
+            bad = {f.index for f in failures}
+            self._values[out] = PartialResults(
+                [r for i, r in enumerate(results) if i not in bad], failures
+            )
+            err = MapError(name, len(items), [(f"{name}[{f.index}]", f.error) for f in failures])
+            self._fail(node, 1, err, t0)
+            return PARTIAL
+        outputs = {out: results}
+        try:
+            refs = await self._store_outputs(node, outputs)
+        except SerializationError as exc:
+            self._fail(node, 1, exc, t0)
+            return FAILED
+        self._emit(
+            StepSucceeded(
+                run_id=self.run_id,
+                ts=time.time(),
+                step=name,
+                duration=time.perf_counter() - t0,
+                outputs=refs,
+            )
+        )
+        self._results[name].outputs = outputs
+        self._values[out] = results
+        return OK
+
+    async def _run_element(
+        self,
+        node: DagNode,
+        index: int,
+        item: Any,
+        kwargs: dict[str, Any],
+        ctx_params: list[str],
+        results: list[Any],
+        failures: list[ElementFailure],
+    ) -> None:
+        el = Element(node, index)
+        self._results[el.name] = StepResult(el.name)
+        ekw = dict(kwargs)
+        ekw[param_of(el)] = item
+        if el.name in self.resumed:
+            source, records = self.resumed[el.name]
+            if await self._load_outputs(el, records, source_run=source, cache_key=""):
+                results[index] = self._results[el.name].outputs[el.outputs[0]]
+                return
+        outputs = await self._run_one(el, ekw, ctx_params, {})
+        if outputs is None:
+            error = self._results[el.name].error
+            assert error is not None
+            failures.append(ElementFailure(node.name, index, item, error))
+            if self.fail_fast and self._steps_scope is not None:
+                self._steps_scope.cancel()
+            return
+        results[index] = outputs[el.outputs[0]]

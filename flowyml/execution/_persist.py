@@ -1,0 +1,205 @@
+"""Persistence of a run: cache keys and lookups, storing outputs, loading cached ones."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ..assets import Asset
+from ..definition._params import Const, FromOutput, FromParam
+from ..errors import SerializationError
+from ..events import ArtifactRef, StepCached
+from ._core import Lazy, RunnerCore, record_to_ref
+
+if TYPE_CHECKING:
+    from ..compile._dag import DagNode
+    from ..storage._records import ArtifactRecord
+
+__all__ = ("PersistenceMixin",)
+
+log = logging.getLogger("flowyml")
+
+
+class PersistenceMixin(RunnerCore):
+    """What a run does with its stores (nothing when it runs without them)."""
+
+    async def _lookup(self, step: str, key: str) -> tuple[str, Mapping[str, ArtifactRecord]] | None:
+        """A cache lookup, answered from the run-start snapshot when it can be."""
+        assert self.runtime is not None
+        snapshot = self._snapshot
+        if snapshot is not None:
+            entry = snapshot.get(step)
+            if entry is None:
+                return None  # this step has no cache entry at all
+            if entry[0] == key:
+                return entry[1], entry[2]
+        return await self.runtime.metadata.lookup_cache(key, max_age=self.cache_expiry)
+
+    def _input_ids(self, node: DagNode) -> dict[str, str]:
+        ids: dict[str, str] = {}
+        refs = self._refs
+        for param, b in node.bindings:
+            if type(b) is FromOutput:
+                ref = refs.get(b.output)
+                if ref is not None:
+                    ids[param] = ref.id
+        return ids
+
+    def _cache_key(self, node: DagNode, kwargs: Mapping[str, Any]) -> str | None:
+        """The step's cache key, or ``None`` if an input cannot be hashed (no caching)."""
+        try:
+            return self._compute_cache_key(node, kwargs)
+        except Exception as exc:
+            log.debug("step %r is not cached: %s", node.name, exc)
+            return None
+
+    def _compute_cache_key(self, node: DagNode, kwargs: Mapping[str, Any]) -> str:
+        from ..storage._cache import cache_key, hash_value
+        from ..storage._fingerprint import step_fingerprint
+
+        step = node.step
+        fp = step.__dict__.get("_flowyml_fingerprint")
+        if fp is None:
+            fp = step.__dict__["_flowyml_fingerprint"] = step_fingerprint(step.fn)
+        params: dict[str, str] = {}
+        input_hashes: dict[str, str] = {}
+        for param, b in node.bindings:
+            kind = type(b)
+            if kind is FromOutput:
+                ref = self._refs.get(b.output)  # type: ignore[union-attr]
+                input_hashes[param] = ref.content_hash if ref else hash_value(kwargs[param])
+            elif kind is FromParam or kind is Const:
+                params[param] = hash_value(kwargs[param])
+        if node.map_param is not None:  # an element: keyed by its item, not the whole list
+            input_hashes.pop(node.map_param, None)
+            params[node.map_param] = hash_value(kwargs[node.map_param])
+        return cache_key(
+            fingerprint=fp,
+            options={"step": step.name, "outputs": list(step.outputs)},
+            params=params,
+            input_hashes=input_hashes,
+        )
+
+    async def _store_outputs(
+        self, node: DagNode, outputs: dict[str, Any]
+    ) -> dict[str, ArtifactRef]:
+        rt = self.runtime
+        if rt is None or not node.step.persist:
+            return {}
+        from ..storage.artifacts._values import save_value
+
+        refs: dict[str, ArtifactRef] = {}
+        for out, value in outputs.items():
+            try:
+                ref = await save_value(
+                    rt.artifacts,
+                    rt.materializers,
+                    value,
+                    artifact_id_seed=f"{self.run_id}/{node.name}/{out}",
+                    name=out,
+                )
+            except SerializationError as exc:
+                raise SerializationError(
+                    f"step {node.name!r}: output {out!r} cannot be stored: {exc}; register a "
+                    f"materializer for its type or use @step(persist=False)"
+                ) from exc
+            refs[out] = ref
+            self._refs[out] = ref
+        return refs
+
+    async def _load(self, lazy: Lazy) -> Any:
+        from ..storage.artifacts._values import load_value
+
+        rt = self.runtime
+        assert rt is not None
+        return await load_value(rt.artifacts, rt.materializers, lazy.record)
+
+    async def _realize(self, node: Any, kwargs: dict[str, Any]) -> None:
+        """Load the cached inputs this step is about to use (they were left unread)."""
+        values = self._values
+        assets = node.step.asset_params
+        for param, b in node.bindings:
+            if type(b) is FromOutput:
+                v = kwargs.get(param)
+                if type(v) is Lazy:
+                    v = values[b.output] = await self._load(v)
+                    if isinstance(v, Asset) and param not in assets:
+                        v = v.value
+                    kwargs[param] = v
+
+    async def _realize_all(self) -> None:
+        """Load every cached output still unread, so the result holds values (bounded)."""
+        limiter = anyio.CapacityLimiter(16)
+        targets: list[tuple[dict[str, Any], str, Lazy]] = []
+        for r in self._results.values():
+            targets.extend((r.outputs, k, v) for k, v in r.outputs.items() if type(v) is Lazy)
+
+        async def load(container: dict[str, Any], key: str, lazy: Lazy) -> None:
+            async with limiter:
+                try:
+                    value = await self._load(lazy)
+                except Exception as exc:
+                    log.warning("cannot load cached output %r: %s", key, exc)
+                    container.pop(key, None)
+                    self._values.pop(key, None)
+                    return
+            container[key] = value
+            if type(self._values.get(key)) is Lazy:
+                self._values[key] = value
+
+        async with anyio.create_task_group() as tg:
+            for container, key, lazy in targets:
+                tg.start_soon(load, container, key, lazy)
+        self._lazy = 0
+
+    async def _load_outputs(
+        self,
+        node: DagNode,
+        records: Mapping[str, ArtifactRecord],
+        *,
+        source_run: str,
+        cache_key: str,
+        inputs: dict[str, str] | None = None,
+        eager: bool = False,
+    ) -> bool:
+        rt = self.runtime
+        assert rt is not None
+        from ..storage.artifacts._values import load_value
+
+        if set(records) != set(node.outputs):
+            if len(records) != 1 or len(node.outputs) != 1:
+                return False
+            records = {node.outputs[0]: next(iter(records.values()))}
+        loaded: dict[str, Any] = {}
+        refs: dict[str, ArtifactRef] = {}
+        for out, rec in records.items():
+            refs[out] = record_to_ref(rec)
+            loaded[out] = Lazy(rec)  # read only if a running step needs it (or at the end)
+        if eager:
+            try:
+                for out, rec in records.items():
+                    loaded[out] = await load_value(rt.artifacts, rt.materializers, rec)
+            except Exception as exc:
+                log.warning("stored outputs of %r are unreadable (%s); running it", node.name, exc)
+                return False
+        else:
+            self._lazy += len(loaded)
+        self._values.update(loaded)
+        self._refs.update(refs)
+        self._results[node.name].outputs = loaded
+        self._emit(
+            StepCached(
+                run_id=self.run_id,
+                ts=time.time(),
+                step=node.name,
+                cache_key=cache_key,
+                outputs=refs,
+                source_run_id=source_run,
+                inputs=inputs or {},
+            )
+        )
+        return True
