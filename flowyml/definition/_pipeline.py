@@ -16,6 +16,7 @@ from ._trace import ParamHandle, StepNode, Trace
 if TYPE_CHECKING:
     from ..compile._dag import Dag
     from ..events import Event
+    from ..execution._protocol import Executor
     from ..execution._runtime import Runtime
     from ..execution._stream import RunStream
     from ..results import PipelineResult
@@ -25,7 +26,17 @@ __all__ = ("Pipeline", "pipeline")
 #: Keyword names ``run()`` keeps for itself; pass a parameter with one of these names via
 #: ``params={...}``.
 RUN_OPTIONS = frozenset(
-    {"run_id", "store", "artifacts", "persist", "on_event", "runtime", "params", "enable_cache"}
+    {
+        "run_id",
+        "store",
+        "artifacts",
+        "persist",
+        "on_event",
+        "runtime",
+        "params",
+        "enable_cache",
+        "executor",
+    }
 )
 
 
@@ -44,6 +55,8 @@ class Pipeline:
         ``FLOWYML_HOME/artifacts``)
     :param persist: ``False`` keeps everything in memory: no metadata, no artifacts, no cache
     :param cache_expiry: seconds after which a cache entry is no longer used
+    :param executor: where step functions run (default: async steps on the event loop,
+        sync steps in threads); e.g. :class:`~flowyml.execution.DaskExecutor`
     """
 
     def __init__(
@@ -59,6 +72,7 @@ class Pipeline:
         artifacts: str | None = None,
         persist: bool = True,
         cache_expiry: float | None = None,
+        executor: Executor | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise StepDefinitionError(f"a pipeline needs a non-empty name, got {name!r}")
@@ -76,6 +90,7 @@ class Pipeline:
         self.artifacts = artifacts
         self.persist = persist
         self.cache_expiry = cache_expiry
+        self.executor = executor
         self._added: list[StepNode | SubPipeline] = []
         self._body: Callable[..., Any] | None = None
         self._dags: dict[frozenset[str], Dag] = {}
@@ -222,6 +237,7 @@ class Pipeline:
         on_event: Callable[[Event], Awaitable[None] | None] | None = None,
         runtime: Runtime | None = None,
         params: Mapping[str, Any] | None = None,
+        executor: Executor | None = None,
         **kwargs: Any,
     ) -> PipelineResult:
         """Run the pipeline and return its result (always a coroutine).
@@ -233,6 +249,7 @@ class Pipeline:
         :param enable_cache: override the pipeline's ``enable_cache`` for this run
         :param on_event: called with every event of the run, in order
         :param runtime: an open :class:`~flowyml.Runtime` to use (shares connections)
+        :param executor: run step functions there instead (e.g. a ``DaskExecutor``)
         :param params: run parameters as a mapping (for names that clash with these options)
         :param kwargs: run parameters; they win over the pipeline's context
         """
@@ -248,6 +265,7 @@ class Pipeline:
             enable_cache=enable_cache,
             on_event=on_event,
             runtime=runtime,
+            executor=executor,
         )
 
     def resume(self, run_id: str, **params: Any) -> Any:
@@ -299,6 +317,7 @@ def pipeline(
     artifacts: str | None = None,
     persist: bool = True,
     cache_expiry: float | None = None,
+    executor: Executor | None = None,
 ) -> Callable[[Callable[..., Any]], Pipeline]: ...
 
 

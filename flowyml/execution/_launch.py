@@ -14,6 +14,7 @@ from ._runtime import Runtime, active_runtime
 
 if TYPE_CHECKING:
     from ..definition._pipeline import Pipeline
+    from ._protocol import Executor
     from ..results import PipelineResult
     from ..storage._records import ArtifactRecord
 
@@ -37,6 +38,7 @@ async def launch(
     on_event: Callable[[Event], Any] | None = None,
     runtime: Runtime | None = None,
     resume_from: str | None = None,
+    executor: Executor | None = None,
 ) -> PipelineResult:
     """Run ``pipeline`` with ``params`` (see :meth:`Pipeline.arun` for the options)."""
     persist = pipeline.persist if persist is None else persist
@@ -71,6 +73,7 @@ async def launch(
             on_event=on_event,
             resumed=resumed,
             resume_from=resume_from,
+            executor=executor if executor is not None else pipeline.executor,
         )
         return await runner.run()
     raise AssertionError("unreachable")  # pragma: no cover

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
+from contextlib import AsyncExitStack
 import logging
 import os
 import socket
@@ -48,6 +50,7 @@ from ._writer import EventWriter
 
 if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
+    from ._protocol import Executor
     from ..storage._records import ArtifactRecord
     from ._runtime import Runtime
 
@@ -86,8 +89,10 @@ class Runner(PersistenceMixin, MappingMixin):
         on_event: Callable[[Event], Any] | None = None,
         resumed: Mapping[str, tuple[str, Mapping[str, ArtifactRecord]]] | None = None,
         resume_from: str | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.dag = dag
+        self._executor = executor
         self.params = dict(params)
         self.run_id = run_id
         self.runtime = runtime
@@ -174,7 +179,9 @@ class Runner(PersistenceMixin, MappingMixin):
             if snap is not None:
                 self._snapshot = await snap(self.dag.pipeline, max_age=self.cache_expiry)
         try:
-            async with anyio.create_task_group() as outer:
+            async with AsyncExitStack() as stack, anyio.create_task_group() as outer:
+                if self._executor is not None:
+                    await stack.enter_async_context(self._executor)
                 if self._writer is not None:
                     outer.start_soon(self._writer.run)
                     outer.start_soon(self._heartbeat)
@@ -475,6 +482,12 @@ class Runner(PersistenceMixin, MappingMixin):
 
     async def _call(self, step: Any, kwargs: dict[str, Any]) -> Any:
         timeout = step.timeout
+        if self._executor is not None:
+            with anyio.move_on_after(timeout if timeout is not None else math.inf):
+                return await self._executor.run_step(
+                    step.fn, kwargs, is_async=step.is_async, name=step.name
+                )
+            raise StepTimeoutError(step.name, timeout if timeout is not None else 0.0)
         if timeout is None:
             if step.is_async:
                 return await step.fn(**kwargs)
