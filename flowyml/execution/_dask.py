@@ -12,7 +12,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import anyio
 
@@ -46,7 +46,7 @@ class DaskExecutor:
         self._cluster: Any = None
         self._owns_client = False
 
-    async def __aenter__(self) -> DaskExecutor:
+    async def __aenter__(self) -> Self:
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:
@@ -57,7 +57,7 @@ class DaskExecutor:
             self._client = self._address  # a ready asynchronous Client
             return self
         if self._address is None:
-            self._cluster = await LocalCluster(
+            self._cluster = await LocalCluster(  # type: ignore[no-untyped-call]
                 asynchronous=True,
                 processes=True,
                 host="127.0.0.1",
@@ -67,7 +67,7 @@ class DaskExecutor:
             target: Any = self._cluster
         else:
             target = self._address
-        self._client = await Client(target, asynchronous=True)
+        self._client = await Client(target, asynchronous=True)  # type: ignore[no-untyped-call]
         self._owns_client = True
         return self
 

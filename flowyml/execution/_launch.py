@@ -14,9 +14,9 @@ from ._runtime import Runtime, active_runtime
 
 if TYPE_CHECKING:
     from ..definition._pipeline import Pipeline
-    from ._protocol import Executor
     from ..results import PipelineResult
     from ..storage._records import ArtifactRecord
+    from ._protocol import Executor
 
 __all__ = ("launch", "new_run_id")
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
-from contextlib import AsyncExitStack
 import logging
+import math
 import os
 import socket
 import time
 import traceback as tb_module
 from collections.abc import Callable, Mapping
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -50,8 +50,8 @@ from ._writer import EventWriter
 
 if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
-    from ._protocol import Executor
     from ..storage._records import ArtifactRecord
+    from ._protocol import Executor
     from ._runtime import Runtime
 
 __all__ = ("Runner", "record_to_ref")

@@ -1,0 +1,73 @@
+"""The benchmark harness cannot rot, and per-step overhead cannot silently regress.
+
+Both tests run the harness in fresh processes (with coverage and store settings removed
+from their environment, as the harness does for its own children), so neither pytest's
+plugins nor coverage tracing distort the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_RATIO = 5.0
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    drop = ("COV_CORE", "COVERAGE_", "FLOWYML_", "PYTHONPATH")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env["FLOWYML_HOME"] = str(tmp_path / "home")
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+@pytest.mark.timeout(150)
+def test_quick_harness_runs_every_scenario(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(out)],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=140,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (record_file,) = out.glob("*-quick.json")
+    record = json.loads(record_file.read_text())
+    assert record["machine"]["cores"] >= 1
+    assert {c["scenario"] for c in record["cases"]} == {"a", "b", "c", "d", "f", "g"}
+    failed = [f"{c['id']}: {c.get('error')}" for c in record["cases"] if c["status"] != "ok"]
+    assert not failed, failed
+    flowyml_runs = [c for c in record["cases"] if c["system"] == "flowyml" and c["mode"] == "run"]
+    assert flowyml_runs and all("ratio" in c for c in flowyml_runs)
+    assert {t["status"] for t in record["targets"]} <= {"met", "not met yet"}
+    assert (out / record_file.with_suffix(".md").name).read_text().count("| chain-20 |") >= 4
+    assert not (ROOT / "benchmarks" / "results" / record_file.name).exists()
+
+
+@pytest.mark.timeout(120)
+def test_overhead_with_persistence_off_stays_within_5x_the_anyio_baseline(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks._guard", "2000", "3"],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["ratio"] <= MAX_RATIO, (
+        f"flowyml no-op chain of {figures['steps']} steps: {figures['flowyml_ms_per_step']:.4f} "
+        f"ms/step, {figures['ratio']:.2f}x the in-run anyio baseline "
+        f"({figures['baseline_ms_per_step']:.4f} ms/step); the guard allows {MAX_RATIO}x"
+    )
