@@ -1,0 +1,59 @@
+import { memo } from 'react';
+import { Handle, Position, type Node, type NodeProps } from '@xyflow/react';
+import type { DagNode } from '../api/types';
+import type { StepView } from '../state/runReducer';
+import { Elapsed } from './Elapsed';
+import { StatusIcon } from './StatusIcon';
+
+export interface StepNodeData extends Record<string, unknown> {
+  name: string;
+  /** the step's state in a run (absent when drawing a pipeline's definition) */
+  step: StepView | null;
+  definition: DagNode | null;
+}
+
+export type StepFlowNode = Node<StepNodeData, 'step'>;
+
+function timeLabel(step: StepView) {
+  const running = step.status === 'running' || step.status === 'retrying';
+  if (step.started_at === null) return null;
+  return <Elapsed start={step.started_at} end={step.finished_at} duration={step.duration} running={running} />;
+}
+
+/**
+ * One step of the DAG. Memoised: it re-renders only when its own record changes.
+ * The root carries `data-step` and `data-status` for end-to-end tests.
+ */
+export const StepNode = memo(function StepNode({ data, selected }: NodeProps<StepFlowNode>) {
+  const { name, step, definition } = data;
+  const status = step?.status;
+  return (
+    <div
+      className={`step-node ${status ? `status-${status}` : 'status-none'}${selected ? ' selected' : ''}`}
+      data-step={name}
+      data-status={status}
+      title={name}
+    >
+      <Handle type="target" position={Position.Left} isConnectable={false} className="step-handle" />
+      <div className="step-node-title">{name}</div>
+      <div className="step-node-meta">
+        {step ? (
+          <>
+            <span className="step-node-status">
+              <StatusIcon status={step.status} size={12} />
+              {step.status}
+              {step.attempts > 1 ? ` · try ${step.attempts}` : ''}
+            </span>
+            <span className="step-node-time">{timeLabel(step)}</span>
+          </>
+        ) : (
+          <span className="step-node-status">
+            {definition?.is_async ? 'async · ' : ''}
+            {definition ? `${definition.outputs.length} output${definition.outputs.length === 1 ? '' : 's'}` : ''}
+          </span>
+        )}
+      </div>
+      <Handle type="source" position={Position.Right} isConnectable={false} className="step-handle" />
+    </div>
+  );
+});

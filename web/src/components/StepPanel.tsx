@@ -1,0 +1,150 @@
+import { useEffect, useRef } from 'react';
+import { Link } from 'react-router';
+import { seg } from '../api/client';
+import type { StepDetailResponse } from '../api/types';
+import { useApi } from '../hooks/useApi';
+import type { StepView } from '../state/runReducer';
+import { formatIso, formatTime } from '../util/format';
+import { Elapsed } from './Elapsed';
+import { ArtifactCard } from './ArtifactPreview';
+import { ErrorNote } from './Feedback';
+import { StatusBadge } from './StatusIcon';
+
+interface Props {
+  runId: string;
+  step: StepView;
+  onClose(): void;
+}
+
+/**
+ * Side panel for one step: state, timings, cache key, error and traceback, and the
+ * input/output artifacts with previews. Escape closes it; focus goes back to where it was.
+ */
+export function StepPanel({ runId, step, onClose }: Props) {
+  const closeRef = useRef<HTMLButtonElement>(null);
+  const returnFocus = useRef<Element | null>(null);
+  // refetch when the step's state moves on (new attempt, outputs stored, ...)
+  const detail = useApi<StepDetailResponse>(
+    `runs/${seg(runId)}/steps/${seg(step.step)}`,
+    {},
+    `${step.status}:${step.attempts}`,
+  );
+
+  useEffect(() => {
+    returnFocus.current = document.activeElement;
+    closeRef.current?.focus();
+    return () => {
+      const el = returnFocus.current;
+      if (el instanceof HTMLElement && el.isConnected) el.focus();
+    };
+  }, [step.step]);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        onClose();
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [onClose]);
+
+  const running = step.status === 'running' || step.status === 'retrying';
+  const inputs = detail.data?.inputs ?? [];
+  const outputs = detail.data?.outputs ?? [];
+  const paramOf = (id: string, map: Record<string, string>) => Object.entries(map).find(([, v]) => v === id)?.[0];
+
+  return (
+    <aside className="panel" aria-labelledby="step-panel-title" data-panel-step={step.step}>
+      <header className="panel-header">
+        <h2 id="step-panel-title" className="panel-title" title={step.step}>
+          {step.step}
+        </h2>
+        <button ref={closeRef} type="button" className="btn btn-ghost" onClick={onClose} aria-label="Close step details (Escape)">
+          ✕
+        </button>
+      </header>
+      <div className="panel-body">
+        <dl className="facts">
+          <dt>Status</dt>
+          <dd>
+            <StatusBadge status={step.status} />
+            {step.status === 'retrying' && step.retry_delay !== null && (
+              <span className="muted small"> next try in {step.retry_delay}s</span>
+            )}
+          </dd>
+          <dt>Attempts</dt>
+          <dd>{step.attempts}</dd>
+          <dt>Started</dt>
+          <dd>
+            <time dateTime={formatIso(step.started_at)}>{formatTime(step.started_at)}</time>
+          </dd>
+          <dt>Finished</dt>
+          <dd>
+            <time dateTime={formatIso(step.finished_at)}>{formatTime(step.finished_at)}</time>
+          </dd>
+          <dt>Duration</dt>
+          <dd>
+            <Elapsed start={step.started_at} end={step.finished_at} duration={step.duration} running={running} />
+          </dd>
+          <dt>Cache key</dt>
+          <dd className="mono break">{step.cache_key ?? '—'}</dd>
+          {step.cached_from && (
+            <>
+              <dt>Cached from</dt>
+              <dd>
+                <Link to={`/runs/${seg(step.cached_from)}`} className="mono">
+                  {step.cached_from}
+                </Link>
+              </dd>
+            </>
+          )}
+          {step.reason && (
+            <>
+              <dt>Reason</dt>
+              <dd>{step.reason}</dd>
+            </>
+          )}
+        </dl>
+
+        {(step.error || step.traceback) && (
+          <section className="panel-section">
+            <h3>{step.status === 'retrying' ? 'Last error' : 'Error'}</h3>
+            <div className="error-box">
+              {step.error_type && <strong>{step.error_type}: </strong>}
+              {step.error}
+            </div>
+            {step.traceback && (
+              <details open>
+                <summary>Traceback</summary>
+                <pre className="code traceback">{step.traceback}</pre>
+              </details>
+            )}
+          </section>
+        )}
+
+        {detail.error !== null && <ErrorNote error={detail.error} title="Step details" />}
+
+        <section className="panel-section">
+          <h3>Inputs</h3>
+          {inputs.length === 0 ? (
+            <p className="muted small">{detail.loading ? 'Loading…' : 'No input artifacts.'}</p>
+          ) : (
+            inputs.map((a) => (
+              <ArtifactCard key={a.id} artifact={a} label={paramOf(a.id, step.inputs) ?? a.name} open={inputs.length <= 2} />
+            ))
+          )}
+        </section>
+        <section className="panel-section">
+          <h3>Outputs</h3>
+          {outputs.length === 0 ? (
+            <p className="muted small">{detail.loading ? 'Loading…' : 'No output artifacts.'}</p>
+          ) : (
+            outputs.map((a) => <ArtifactCard key={a.id} artifact={a} open={outputs.length <= 2} />)
+          )}
+        </section>
+      </div>
+    </aside>
+  );
+}

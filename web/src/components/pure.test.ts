@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { toTable } from './ArtifactPreview';
+import { parseParams } from './TriggerForm';
+import { formatBytes, formatDuration } from '../util/format';
+import { isotonicPlace } from '../layout/layered';
+
+describe('table previews', () => {
+  it('reads {columns, rows}, records and lists of lists', () => {
+    expect(toTable({ columns: ['a', 'b'], rows: [[1, 2]], total_rows: 10 })).toEqual({ columns: ['a', 'b'], rows: [[1, 2]] });
+    expect(toTable([{ a: 1 }, { a: 2, b: 'x' }])).toEqual({ columns: ['a', 'b'], rows: [[1, null], [2, 'x']] });
+    expect(toTable([[1, 2], [3]])).toEqual({ columns: ['0', '1'], rows: [[1, 2], [3]] });
+    expect(toTable('text')).toBeNull();
+  });
+});
+
+describe('trigger form', () => {
+  it('parses JSON-typed values and names the bad fields', () => {
+    expect(parseParams({ lr: '0.1', tags: '["a"]', name: '"x"' })).toEqual({ params: { lr: 0.1, tags: ['a'], name: 'x' } });
+    const bad = parseParams({ lr: '0.1', name: 'x' });
+    expect('errors' in bad && Object.keys(bad.errors)).toEqual(['name']);
+  });
+});
+
+describe('formatting', () => {
+  it('formats durations and sizes', () => {
+    expect(formatDuration(0.25)).toBe('250 ms');
+    expect(formatDuration(4.26)).toBe('4.3 s');
+    expect(formatDuration(75)).toBe('1m 15s');
+    expect(formatDuration(3700)).toBe('1h 01m');
+    expect(formatDuration(null)).toBe('—');
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(2048)).toBe('2.0 KB');
+  });
+});
+
+describe('isotonicPlace', () => {
+  it('keeps order and gaps while staying close to the wanted positions', () => {
+    expect(isotonicPlace([0, 100], [0, 10])).toEqual([0, 100]);
+    expect(isotonicPlace([50, 50], [0, 10])).toEqual([45, 55]);
+    const y = isotonicPlace([10, 0, 5, 100], [0, 20, 20, 20]);
+    for (let i = 1; i < y.length; i++) expect(y[i]! - y[i - 1]!).toBeGreaterThanOrEqual(20 - 1e-9);
+  });
+});

@@ -1,0 +1,78 @@
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { apiFetch, isAbort, seg } from '../api/client';
+import { LiveStream } from '../api/live';
+import type { Dag, RunDetailResponse } from '../api/types';
+import { dagFromSteps } from '../layout/dagLayout';
+import { applyRunEvents, isTerminalRun, runStateFromSnapshot, type RunViewState } from '../state/runReducer';
+
+export interface RunLive {
+  state: RunViewState | null;
+  dag: Dag | null;
+  error: unknown;
+}
+
+/**
+ * One run, live: snapshot from `GET api/runs/{id}`, then its SSE stream (replayed from
+ * the start, applied in frame batches through the pure reducer) until `run_finished`.
+ * Falls back to polling the snapshot every 2 s when the stream is unavailable.
+ */
+export function useRunLive(runId: string): RunLive {
+  const [state, setState] = useState<RunViewState | null>(null);
+  const [snapshotDag, setSnapshotDag] = useState<Dag | null>(null);
+  const [inferred, setInferred] = useState<RunDetailResponse | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const inferredOnce = useRef(false);
+
+  useEffect(() => {
+    const ac = new AbortController();
+    let stream: LiveStream | null = null;
+    setState(null);
+    setError(null);
+    setSnapshotDag(null);
+    setInferred(null);
+    inferredOnce.current = false;
+    const load = () => apiFetch<RunDetailResponse>(`runs/${seg(runId)}`, { signal: ac.signal });
+    const takeSnapshot = (resp: RunDetailResponse) => {
+      setState((prev) => runStateFromSnapshot(resp, prev ?? undefined));
+      if (resp.dag) setSnapshotDag(resp.dag);
+      else setInferred(resp);
+    };
+
+    load()
+      .then((resp) => {
+        takeSnapshot(resp);
+        if (isTerminalRun(resp.run.status)) return;
+        stream = new LiveStream({
+          name: `run:${runId}`,
+          path: `runs/${seg(runId)}/events`,
+          endOnRunFinished: true,
+          onEvents: (batch) => {
+            setState((s) => (s ? applyRunEvents(s, batch) : s));
+            // without a stored DAG the edges come from artifacts: refresh them once at the end
+            if (!resp.dag && batch.some((b) => b.event.type === 'run_finished')) {
+              load().then(takeSnapshot, () => undefined);
+            }
+          },
+          poll: async () => {
+            const fresh = await load();
+            takeSnapshot(fresh);
+            return isTerminalRun(fresh.run.status);
+          },
+        }).start();
+      })
+      .catch((e: unknown) => {
+        if (!isAbort(e)) setError(e);
+      });
+    return () => {
+      ac.abort();
+      stream?.close();
+    };
+  }, [runId]);
+
+  // an inferred DAG is computed from a snapshot only (never per event): the layout stays put
+  const inferredDag = useMemo(
+    () => (inferred ? dagFromSteps(inferred.run.pipeline, inferred.steps) : null),
+    [inferred],
+  );
+  return { state, dag: snapshotDag ?? inferredDag, error };
+}

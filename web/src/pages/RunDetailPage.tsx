@@ -1,0 +1,66 @@
+import { useCallback } from 'react';
+import { useParams, useSearchParams } from 'react-router';
+import { ApiError } from '../api/client';
+import { DagView } from '../components/DagView';
+import { ErrorNote, Loading } from '../components/Feedback';
+import { RunHeader } from '../components/RunHeader';
+import { StepPanel } from '../components/StepPanel';
+import { Timeline } from '../components/Timeline';
+import { useRunLive } from '../hooks/useRunLive';
+
+export function RunDetailPage() {
+  const { runId = '' } = useParams();
+  const [params, setParams] = useSearchParams();
+  const selected = params.get('step');
+  const { state, dag, error } = useRunLive(runId);
+
+  const select = useCallback(
+    (step: string | null) => {
+      setParams(
+        (prev) => {
+          const next = new URLSearchParams(prev);
+          if (step) next.set('step', step);
+          else next.delete('step');
+          return next;
+        },
+        { replace: true },
+      );
+    },
+    [setParams],
+  );
+  const onSelect = useCallback((step: string) => select(step), [select]);
+  const onClose = useCallback(() => select(null), [select]);
+
+  if (error !== null) {
+    const notFound = error instanceof ApiError && error.status === 404;
+    return <ErrorNote error={error} title={notFound ? 'Run not found' : 'Could not load the run'} />;
+  }
+  if (!state) return <Loading what="run" />;
+  const selectedStep = selected ? state.steps[selected] : undefined;
+
+  return (
+    <div className={`run-page${selectedStep ? ' with-panel' : ''}`}>
+      <div className="run-main">
+        <RunHeader run={state.run} />
+        <section aria-labelledby="dag-title" className="card">
+          <div className="card-head">
+            <h2 id="dag-title">Graph</h2>
+            <span className="muted small">Click a step (or focus it and press Enter) for details.</span>
+          </div>
+          {dag && dag.nodes.length > 0 ? (
+            <DagView dag={dag} steps={state.steps} selected={selected} onSelect={onSelect} label={`DAG of run ${runId}`} />
+          ) : (
+            <p className="muted">This run has no steps.</p>
+          )}
+        </section>
+        <section aria-labelledby="timeline-title" className="card">
+          <div className="card-head">
+            <h2 id="timeline-title">Timeline</h2>
+          </div>
+          <Timeline run={state.run} order={state.order} steps={state.steps} onSelect={onSelect} />
+        </section>
+      </div>
+      {selectedStep && <StepPanel key={selectedStep.step} runId={runId} step={selectedStep} onClose={onClose} />}
+    </div>
+  );
+}
