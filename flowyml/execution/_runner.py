@@ -218,7 +218,13 @@ class Runner(PersistenceMixin, MappingMixin):
         return self._result(status, started)
 
     async def _finish_cancelled(self) -> None:
-        self._abandon("cancelled: the run was cancelled", status="cancelled")
+        # No per-step events: `run_finished(cancelled)` itself marks every unfinished step
+        # `cancelled` (in the store, the dashboard and here), so all views agree.
+        self._sched.abandon()
+        for r in self._results.values():
+            if r.status not in ("succeeded", "cached", "failed", "skipped"):
+                r.status = "cancelled"
+                r.skip_reason = "the run was cancelled"
         self._emit(
             RunFinished(
                 run_id=self.run_id,
@@ -231,15 +237,13 @@ class Runner(PersistenceMixin, MappingMixin):
         if self._writer is not None:
             await self._writer.drain()
 
-    def _abandon(self, reason: str, status: str = "skipped") -> None:
+    def _abandon(self, reason: str) -> None:
+        """Stop the run's remaining steps (``fail_fast``): each gets a ``step_skipped``."""
         started, waiting = self._sched.abandon()
         now = time.time()
         for name in started + waiting:
-            r = self._results[name]
-            if r.status in ("succeeded", "cached", "failed"):
-                continue
-            self._emit(StepSkipped(run_id=self.run_id, ts=now, step=name, reason=reason))
-            r.status = status if name in started else "skipped"
+            if self._results[name].status not in ("succeeded", "cached", "failed"):
+                self._emit(StepSkipped(run_id=self.run_id, ts=now, step=name, reason=reason))
 
     async def _heartbeat(self) -> None:
         assert self.runtime is not None

@@ -112,8 +112,18 @@ export function StepPanel({ runId, step, onClose }: Props) {
           <section className="panel-section">
             <h3>{step.status === 'retrying' ? 'Last error' : 'Error'}</h3>
             <div className="error-box">
-              {step.error_type && <strong>{step.error_type}: </strong>}
-              {step.error}
+              {/* `error` is "Type: message"; show the type in bold once */}
+              {step.error_type && step.error?.startsWith(`${step.error_type}: `) ? (
+                <>
+                  <strong>{step.error_type}: </strong>
+                  {step.error.slice(step.error_type.length + 2)}
+                </>
+              ) : (
+                <>
+                  {step.error_type && <strong>{step.error_type}: </strong>}
+                  {step.error}
+                </>
+              )}
             </div>
             {step.traceback && (
               <details open>
