@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from ..errors import NotFoundError
 from ..events import Event
 from ._runner import Runner
@@ -84,7 +86,13 @@ async def _register(rt: Runtime, name: str, dag: Any) -> None:
 
     from ..storage._records import PipelineRecord
 
-    version = dag.code_version()
+    known = rt.versions.get(id(dag))
+    if known is not None and known[0] is dag:
+        version = known[1]
+    else:
+        # Fingerprinting reads source files (once per function): keep it off the loop.
+        version = await anyio.to_thread.run_sync(dag.code_version)
+        rt.versions[id(dag)] = (dag, version)
     if rt.registered.get(name) == version:
         return
     now = time.time()

@@ -65,6 +65,8 @@ class Runtime:
         self._materializers = materializers
         self.hub = EventHub()
         self.registered: dict[str, str] = {}
+        #: id(dag) -> (dag, code version): fingerprints are computed once per DAG
+        self.versions: dict[int, tuple[Any, str]] = {}
         self._opened: list[Any] = []
         self._metadata: MetadataStore | None = None
         self._artifacts: ArtifactStore | None = None
