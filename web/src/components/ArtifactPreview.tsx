@@ -55,7 +55,9 @@ function cell(v: Json): string {
 export function PreviewView({ preview, size }: { preview: Preview; size?: number }) {
   const note = preview.truncated ? <p className="muted small">Preview truncated.</p> : null;
   if (preview.kind === 'table') {
-    const table = toTable(preview.content);
+    // The schema types `content` as unknown (any value); it was parsed from a JSON body.
+    const content = preview.content as Json;
+    const table = toTable(content);
     if (table) {
       const rows = table.rows.slice(0, MAX_TABLE_ROWS);
       return (
@@ -83,7 +85,7 @@ export function PreviewView({ preview, size }: { preview: Preview; size?: number
             </table>
           </div>
           <p className="muted small">
-            {rowsNote(rows.length, preview.content)}
+            {rowsNote(rows.length, content)}
             {preview.truncated || table.rows.length > rows.length ? ' Preview truncated.' : ''}
           </p>
         </div>

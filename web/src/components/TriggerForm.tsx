@@ -18,7 +18,7 @@ export function parseParams(fields: Record<string, string>): { params: Record<st
 }
 
 /** Form to start a run of a registered pipeline; values are JSON, prefilled with defaults. */
-export function TriggerForm({ pipeline, defaults }: { pipeline: string; defaults: Record<string, Json> }) {
+export function TriggerForm({ pipeline, defaults }: { pipeline: string; defaults: Record<string, unknown> }) {
   const navigate = useNavigate();
   const [fields, setFields] = useState<Record<string, string>>(() =>
     Object.fromEntries(Object.entries(defaults).map(([k, v]) => [k, JSON.stringify(v)])),

@@ -127,10 +127,12 @@ export function dagFromSteps(pipeline: string, steps: readonly StepRunRecord[]):
     nodes: steps.map((s) => ({
       id: s.step,
       name: s.step,
+      function: '',
       inputs: Object.keys(s.inputs ?? {}),
       outputs: Object.keys(s.outputs ?? {}),
       is_async: false,
       params: [],
+      bindings: {},
       tags: [],
       options: {},
     })),

@@ -62,4 +62,5 @@ export const artifactRef = (id: string, name: string) => ({
   materializer: 'json',
   size: 2,
   content_hash: 'h',
+  metadata: {},
 });

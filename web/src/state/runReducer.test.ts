@@ -8,10 +8,12 @@ const dag = {
   nodes: ['load', 'train', 'report'].map((id) => ({
     id,
     name: id,
+    function: `pkg.${id}`,
     inputs: [],
     outputs: [],
     is_async: false,
     params: [],
+    bindings: {},
     tags: [],
     options: {},
   })),
@@ -71,14 +73,14 @@ describe('applyRunEvents', () => {
     const events = stream([
       { type: 'run_started', pipeline: 'train', params: { lr: 0.1 }, pid: 9, host: 'box', resumed_from: null, steps: ['load', 'train', 'report', 'extra'] },
       { type: 'step_started', step: 'load', attempt: 1, inputs: {}, cache_key: 'k-load' },
-      { type: 'step_cached', step: 'load', cache_key: 'k-load', outputs: { data: artifactRef('a1', 'data') }, source_run_id: 'r0' },
+      { type: 'step_cached', step: 'load', attempt: 0, cache_key: 'k-load', outputs: { data: artifactRef('a1', 'data') }, source_run_id: 'r0', inputs: {} },
       { type: 'step_started', step: 'train', attempt: 1, inputs: { data: 'a1' }, cache_key: 'k-train' },
       { type: 'step_retrying', step: 'train', attempt: 1, error: 'flaky', delay: 0.5 },
       { type: 'step_started', step: 'train', attempt: 2, inputs: { data: 'a1' }, cache_key: 'k-train' },
       { type: 'step_succeeded', step: 'train', attempt: 2, duration: 3, outputs: { model: artifactRef('a2', 'model') }, cache_key: 'k-train' },
       { type: 'step_started', step: 'report', attempt: 1, inputs: { model: 'a2' }, cache_key: null },
       { type: 'step_failed', step: 'report', attempt: 1, error: 'boom', error_type: 'ValueError', traceback: 'Traceback...', duration: 0.2 },
-      { type: 'step_skipped', step: 'extra', reason: 'upstream failed' },
+      { type: 'step_skipped', step: 'extra', attempt: 0, reason: 'upstream failed' },
       { type: 'run_finished', status: 'failed', duration: 9, error: 'report failed' },
     ]);
     const s = applyRunEvents(fresh(), events);

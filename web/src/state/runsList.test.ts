@@ -48,10 +48,10 @@ describe('applyRunListEvents', () => {
       stream([
         { type: 'step_started', step: 'a', attempt: 1, inputs: {}, cache_key: null },
         { type: 'step_succeeded', step: 'a', attempt: 1, duration: 1, outputs: {}, cache_key: null },
-        { type: 'step_cached', step: 'b', cache_key: 'k', outputs: {}, source_run_id: null },
+        { type: 'step_cached', step: 'b', attempt: 0, cache_key: 'k', outputs: {}, source_run_id: null, inputs: {} },
         { type: 'step_retrying', step: 'c', attempt: 1, error: 'e', delay: 1 },
         { type: 'step_failed', step: 'c', attempt: 2, error: 'e', error_type: 'E', traceback: '', duration: 1 },
-        { type: 'step_skipped', step: 'd', reason: 'upstream' },
+        { type: 'step_skipped', step: 'd', attempt: 0, reason: 'upstream' },
         { type: 'run_finished', status: 'failed', duration: 7, error: 'c failed' },
       ]),
       all,
