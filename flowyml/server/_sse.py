@@ -14,6 +14,7 @@ sends keep-alive pings.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
@@ -90,6 +91,10 @@ async def event_frames(
         if run_id is None and after is None:
             client = fanout.join(None)
             cursor = client.position
+            # "Live" means committed after the client arrived: the tailer may still be
+            # behind the log (a loaded machine), so skip what was already there.
+            with contextlib.suppress(StoreError):
+                cursor = max(cursor, await server.store.last_event_id())
         while True:
             if client is None:
                 client = fanout.join(run_id)
