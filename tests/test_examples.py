@@ -1,0 +1,43 @@
+"""The examples run as documented (in a subprocess, in a fresh FLOWYML_HOME)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(example: str, home: Path) -> str:
+    env = {**os.environ, "FLOWYML_HOME": str(home)}
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / example)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_quickstart_runs_then_hits_the_cache(tmp_path: Path) -> None:
+    first = run("quickstart.py", tmp_path)
+    assert "succeeded" in first and "(4 succeeded)" in first
+    assert "squares: [0, 1, 4, 9, 16, 25]" in first
+    second = run("quickstart.py", tmp_path)
+    assert "(4 cached)" in second
+    assert (tmp_path / "metadata.db").exists()
+
+
+def test_async_fetch_fetches_every_resource_concurrently(tmp_path: Path) -> None:
+    out = run("async_fetch.py", tmp_path)
+    assert "fetched 150 resources" in out
+    # "fetched 150 resources in 1.84s wall, 126.68s of step time"
+    words = out.split()
+    wall = float(words[words.index("wall,") - 1].rstrip("s"))
+    busy = float(words[words.index("of") - 1].rstrip("s"))
+    assert busy > 2 * wall  # the summed step time far exceeds the wall time: they overlapped
