@@ -7,8 +7,6 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
 from ..assets import Asset
 from ..definition._params import Const, FromOutput, FromParam
 from ..errors import SerializationError
@@ -132,28 +130,40 @@ class PersistenceMixin(RunnerCore):
                     kwargs[param] = v
 
     async def _realize_all(self) -> None:
-        """Load every cached output still unread, so the result holds values (bounded)."""
-        limiter = anyio.CapacityLimiter(16)
+        """Load every cached output still unread, so the result holds values.
+
+        Batched: a few hundred artifacts per store call, so a fully cached run of thousands
+        of steps costs a handful of worker-thread hops, not one per output.
+        """
+        from ..storage.artifacts._values import load_values
+
+        rt = self.runtime
+        assert rt is not None
         targets: list[tuple[dict[str, Any], str, Lazy]] = []
         for r in self._results.values():
             targets.extend((r.outputs, k, v) for k, v in r.outputs.items() if type(v) is Lazy)
-
-        async def load(container: dict[str, Any], key: str, lazy: Lazy) -> None:
-            async with limiter:
-                try:
-                    value = await self._load(lazy)
-                except Exception as exc:
-                    log.warning("cannot load cached output %r: %s", key, exc)
-                    container.pop(key, None)
-                    self._values.pop(key, None)
-                    return
-            container[key] = value
-            if type(self._values.get(key)) is Lazy:
-                self._values[key] = value
-
-        async with anyio.create_task_group() as tg:
-            for container, key, lazy in targets:
-                tg.start_soon(load, container, key, lazy)
+        for start in range(0, len(targets), 512):
+            chunk = targets[start : start + 512]
+            try:
+                loaded = await load_values(
+                    rt.artifacts, rt.materializers, [lazy.record for _, _, lazy in chunk]
+                )
+            except Exception:  # one bad artifact: load them one by one to find it
+                loaded = []
+                for container, key, lazy in chunk:
+                    try:
+                        loaded.append(await self._load(lazy))
+                    except Exception as exc:
+                        log.warning("cannot load cached output %r: %s", key, exc)
+                        loaded.append(lazy)
+                        container.pop(key, None)
+                        self._values.pop(key, None)
+            for (container, key, _), value in zip(chunk, loaded, strict=True):
+                if type(value) is Lazy:
+                    continue  # could not be loaded (logged above)
+                container[key] = value
+                if type(self._values.get(key)) is Lazy:
+                    self._values[key] = value
         self._lazy = 0
 
     async def _load_outputs(

@@ -125,6 +125,11 @@ class LocalBackend:
     async def read(self, key: str) -> bytes:
         return await anyio.to_thread.run_sync(_read, self._path(key))
 
+    async def read_many(self, keys: list[str]) -> list[bytes]:
+        """Read several blobs in one worker-thread hop (cache hits load many small values)."""
+        paths = [self._path(k) for k in keys]
+        return await anyio.to_thread.run_sync(lambda: [_read(p) for p in paths])
+
     async def read_chunks(self, key: str, chunk_size: int) -> AsyncGenerator[bytes, None]:
         f = await anyio.to_thread.run_sync(open, self._path(key), "rb")
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Sequence
 from typing import Any, Final
 
 import anyio.to_thread
@@ -22,7 +23,7 @@ from ._materializers import (
     type_name_of,
 )
 
-__all__ = ("artifact_id", "load_value", "save_value")
+__all__ = ("artifact_id", "load_value", "load_values", "save_value")
 
 #: Materializers cheap enough to run on the event loop for small values.
 _INLINE_TYPES: Final = (BytesMaterializer, StrMaterializer, JsonMaterializer)
@@ -173,3 +174,36 @@ async def load_value(
     if isinstance(materializer, _INLINE_TYPES) and len(data) <= _SMALL_BYTES:
         return _load(materializer, data, ref)
     return await anyio.to_thread.run_sync(_load, materializer, data, ref)
+
+
+async def load_values(
+    store: ArtifactStore,
+    registry: MaterializerRegistry,
+    refs: Sequence[ArtifactRef | ArtifactRecord],
+) -> list[Any]:
+    """Load several artifacts, in order, with as few worker-thread hops as possible.
+
+    Uses the store's ``get_many`` when it has one; small bytes/str/JSON values are decoded
+    on the loop, everything else in one worker-thread call.
+    """
+    get_many = getattr(store, "get_many", None)
+    if get_many is not None:
+        blobs: list[bytes] = await get_many([r.uri for r in refs])
+    else:
+        blobs = [await store.get(r.uri) for r in refs]
+    values: list[Any] = [None] * len(refs)
+    heavy: list[int] = []
+    for i, (ref, data) in enumerate(zip(refs, blobs, strict=True)):
+        materializer = registry.get(ref.materializer)
+        if isinstance(materializer, _INLINE_TYPES) and len(data) <= _SMALL_BYTES:
+            values[i] = _load(materializer, data, ref)
+        else:
+            heavy.append(i)
+    if heavy:
+
+        def decode() -> None:
+            for i in heavy:
+                values[i] = _load(registry.get(refs[i].materializer), blobs[i], refs[i])
+
+        await anyio.to_thread.run_sync(decode)
+    return values
