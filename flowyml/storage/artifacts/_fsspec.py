@@ -233,15 +233,21 @@ class FsspecArtifactStore:
             except Exception as exc:
                 raise self._io_error("read", ", ".join(uris[:3]), exc) from exc
         out: list[bytes] = [b""] * len(uris)
+        errors: list[ArtifactError] = []
         limiter = anyio.CapacityLimiter(32)
 
         async def one(i: int) -> None:
             async with limiter:
-                out[i] = await self.get(uris[i])
+                try:
+                    out[i] = await self.get(uris[i])
+                except ArtifactError as exc:
+                    errors.append(exc)
 
         async with anyio.create_task_group() as tg:
             for i in range(len(uris)):
                 tg.start_soon(one, i)
+        if errors:
+            raise errors[0]
         return out
 
     async def stream(self, uri: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
