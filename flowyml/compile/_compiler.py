@@ -65,7 +65,8 @@ def compile_dag(
         bindings: list[tuple[str, Binding]] = []
         upstream: dict[str, None] = {}
         step = node.step
-        extra = [p for p in node.bindings if p not in step.parameters]  # **kwargs receivers
+        named = step.parameter_set
+        extra = [p for p in node.bindings if p not in named]  # **kwargs receivers
         for param in (*step.parameters, *extra):
             b = _resolve(node, param, producers, params)
             if b is None:

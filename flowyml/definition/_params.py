@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import typing
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -15,8 +16,8 @@ __all__ = (
     "FromInput",
     "FromOutput",
     "FromParam",
-    "asset_parameters",
-    "context_parameters",
+    "Signature",
+    "analyse",
     "value_parameters",
 )
 
@@ -66,35 +67,53 @@ def _is_step_context(annotation: Any) -> bool:
     return False
 
 
-def context_parameters(fn: Callable[..., Any], sig: inspect.Signature) -> frozenset[str]:
-    """Names of parameters annotated ``StepContext`` (string annotations included)."""
+class Signature(typing.NamedTuple):
+    """What a step needs to know about its function's parameters."""
+
+    signature: inspect.Signature
+    parameters: tuple[str, ...]
+    context_params: frozenset[str]
+    asset_params: frozenset[str]
+
+
+#: function -> its analysed signature.  A pure memo: many steps often wrap one function
+#: (steps made in a loop), and analysing a signature costs tens of microseconds.
+_analysed: weakref.WeakKeyDictionary[Callable[..., Any], Signature] = weakref.WeakKeyDictionary()
+
+
+def analyse(fn: Callable[..., Any]) -> Signature:
+    """The signature of ``fn`` with the parameters that take a value, a ``StepContext``
+    or an :class:`~flowyml.Asset` (string annotations included)."""
     try:
-        hints = typing.get_type_hints(fn)
-    except Exception:  # unresolved forward refs: fall back to the raw annotations
-        hints = {}
-    found = set()
-    for name, p in sig.parameters.items():
-        if _is_step_context(hints.get(name, p.annotation)):
-            found.add(name)
-    return frozenset(found)
-
-
-def asset_parameters(fn: Callable[..., Any], sig: inspect.Signature) -> frozenset[str]:
-    """Parameters annotated with an :class:`~flowyml.Asset` type: they get the asset itself,
-    other parameters get the wrapped value."""
+        cached = _analysed.get(fn)
+    except TypeError:  # not weak-referenceable
+        cached = None
+    if cached is not None:
+        return cached
+    sig = inspect.signature(fn)
+    hints: dict[str, Any] = {}
+    if getattr(fn, "__annotations__", None):
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception:  # unresolved forward refs: fall back to the raw annotations
+            hints = {}
     from ..assets import Asset
 
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception:
-        return frozenset()
-    found = set()
-    for name in sig.parameters:
-        hint = hints.get(name)
+    context: set[str] = set()
+    assets: set[str] = set()
+    for name, p in sig.parameters.items():
+        hint = hints.get(name, p.annotation)
+        if _is_step_context(hint):
+            context.add(name)
         origin = typing.get_origin(hint) or hint
         if isinstance(origin, type) and issubclass(origin, Asset):
-            found.add(name)
-    return frozenset(found)
+            assets.add(name)
+    result = Signature(sig, value_parameters(sig), frozenset(context), frozenset(assets))
+    try:
+        _analysed[fn] = result
+    except TypeError:
+        pass
+    return result
 
 
 def value_parameters(sig: inspect.Signature) -> tuple[str, ...]:

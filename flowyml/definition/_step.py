@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from ..errors import StepDefinitionError
-from ._params import asset_parameters, context_parameters, value_parameters
+from ._params import analyse
 
 if TYPE_CHECKING:
     from ._trace import Trace
@@ -52,6 +52,7 @@ class Step(Generic[P, R]):
         "map_param",
         "name",
         "outputs",
+        "parameter_set",
         "parameters",
         "persist",
         "retries",
@@ -85,10 +86,12 @@ class Step(Generic[P, R]):
         step_name = name if name is not None else getattr(fn, "__name__", None)
         self.name: str = _check_name("name", step_name, repr(fn))
         self.is_async: bool = inspect.iscoroutinefunction(fn)
-        self.signature = inspect.signature(fn)
-        self.parameters: tuple[str, ...] = value_parameters(self.signature)
-        self.context_params: frozenset[str] = context_parameters(fn, self.signature)
-        self.asset_params: frozenset[str] = asset_parameters(fn, self.signature)
+        info = analyse(fn)
+        self.signature = info.signature
+        self.parameters: tuple[str, ...] = info.parameters
+        self.parameter_set: frozenset[str] = frozenset(self.parameters)
+        self.context_params: frozenset[str] = info.context_params
+        self.asset_params: frozenset[str] = info.asset_params
         if outputs is None:
             self.outputs: tuple[str, ...] = (self.name,)
         else:
@@ -157,7 +160,8 @@ class Step(Generic[P, R]):
         if isinstance(inputs, str):
             inputs = [inputs]
         names = [_check_name("input", i, self.name) for i in inputs]
-        mapping = {n: n for n in names if n in free}
+        free_set = set(free)
+        mapping = {n: n for n in names if n in free_set}
         rest_params = [p for p in free if p not in mapping]
         rest_inputs = [n for n in names if n not in mapping]
         if var_kw:  # extra inputs arrive through **kwargs, under their own names
