@@ -48,7 +48,9 @@ def test_quick_harness_runs_every_scenario(tmp_path: Path) -> None:
     assert not failed, failed
     flowyml_runs = [c for c in record["cases"] if c["system"] == "flowyml" and c["mode"] == "run"]
     assert flowyml_runs and all("ratio" in c for c in flowyml_runs)
-    assert {t["status"] for t in record["targets"]} <= {"met", "not met yet"}
+    statuses = [t["status"] for t in record["targets"]]
+    assert set(statuses) <= {"met", "not met yet", "not measured"}
+    assert statuses.count("not measured") <= 1  # --quick has no fan-out scaling points
     assert (out / record_file.with_suffix(".md").name).read_text().count("| chain-20 |") >= 4
     assert not (ROOT / "benchmarks" / "results" / record_file.name).exists()
 
