@@ -60,8 +60,15 @@ async def launch(
             params = {**previous, **params}
         merged = {**pipeline.context, **params}
         dag = pipeline.build(**params)
-        if rt is not None:
-            await _register(rt, pipeline.name, dag)
+        register = None
+        if rt is not None and rt.registered.get(pipeline.name) != (
+            version := await _code_version(rt, dag)
+        ):
+            runtime_, version_ = rt, version
+
+            async def register() -> None:  # runs beside the steps, off the critical path
+                await _register(runtime_, pipeline.name, dag, version_)
+
         runner = Runner(
             dag=dag,
             params=merged,
@@ -76,25 +83,32 @@ async def launch(
             resumed=resumed,
             resume_from=resume_from,
             executor=executor if executor is not None else pipeline.executor,
+            background=register,
         )
         return await runner.run()
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _register(rt: Runtime, name: str, dag: Any) -> None:
+async def _code_version(rt: Runtime, dag: Any) -> str:
+    """The DAG's code version, computed once per DAG.
+
+    Fingerprinting reads source files (once per function): it runs in a worker thread,
+    and it also fills the steps' fingerprints that cache keys use later.
+    """
+    known = rt.versions.get(id(dag))
+    if known is not None and known[0] is dag:
+        version: str = known[1]
+        return version
+    version = await anyio.to_thread.run_sync(dag.code_version)
+    rt.versions[id(dag)] = (dag, version)
+    return version
+
+
+async def _register(rt: Runtime, name: str, dag: Any, version: str) -> None:
     import time
 
     from ..storage._records import PipelineRecord
 
-    known = rt.versions.get(id(dag))
-    if known is not None and known[0] is dag:
-        version = known[1]
-    else:
-        # Fingerprinting reads source files (once per function): keep it off the loop.
-        version = await anyio.to_thread.run_sync(dag.code_version)
-        rt.versions[id(dag)] = (dag, version)
-    if rt.registered.get(name) == version:
-        return
     now = time.time()
     await rt.metadata.save_pipeline(
         PipelineRecord(

@@ -10,7 +10,7 @@ import os
 import socket
 import time
 import traceback as tb_module
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -90,8 +90,13 @@ class Runner(PersistenceMixin, MappingMixin):
         resumed: Mapping[str, tuple[str, Mapping[str, ArtifactRecord]]] | None = None,
         resume_from: str | None = None,
         executor: Executor | None = None,
+        background: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.dag = dag
+        self._background = background
+        self._background_done = anyio.Event()
+        if background is None:
+            self._background_done.set()
         self._executor = executor
         self.params = dict(params)
         self.run_id = run_id
@@ -185,6 +190,8 @@ class Runner(PersistenceMixin, MappingMixin):
                 if self._writer is not None:
                     outer.start_soon(self._writer.run)
                     outer.start_soon(self._heartbeat)
+                if self._background is not None:
+                    outer.start_soon(self._run_background, self._background)
                 with anyio.CancelScope() as scope:
                     self._steps_scope = scope
                     async with anyio.create_task_group() as tg:
@@ -210,6 +217,7 @@ class Runner(PersistenceMixin, MappingMixin):
                 )
                 if self._writer is not None:
                     await self._writer.close()
+                await self._background_done.wait()
                 outer.cancel_scope.cancel()
         except _cancelled():
             with anyio.move_on_after(10, shield=True):
@@ -244,6 +252,14 @@ class Runner(PersistenceMixin, MappingMixin):
         for name in started + waiting:
             if self._results[name].status not in ("succeeded", "cached", "failed"):
                 self._emit(StepSkipped(run_id=self.run_id, ts=now, step=name, reason=reason))
+
+    async def _run_background(self, fn: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await fn()
+        except Exception as exc:  # e.g. registering the pipeline: never fail the run over it
+            log.warning("background work of run %s failed: %s", self.run_id, exc)
+        finally:
+            self._background_done.set()
 
     async def _heartbeat(self) -> None:
         assert self.runtime is not None
