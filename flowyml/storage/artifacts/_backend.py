@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import BinaryIO, Final, Protocol
 
+import anyio
 import anyio.to_thread
 
 __all__ = (
@@ -159,3 +161,40 @@ class Backend(Protocol):
     async def list(self, prefix: str) -> list[str]:
         """Return the keys of all objects under ``prefix`` (recursively)."""
         ...
+
+
+#: Bytes written per worker-thread hop when spooling a stream to a file.
+SPOOL_PIECE: Final = 1 << 20
+
+
+def _write_and_hash(f: BinaryIO, digest: Digest, chunk: bytes) -> None:
+    digest.update(chunk)
+    f.write(chunk)
+
+
+async def spool(
+    chunks: AsyncIterator[bytes],
+    digest: Digest,
+    path: str,
+    f: BinaryIO,
+    discard: Callable[[Staged], Awaitable[None]],
+) -> Staged:
+    """Write ``chunks`` to the open temporary file ``f`` (at ``path``) while hashing them.
+
+    The file is always closed; on any error or cancellation the staged file is discarded
+    (shielded) before the exception propagates.
+    """
+    staged = Staged(path=path)
+    try:
+        try:
+            async with aclosing(rechunk(chunks, SPOOL_PIECE)) as pieces:
+                async for piece in pieces:
+                    await anyio.to_thread.run_sync(_write_and_hash, f, digest, piece)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(f.close)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await discard(staged)
+        raise
+    return staged

@@ -17,18 +17,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing
 from typing import BinaryIO
 
 import anyio
 import anyio.to_thread
 
-from ._backend import TMP_DIR, Digest, Staged, rechunk
+from ._backend import TMP_DIR, Digest, Staged, spool
 
 __all__ = ("LocalBackend", "absolute")
 
 #: Streams are written in pieces of at least this size (one thread hop each).
-_PIECE = 1 << 20
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
@@ -77,11 +75,6 @@ def _open_tmp(folder: str) -> tuple[str, BinaryIO]:
     os.makedirs(folder, exist_ok=True)
     path = _tmp_name(folder)
     return path, open(path, "xb")
-
-
-def _write_and_hash(f: BinaryIO, digest: Digest, chunk: bytes) -> None:
-    digest.update(chunk)
-    f.write(chunk)
 
 
 def _commit(tmp: str, path: str) -> None:
@@ -141,20 +134,7 @@ class LocalBackend:
 
     async def write_stream(self, chunks: AsyncIterator[bytes], digest: Digest) -> Staged:
         path, f = await anyio.to_thread.run_sync(_open_tmp, self._path(TMP_DIR))
-        staged = Staged(path=path)
-        try:
-            try:
-                async with aclosing(rechunk(chunks, _PIECE)) as pieces:
-                    async for piece in pieces:
-                        await anyio.to_thread.run_sync(_write_and_hash, f, digest, piece)
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(f.close)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self.discard(staged)
-            raise
-        return staged
+        return await spool(chunks, digest, path, f, self.discard)
 
     async def commit(self, staged: Staged, key: str) -> None:
         if staged.path is None:

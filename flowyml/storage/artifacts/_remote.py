@@ -17,7 +17,6 @@ import os
 import tempfile
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
 from typing import Any, BinaryIO, Final
 
 import anyio
@@ -25,7 +24,7 @@ import anyio.to_thread
 
 from ...errors import ArtifactError
 from . import _s3
-from ._backend import TMP_DIR, Digest, Staged, rechunk
+from ._backend import TMP_DIR, Digest, Staged, spool
 
 __all__ = ("OBJECT_STORES", "FsspecBackend", "InlineAsync")
 
@@ -33,7 +32,6 @@ __all__ = ("OBJECT_STORES", "FsspecBackend", "InlineAsync")
 OBJECT_STORES: Final = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "oci", "oss"})
 _CLEANUP_TIMEOUT: Final = 30.0
 #: Spooled streams are written in pieces of at least this size (one thread hop each).
-_PIECE: Final = 1 << 20
 
 
 class InlineAsync:
@@ -60,11 +58,6 @@ class InlineAsync:
 def _spool_open() -> tuple[str, BinaryIO]:
     fd, path = tempfile.mkstemp(prefix="flowyml-spool-")
     return path, os.fdopen(fd, "wb")
-
-
-def _write_and_hash(f: BinaryIO, digest: Digest, chunk: bytes) -> None:
-    digest.update(chunk)
-    f.write(chunk)
 
 
 def _remove(path: str) -> None:
@@ -182,20 +175,7 @@ class FsspecBackend:
                 buf += chunk
             return Staged(data=bytes(buf))
         path, f = await anyio.to_thread.run_sync(_spool_open)
-        staged = Staged(path=path)
-        try:
-            try:
-                async with aclosing(rechunk(chunks, _PIECE)) as pieces:
-                    async for piece in pieces:
-                        await anyio.to_thread.run_sync(_write_and_hash, f, digest, piece)
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(f.close)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self.discard(staged)
-            raise
-        return staged
+        return await spool(chunks, digest, path, f, self.discard)
 
     async def commit(self, staged: Staged, key: str) -> None:
         dest = self._path(key)
