@@ -42,9 +42,7 @@ class MappingMixin(RunnerCore):
                     self._run_element, node, i, item, kwargs, ctx_params, results, failures
                 )
         out = node.outputs[0]
-        for i, r in enumerate(results):
-            if type(r) is Lazy:
-                results[i] = await self._load(r)
+        await self._realize_elements(node, results)
         if failures:
             failures.sort(key=lambda f: f.index)
             bad = {f.index for f in failures}
@@ -72,6 +70,28 @@ class MappingMixin(RunnerCore):
         self._results[name].outputs = outputs
         self._values[out] = results
         return OK
+
+    async def _realize_elements(self, node: DagNode, results: list[Any]) -> None:
+        """Load the elements that came from the cache or a resumed run, in batches, and
+        keep the values on their step results too (so the end of the run reads none twice).
+        """
+        from ..storage.artifacts._values import load_values
+
+        lazy = [i for i, r in enumerate(results) if type(r) is Lazy]
+        if not lazy:
+            return
+        rt = self.runtime
+        assert rt is not None
+        out = node.outputs[0]
+        for start in range(0, len(lazy), 512):
+            chunk = lazy[start : start + 512]
+            values = await load_values(
+                rt.artifacts, rt.materializers, [results[i].record for i in chunk]
+            )
+            for i, value in zip(chunk, values, strict=True):
+                results[i] = value
+                self._results[f"{node.name}[{i}]"].outputs = {f"{out}[{i}]": value}
+        self._lazy = max(0, self._lazy - len(lazy))
 
     async def _run_element(
         self,
