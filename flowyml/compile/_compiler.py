@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Collection, Sequence
 from typing import Any
 
+from .._gc import collector_paused
 from ..definition._params import (
     Binding,
     Const,
@@ -23,11 +24,12 @@ from ..errors import (
     MissingInputError,
     PipelineBuildError,
 )
-from ._dag import Dag, DagNode, Edge
+from ._dag import Dag, DagNode
 
 __all__ = ("compile_dag",)
 
 _EMPTY: Any = inspect.Parameter.empty
+_POSITIONAL = inspect.Parameter.POSITIONAL_OR_KEYWORD
 
 
 def compile_dag(
@@ -41,6 +43,16 @@ def compile_dag(
     :raises PipelineBuildError: listing every problem found (a single problem is raised
         as its own subclass, e.g. :class:`~flowyml.errors.CycleError`)
     """
+    with collector_paused():
+        return _compile(pipeline, nodes, params, problems)
+
+
+def _compile(
+    pipeline: str,
+    nodes: Sequence[StepNode],
+    params: Collection[str],
+    problems: Sequence[PipelineBuildError],
+) -> Dag:
     found: list[PipelineBuildError] = list(problems)
     seen: set[str] = set()
     for node in nodes:
@@ -56,37 +68,55 @@ def compile_dag(
             else:
                 producers[out] = node.name
 
+    # One binding object per output, shared by every consumer.
+    from_output = {out: FromOutput(out) for out in producers}
     compiled: dict[str, DagNode] = {}
-    edges: list[Edge] = []
     used_params: set[str] = set()
     for node in nodes:
-        if node.name in compiled:
+        name = node.name
+        if name in compiled:
             continue
         bindings: list[tuple[str, Binding]] = []
         upstream: dict[str, None] = {}
         step = node.step
-        named = step.parameter_set
-        extra = [p for p in node.bindings if p not in named]  # **kwargs receivers
-        for param in (*step.parameters, *extra):
-            b = _resolve(node, param, producers, params)
-            if b is None:
-                found.append(MissingInputError(node.name, _wanted(node, param)))
-                continue
-            if isinstance(b, FromOutput):
-                src = producers[b.output]
-                if src not in upstream:
-                    upstream[src] = None
-                edges.append(Edge(src, node.name, b.output))
-            elif isinstance(b, FromParam):
-                used_params.add(b.name)
+        explicit = node.bindings
+        extra = [p for p in explicit if p not in step.parameter_set]  # **kwargs receivers
+        defaults = False
+        for param in (*step.parameters, *extra) if extra else step.parameters:
+            b = explicit.get(param)
+            kind = type(b)
+            if kind is FromInput and b.source in producers:  # type: ignore[union-attr]
+                b = from_output[b.source]  # type: ignore[union-attr]
+            elif kind is not FromOutput or b.output not in producers:  # type: ignore[union-attr]
+                b = _resolve(node, param, producers, params)
+                if b is None:
+                    found.append(MissingInputError(name, _wanted(node, param)))
+                    continue
+            kind = type(b)
+            if kind is FromOutput:
+                out = b.output  # type: ignore[union-attr]
+                src = producers[out]
+                upstream[src] = None
+            elif kind is FromParam:
+                used_params.add(b.name)  # type: ignore[union-attr]
+            elif kind is FromDefault:
+                defaults = True
+            assert b is not None
             bindings.append((param, b))
-        compiled[node.name] = DagNode(
-            name=node.name,
+        positional: tuple[str, ...] | None = None
+        if not extra:
+            if step.positional and not defaults:
+                positional = step.parameters
+            else:
+                positional = _positional(step, bindings)
+        compiled[name] = DagNode(
+            name=name,
             step=step,
             outputs=node.outputs,
             bindings=tuple(bindings),
             upstream=tuple(upstream),
             map_param=node.map_param,
+            positional=positional,
         )
 
     downstream: dict[str, list[str]] = {n: [] for n in compiled}
@@ -94,20 +124,31 @@ def compile_dag(
         for up in dnode.upstream:
             if up in downstream:
                 downstream[up].append(name)
-    if not found:
+    if not found and not _acyclic(compiled, downstream):
         cycle = _find_cycle(compiled, downstream)
-        if cycle:
-            found.append(CycleError(cycle))
+        assert cycle is not None
+        found.append(CycleError(cycle))
     if found:
         raise PipelineBuildError.combine(pipeline, found)
     return Dag(
         pipeline=pipeline,
         nodes=compiled,
-        edges=tuple(edges),
         producers=producers,
         downstream={n: tuple(d) for n, d in downstream.items()},
         params=frozenset(used_params),
     )
+
+
+def _positional(step: Any, bindings: list[tuple[str, Binding]]) -> tuple[str, ...] | None:
+    """The bound parameters, if they are the signature's leading positional ones."""
+    bound = [p for p, b in bindings if not isinstance(b, FromDefault)]
+    declared = step.signature.parameters
+    for want, (name, p) in zip(bound, declared.items(), strict=False):
+        if want != name or p.kind is not _POSITIONAL:
+            return None
+    if len(bound) > len(declared):  # pragma: no cover - bindings come from the signature
+        return None
+    return tuple(bound)
 
 
 def _wanted(node: StepNode, param: str) -> str:
@@ -145,6 +186,22 @@ def _resolve(
     if declared is not None and declared.default is not _EMPTY:
         return FromDefault()
     return None
+
+
+def _acyclic(nodes: dict[str, DagNode], downstream: dict[str, list[str]]) -> bool:
+    """Whether every step can be ordered (Kahn's count; cheaper than a DFS)."""
+    remaining = {n: len(node.upstream) for n, node in nodes.items()}
+    ready = [n for n, c in remaining.items() if c == 0]
+    done = 0
+    while ready:
+        n = ready.pop()
+        done += 1
+        for d in downstream[n]:
+            c = remaining[d] - 1
+            remaining[d] = c
+            if c == 0:
+                ready.append(d)
+    return done == len(nodes)
 
 
 def _find_cycle(nodes: dict[str, DagNode], downstream: dict[str, list[str]]) -> list[str] | None:

@@ -34,6 +34,10 @@ class DagNode:
     bindings: tuple[tuple[str, Binding], ...]
     upstream: tuple[str, ...]
     map_param: str | None = None
+    #: the parameters to pass positionally, in order, when every value the step receives
+    #: can go by position (``None``: call by keyword).  Calling ``fn(*values)`` costs
+    #: O(n); CPython matches ``fn(**values)`` against the signature name by name.
+    positional: tuple[str, ...] | None = None
 
     def param_names(self) -> list[str]:
         """Run parameters this node reads."""
@@ -50,7 +54,6 @@ class Dag:
 
     pipeline: str
     nodes: Mapping[str, DagNode]
-    edges: tuple[Edge, ...]
     producers: Mapping[str, str]
     downstream: Mapping[str, tuple[str, ...]]
     params: frozenset[str] = field(default_factory=frozenset)
@@ -60,6 +63,17 @@ class Dag:
 
     def __contains__(self, name: object) -> bool:
         return name in self.nodes
+
+    @property
+    def edges(self) -> tuple[Edge, ...]:
+        """Every data dependency, in step order (derived from the bindings on demand)."""
+        producers = self.producers
+        return tuple(
+            Edge(producers[b.output], name, b.output)
+            for name, node in self.nodes.items()
+            for _, b in node.bindings
+            if type(b) is FromOutput
+        )
 
     def topological_order(self) -> list[str]:
         """Step names so that every step comes after all of its dependencies (stable)."""
@@ -125,11 +139,16 @@ class Dag:
         from ..storage._fingerprint import step_fingerprint
 
         h = hashlib.sha256(self.pipeline.encode())
+        by_fn: dict[int, str] = {}  # steps made in a loop share one function: hash it once
         for name, node in self.nodes.items():
             h.update(name.encode())
             fp = node.step.__dict__.get("_flowyml_fingerprint")
             if fp is None:
-                fp = node.step.__dict__["_flowyml_fingerprint"] = step_fingerprint(node.step.fn)
+                fn = node.step.fn
+                fp = by_fn.get(id(fn))
+                if fp is None:
+                    fp = by_fn[id(fn)] = step_fingerprint(fn)
+                node.step.__dict__["_flowyml_fingerprint"] = fp
             h.update(fp.encode())
             h.update(repr(node.upstream).encode())
         return h.hexdigest()[:16]

@@ -8,6 +8,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 __all__ = (
     "Binding",
     "Const",
@@ -22,35 +24,41 @@ __all__ = (
 )
 
 
-class FromInput(typing.NamedTuple):
+# Bindings are small immutable structs.  All but ``Const`` (which holds a user's value)
+# are invisible to the cycle collector (``gc=False``): they only ever hold strings, and a
+# 100,000-step pipeline has hundreds of thousands of them, which every full collection
+# would otherwise walk.
+
+
+class FromInput(msgspec.Struct, frozen=True, gc=False):
     """Declared input (explicit style): an upstream output, or else a run parameter."""
 
     source: str
 
 
-class FromOutput(typing.NamedTuple):
+class FromOutput(msgspec.Struct, frozen=True, gc=False):
     """The value of the upstream output ``output``."""
 
     output: str
 
 
-class FromParam(typing.NamedTuple):
+class FromParam(msgspec.Struct, frozen=True, gc=False):
     """The run parameter (context value) ``name``."""
 
     name: str
 
 
-class Const(typing.NamedTuple):
+class Const(msgspec.Struct, frozen=True):
     """A literal passed in a functional-style call."""
 
     value: Any
 
 
-class FromContext(typing.NamedTuple):
+class FromContext(msgspec.Struct, frozen=True, gc=False):
     """The :class:`~flowyml.StepContext` of the attempt."""
 
 
-class FromDefault(typing.NamedTuple):
+class FromDefault(msgspec.Struct, frozen=True, gc=False):
     """The function's own default value (the parameter is simply not passed)."""
 
 
@@ -72,8 +80,11 @@ class Signature(typing.NamedTuple):
 
     signature: inspect.Signature
     parameters: tuple[str, ...]
+    parameter_set: frozenset[str]
     context_params: frozenset[str]
     asset_params: frozenset[str]
+    #: every parameter is positional-or-keyword (so bound values can go by position)
+    positional: bool
 
 
 #: function -> its analysed signature.  A pure memo: many steps often wrap one function
@@ -108,7 +119,13 @@ def analyse(fn: Callable[..., Any]) -> Signature:
         origin = typing.get_origin(hint) or hint
         if isinstance(origin, type) and issubclass(origin, Asset):
             assets.add(name)
-    result = Signature(sig, value_parameters(sig), frozenset(context), frozenset(assets))
+    positional = all(
+        p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in sig.parameters.values()
+    )
+    values = value_parameters(sig)
+    result = Signature(
+        sig, values, frozenset(values), frozenset(context), frozenset(assets), positional
+    )
     try:
         _analysed[fn] = result
     except TypeError:

@@ -55,6 +55,7 @@ class Step(Generic[P, R]):
         "parameter_set",
         "parameters",
         "persist",
+        "positional",
         "retries",
         "retry_delay",
         "signature",
@@ -89,9 +90,10 @@ class Step(Generic[P, R]):
         info = analyse(fn)
         self.signature = info.signature
         self.parameters: tuple[str, ...] = info.parameters
-        self.parameter_set: frozenset[str] = frozenset(self.parameters)
+        self.parameter_set: frozenset[str] = info.parameter_set
         self.context_params: frozenset[str] = info.context_params
         self.asset_params: frozenset[str] = info.asset_params
+        self.positional: bool = info.positional
         if outputs is None:
             self.outputs: tuple[str, ...] = (self.name,)
         else:

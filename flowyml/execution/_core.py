@@ -60,7 +60,7 @@ def param_of(el: Element) -> str:
 class Element:
     """One element of a mapped step, shaped like a DAG node for the attempt loop."""
 
-    __slots__ = ("bindings", "map_param", "name", "outputs", "step")
+    __slots__ = ("bindings", "map_param", "name", "outputs", "positional", "step")
 
     def __init__(self, node: DagNode, index: int) -> None:
         self.name = f"{node.name}[{index}]"
@@ -68,6 +68,7 @@ class Element:
         self.outputs = (f"{node.outputs[0]}[{index}]",)
         self.bindings = node.bindings
         self.map_param = node.map_param
+        self.positional = node.positional
 
 
 class RunnerCore:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._gc import collector_paused
 from ..errors import NotFoundError
 from ..events import Event
 from ._runner import Runner
@@ -69,22 +70,23 @@ async def launch(
             async def register() -> None:  # runs beside the steps, off the critical path
                 await _register(runtime_, pipeline.name, dag, version_)
 
-        runner = Runner(
-            dag=dag,
-            params=merged,
-            run_id=run_id or new_run_id(),
-            runtime=rt,
-            enable_cache=pipeline.enable_cache if enable_cache is None else enable_cache,
-            cache_expiry=pipeline.cache_expiry,
-            max_concurrency=pipeline.max_concurrency,
-            max_threads=pipeline.max_threads,
-            fail_fast=pipeline.fail_fast,
-            on_event=on_event,
-            resumed=resumed,
-            resume_from=resume_from,
-            executor=executor if executor is not None else pipeline.executor,
-            background=register,
-        )
+        with collector_paused():  # one result per step: bulk, synchronous, acyclic
+            runner = Runner(
+                dag=dag,
+                params=merged,
+                run_id=run_id or new_run_id(),
+                runtime=rt,
+                enable_cache=pipeline.enable_cache if enable_cache is None else enable_cache,
+                cache_expiry=pipeline.cache_expiry,
+                max_concurrency=pipeline.max_concurrency,
+                max_threads=pipeline.max_threads,
+                fail_fast=pipeline.fail_fast,
+                on_event=on_event,
+                resumed=resumed,
+                resume_from=resume_from,
+                executor=executor if executor is not None else pipeline.executor,
+                background=register,
+            )
         return await runner.run()
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -110,10 +112,9 @@ async def _register(rt: Runtime, name: str, dag: Any, version: str) -> None:
     from ..storage._records import PipelineRecord
 
     now = time.time()
+    graph = await anyio.to_thread.run_sync(dag.to_dict)  # thousands of nodes: off the loop
     await rt.metadata.save_pipeline(
-        PipelineRecord(
-            name=name, dag=dag.to_dict(), code_version=version, created_at=now, updated_at=now
-        )
+        PipelineRecord(name=name, dag=graph, code_version=version, created_at=now, updated_at=now)
     )
     rt.registered[name] = version
 

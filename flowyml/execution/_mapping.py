@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from ..errors import MapError, SerializationError, StepError
 from ..events import StepStarted, StepSucceeded
 from ..results import ElementFailure, PartialResults, StepResult
 from ._core import FAILED, OK, PARTIAL, Element, Lazy, RunnerCore, param_of
+from ._spawn import Starter
 
 if TYPE_CHECKING:
     from ..compile._dag import DagNode
@@ -36,11 +38,11 @@ class MappingMixin(RunnerCore):
             return FAILED
         results: list[Any] = [None] * len(items)
         failures: list[ElementFailure] = []
+        run = functools.partial(
+            self._run_element, node, items, kwargs, ctx_params, results, failures
+        )
         async with anyio.create_task_group() as tg:
-            for i, item in enumerate(items):
-                tg.start_soon(
-                    self._run_element, node, i, item, kwargs, ctx_params, results, failures
-                )
+            Starter(tg).start(run, range(len(items)))
         out = node.outputs[0]
         await self._realize_elements(node, results)
         if failures:
@@ -96,13 +98,14 @@ class MappingMixin(RunnerCore):
     async def _run_element(
         self,
         node: DagNode,
-        index: int,
-        item: Any,
+        items: list[Any],
         kwargs: dict[str, Any],
         ctx_params: list[str],
         results: list[Any],
         failures: list[ElementFailure],
+        index: int,
     ) -> None:
+        item = items[index]
         el = Element(node, index)
         self._results[el.name] = StepResult(el.name)
         ekw = dict(kwargs)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+import types
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,29 @@ if TYPE_CHECKING:
 __all__ = ("PersistenceMixin",)
 
 log = logging.getLogger("flowyml")
+
+
+# The storage modules are imported on first use (``import flowyml`` stays light), then
+# held: an ``import`` statement inside a per-step function costs microseconds each call.
+@functools.cache
+def _values() -> types.ModuleType:
+    from ..storage.artifacts import _values
+
+    return _values
+
+
+@functools.cache
+def _keys() -> types.ModuleType:
+    from ..storage import _cache
+
+    return _cache
+
+
+@functools.cache
+def _fingerprints() -> types.ModuleType:
+    from ..storage import _fingerprint
+
+    return _fingerprint
 
 
 class PersistenceMixin(RunnerCore):
@@ -56,13 +81,19 @@ class PersistenceMixin(RunnerCore):
             return None
 
     def _compute_cache_key(self, node: DagNode, kwargs: Mapping[str, Any]) -> str:
-        from ..storage._cache import cache_key, hash_value
-        from ..storage._fingerprint import step_fingerprint
-
         step = node.step
-        fp = step.__dict__.get("_flowyml_fingerprint")
+        memo = step.__dict__
+        whole = node.map_param is None  # not an element of a mapped step
+        if whole:
+            # A step without inputs or parameters has a single key: computed once.
+            known = memo.get("_flowyml_key")
+            if known is not None and known[0] is node.bindings:
+                return known[1]  # type: ignore[no-any-return]
+        keys = _keys()
+        hash_value = keys.hash_value
+        fp = memo.get("_flowyml_fingerprint")
         if fp is None:
-            fp = step.__dict__["_flowyml_fingerprint"] = step_fingerprint(step.fn)
+            fp = memo["_flowyml_fingerprint"] = _fingerprints().step_fingerprint(step.fn)
         params: dict[str, str] = {}
         input_hashes: dict[str, str] = {}
         for param, b in node.bindings:
@@ -72,15 +103,13 @@ class PersistenceMixin(RunnerCore):
                 input_hashes[param] = ref.content_hash if ref else hash_value(kwargs[param])
             elif kind is FromParam or kind is Const:
                 params[param] = hash_value(kwargs[param])
-        if node.map_param is not None:  # an element: keyed by its item, not the whole list
-            input_hashes.pop(node.map_param, None)
-            params[node.map_param] = hash_value(kwargs[node.map_param])
-        return cache_key(
-            fingerprint=fp,
-            options={"step": step.name, "outputs": list(step.outputs)},
-            params=params,
-            input_hashes=input_hashes,
-        )
+        if not whole:  # an element: keyed by its item, not the whole list
+            input_hashes.pop(node.map_param, None)  # type: ignore[arg-type]
+            params[node.map_param] = hash_value(kwargs[node.map_param])  # type: ignore[index]
+        key: str = keys.step_cache_key(fp, step.name, step.outputs, params, input_hashes)
+        if whole and not params and not input_hashes:
+            memo["_flowyml_key"] = (node.bindings, key)
+        return key
 
     async def _store_outputs(
         self, node: DagNode, outputs: dict[str, Any]
@@ -88,8 +117,7 @@ class PersistenceMixin(RunnerCore):
         rt = self.runtime
         if rt is None or not node.step.persist:
             return {}
-        from ..storage.artifacts._values import save_value
-
+        save_value = _values().save_value
         refs: dict[str, ArtifactRef] = {}
         for out, value in outputs.items():
             try:
@@ -110,11 +138,9 @@ class PersistenceMixin(RunnerCore):
         return refs
 
     async def _load(self, lazy: Lazy) -> Any:
-        from ..storage.artifacts._values import load_value
-
         rt = self.runtime
         assert rt is not None
-        return await load_value(rt.artifacts, rt.materializers, lazy.record)
+        return await _values().load_value(rt.artifacts, rt.materializers, lazy.record)
 
     async def _realize(self, node: Any, kwargs: dict[str, Any]) -> None:
         """Load the cached inputs this step is about to use (they were left unread)."""
@@ -178,8 +204,6 @@ class PersistenceMixin(RunnerCore):
     ) -> bool:
         rt = self.runtime
         assert rt is not None
-        from ..storage.artifacts._values import load_value
-
         if set(records) != set(node.outputs):
             if len(records) != 1 or len(node.outputs) != 1:
                 return False
@@ -192,7 +216,7 @@ class PersistenceMixin(RunnerCore):
         if eager:
             try:
                 for out, rec in records.items():
-                    loaded[out] = await load_value(rt.artifacts, rt.materializers, rec)
+                    loaded[out] = await _values().load_value(rt.artifacts, rt.materializers, rec)
             except Exception as exc:
                 log.warning("stored outputs of %r are unreadable (%s); running it", node.name, exc)
                 return False

@@ -46,6 +46,7 @@ from ._mapping import MappingMixin
 from ._persist import PersistenceMixin
 from ._retry import retry_delay
 from ._scheduler import Scheduler
+from ._spawn import Starter
 from ._writer import EventWriter
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ class Runner(PersistenceMixin, MappingMixin):
         self._failed_first: str | None = None
         self._lazy = 0
         self._snapshot: dict[str, tuple[str, str, dict[str, ArtifactRecord]]] | None = None
-        self._tg: anyio.abc.TaskGroup | None = None
+        self._starter: Starter  # set when the steps' task group opens
         self._steps_scope: anyio.CancelScope | None = None
         self._t0 = 0.0
 
@@ -195,9 +196,8 @@ class Runner(PersistenceMixin, MappingMixin):
                 with anyio.CancelScope() as scope:
                     self._steps_scope = scope
                     async with anyio.create_task_group() as tg:
-                        self._tg = tg
-                        for name in self._sched.start():
-                            tg.start_soon(self._run_step, name)
+                        self._starter = Starter(tg)
+                        self._starter.start(self._run_step, self._sched.start())
                 if scope.cancelled_caught:
                     self._abandon(f"cancelled: fail_fast after step {self._failed_first!r} failed")
                 if self._lazy:
@@ -255,6 +255,10 @@ class Runner(PersistenceMixin, MappingMixin):
 
     async def _run_background(self, fn: Callable[[], Awaitable[None]]) -> None:
         try:
+            # Bookkeeping (registering the pipeline) yields to the first burst of steps.
+            starter: Starter | None = getattr(self, "_starter", None)
+            if starter is not None:
+                await starter.drained()
             await fn()
         except Exception as exc:  # e.g. registering the pipeline: never fail the run over it
             log.warning("background work of run %s failed: %s", self.run_id, exc)
@@ -290,10 +294,7 @@ class Runner(PersistenceMixin, MappingMixin):
         if outcome is OK:
             ready = self._sched.succeeded(name)
             if ready:
-                tg = self._tg
-                assert tg is not None
-                for nxt in ready:
-                    tg.start_soon(self._run_step, nxt)
+                self._starter.start(self._run_step, ready)
             return
         now = time.time()
         if outcome is SKIP:
@@ -314,10 +315,7 @@ class Runner(PersistenceMixin, MappingMixin):
         for s in skipped:
             self._emit(StepSkipped(run_id=self.run_id, ts=now, step=s, reason=reason))
         if ready:
-            tg = self._tg
-            assert tg is not None
-            for nxt in ready:
-                tg.start_soon(self._run_step, nxt)
+            self._starter.start(self._run_step, ready)
 
     def _optional_consumers(self, node: DagNode) -> tuple[str, ...]:
         """Dependents whose every parameter fed by ``node`` defaults to ``None``."""
@@ -451,10 +449,10 @@ class Runner(PersistenceMixin, MappingMixin):
             t0 = time.perf_counter()
             try:
                 if self._limiter is None:
-                    value = await self._call(step, kwargs)
+                    value = await self._call(node, kwargs)
                 else:
                     async with self._limiter:
-                        value = await self._call(step, kwargs)
+                        value = await self._call(node, kwargs)
                 outputs = _split(node, value)
             except _cancelled():
                 raise
@@ -500,7 +498,8 @@ class Runner(PersistenceMixin, MappingMixin):
             if delay:
                 await anyio.sleep(delay)
 
-    async def _call(self, step: Any, kwargs: dict[str, Any]) -> Any:
+    async def _call(self, node: DagNode, kwargs: dict[str, Any]) -> Any:
+        step = node.step
         timeout = step.timeout
         if self._executor is not None:
             with anyio.move_on_after(timeout if timeout is not None else math.inf):
@@ -508,19 +507,22 @@ class Runner(PersistenceMixin, MappingMixin):
                     step.fn, kwargs, is_async=step.is_async, name=step.name
                 )
             raise StepTimeoutError(step.name, timeout if timeout is not None else 0.0)
+        pos = node.positional
         if timeout is None:
             if step.is_async:
-                return await step.fn(**kwargs)
+                if pos is None:
+                    return await step.fn(**kwargs)
+                return await step.fn(*[kwargs[p] for p in pos])
             return await anyio.to_thread.run_sync(
-                functools.partial(step.fn, **kwargs), abandon_on_cancel=True, limiter=self._threads
+                _bind(step.fn, pos, kwargs), abandon_on_cancel=True, limiter=self._threads
             )
         with anyio.move_on_after(timeout) as scope:
             if step.is_async:
-                return await step.fn(**kwargs)
+                return await _bind(step.fn, pos, kwargs)()
             # A sync step's thread cannot be killed: on timeout it is abandoned, its
             # result discarded, and the step fails.
             return await anyio.to_thread.run_sync(
-                functools.partial(step.fn, **kwargs), abandon_on_cancel=True, limiter=self._threads
+                _bind(step.fn, pos, kwargs), abandon_on_cancel=True, limiter=self._threads
             )
         if scope.cancelled_caught:
             raise StepTimeoutError(step.name, timeout)
@@ -542,6 +544,14 @@ class Runner(PersistenceMixin, MappingMixin):
             )
         )
         log.warning("step %r of run %s failed: %s", node.name, self.run_id, error)
+
+
+def _bind(
+    fn: Callable[..., Any], positional: tuple[str, ...] | None, kwargs: dict[str, Any]
+) -> Callable[[], Any]:
+    if positional is None:
+        return functools.partial(fn, **kwargs)
+    return functools.partial(fn, *[kwargs[p] for p in positional])
 
 
 def _split(node: DagNode, value: Any) -> dict[str, Any]:

@@ -14,15 +14,23 @@ import inspect
 import math
 import textwrap
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import msgspec
 
-__all__ = ("cache_key", "fingerprint_function", "hash_value")
+__all__ = (
+    "cache_key",
+    "canonical_options",
+    "fingerprint_function",
+    "hash_value",
+    "hashed_cache_key",
+    "step_cache_key",
+)
 
-#: Bump when the key recipe changes, so old cache entries stop matching.
-_KEY_VERSION: Final = 1
+#: Bump when the key recipe changes, so old cache entries stop matching.  (2: options
+#: are embedded in canonical form rather than hashed one by one: one hash per key.)
+_KEY_VERSION: Final = 2
 _encoder: Final = msgspec.json.Encoder(order="sorted")
 
 
@@ -162,11 +170,50 @@ def cache_key(
     :param params: parameter values by name (hashed with :func:`hash_value`)
     :param input_hashes: content hashes of the input artifacts by parameter name
     """
+    return hashed_cache_key(
+        fingerprint,
+        canonical_options(options),
+        {k: hash_value(v) for k, v in params.items()},
+        input_hashes,
+    )
+
+
+def canonical_options(options: Mapping[str, object]) -> dict[str, Any]:
+    """Options in the form a key embeds: canonical JSON data, or a hash when not plain."""
+    out: dict[str, Any] = {}
+    for k, v in options.items():
+        try:
+            out[k] = ["v", _plain(v)]
+        except _NotPlain:
+            out[k] = ["h", hash_value(v)]
+    return out
+
+
+def step_cache_key(
+    fingerprint: str,
+    name: str,
+    outputs: Sequence[str],
+    param_hashes: Mapping[str, str],
+    input_hashes: Mapping[str, str],
+) -> str:
+    """The key :func:`cache_key` gives a step's options ``{"step": name, "outputs": [...]}``,
+    built directly (the executor's per-step path)."""
+    options = {"step": ["v", name], "outputs": ["v", ["L", *outputs]]}
+    return hashed_cache_key(fingerprint, options, param_hashes, input_hashes)
+
+
+def hashed_cache_key(
+    fingerprint: str,
+    options: Mapping[str, Any],
+    param_hashes: Mapping[str, str],
+    input_hashes: Mapping[str, str],
+) -> str:
+    """:func:`cache_key` from :func:`canonical_options` and hashed parameters (one hash)."""
     doc = {
         "v": _KEY_VERSION,
         "fingerprint": fingerprint,
-        "options": {k: hash_value(v) for k, v in options.items()},
-        "params": {k: hash_value(v) for k, v in params.items()},
-        "inputs": dict(input_hashes),
+        "options": options,
+        "params": param_hashes,
+        "inputs": input_hashes,
     }
     return hashlib.sha256(_encoder.encode(doc)).hexdigest()

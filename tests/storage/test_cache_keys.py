@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from flowyml.storage._cache import cache_key, fingerprint_function, hash_value
+from flowyml.storage._cache import cache_key, fingerprint_function, hash_value, step_cache_key
 
 STEP_V1 = '''
 def train(data, lr=0.1):
@@ -230,3 +230,24 @@ def test_cache_key_is_stable_and_order_free() -> None:
 )
 def test_cache_key_changes(change: dict[str, Any]) -> None:
     assert _key(**change) != _key()
+
+
+def test_the_executor_fast_key_equals_the_documented_recipe() -> None:
+    """The executor builds a step's key directly; it must be the key ``cache_key`` gives."""
+    params = {"lr": 0.1, "epochs": 3}
+    fast = step_cache_key(
+        "f" * 64,
+        "train",
+        ("model", "score"),
+        {k: hash_value(v) for k, v in params.items()},
+        {"data": "a" * 64},
+    )
+    full = cache_key(
+        fingerprint="f" * 64,
+        options={"step": "train", "outputs": ["model", "score"]},
+        params=params,
+        input_hashes={"data": "a" * 64},
+    )
+    assert fast == full
+    assert fast != step_cache_key("f" * 64, "train", ("model",), {}, {"data": "a" * 64})
+    assert fast != step_cache_key("f" * 64, "fit", ("model", "score"), {}, {"data": "a" * 64})

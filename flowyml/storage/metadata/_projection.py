@@ -10,7 +10,6 @@ step the ``run_started`` event did not list still gets a row.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import msgspec
@@ -145,11 +144,12 @@ STEP_RULES: Final[Mapping[str, Mapping[str, Rule]]] = {
     "step_skipped": {"status": "set", "error": "set", "finished_at": "set"},
 }
 
-_STEP_INDEX: Final = {name: i for i, name in enumerate(STEP_COLUMNS)}
 _json: Final = msgspec.json.Encoder()
 
 
 def _dumps(value: Any) -> str:
+    if not value and type(value) is dict:
+        return "{}"
     return _json.encode(value).decode()
 
 
@@ -158,23 +158,20 @@ def event_tag(event: Event) -> str:
     return str(event.__struct_config__.tag)
 
 
-@dataclass(slots=True, frozen=True)
-class InsertRun:
+class InsertRun(msgspec.Struct, frozen=True, gc=False):
     """Insert a run row (``RUN_COLUMNS``) unless it exists."""
 
     row: tuple[Any, ...]
 
 
-@dataclass(slots=True, frozen=True)
-class UpsertStep:
+class UpsertStep(msgspec.Struct, frozen=True, gc=False):
     """Insert a step-run row (``STEP_COLUMNS``) or update it by ``STEP_RULES[kind]``."""
 
     kind: str
     row: tuple[Any, ...]
 
 
-@dataclass(slots=True, frozen=True)
-class FinishRun:
+class FinishRun(msgspec.Struct, frozen=True, gc=False):
     """Set a run's final status."""
 
     run_id: str
@@ -184,30 +181,26 @@ class FinishRun:
     error: str | None
 
 
-@dataclass(slots=True, frozen=True)
-class CloseSteps:
+class CloseSteps(msgspec.Struct, frozen=True, gc=False):
     """Give every pending/running/retrying step run of ``run_id`` the status ``status``."""
 
     run_id: str
     status: str
 
 
-@dataclass(slots=True, frozen=True)
-class InsertArtifact:
+class InsertArtifact(msgspec.Struct, frozen=True, gc=False):
     """Insert an artifact row (``ARTIFACT_COLUMNS``) unless its id exists."""
 
     row: tuple[Any, ...]
 
 
-@dataclass(slots=True, frozen=True)
-class UpsertLineage:
+class UpsertLineage(msgspec.Struct, frozen=True, gc=False):
     """Record that a step run consumed an artifact as parameter ``param``."""
 
     row: tuple[str, str, str, str]
 
 
-@dataclass(slots=True, frozen=True)
-class InsertCache:
+class InsertCache(msgspec.Struct, frozen=True, gc=False):
     """Insert a cache entry (``CACHE_COLUMNS``) unless it exists."""
 
     row: tuple[Any, ...]
@@ -219,12 +212,42 @@ OPEN_STEP_STATUSES: Final = ("pending", "running", "retrying")
 _CLOSE_STATUS: Final = {"cancelled": "cancelled", "interrupted": "interrupted"}
 
 
-def _step_row(run_id: str, step: str, **values: Any) -> tuple[Any, ...]:
-    row: list[Any] = [None] * len(STEP_COLUMNS)
-    row[0], row[1], row[4] = run_id, step, 0
-    for name, value in values.items():
-        row[_STEP_INDEX[name]] = value
-    return tuple(row)
+def _step_row(
+    run_id: str,
+    step: str,
+    *,
+    pos: int | None = None,
+    status: str | None = None,
+    attempts: int = 0,
+    started_at: float | None = None,
+    finished_at: float | None = None,
+    duration: float | None = None,
+    cache_key: str | None = None,
+    cached_from: str | None = None,
+    error: str | None = None,
+    error_type: str | None = None,
+    traceback: str | None = None,
+    inputs: str | None = None,
+    outputs: str | None = None,
+) -> tuple[Any, ...]:
+    """A ``step_runs`` row in ``STEP_COLUMNS`` order."""
+    return (
+        run_id,
+        step,
+        pos,
+        status,
+        attempts,
+        started_at,
+        finished_at,
+        duration,
+        cache_key,
+        cached_from,
+        error,
+        error_type,
+        traceback,
+        inputs,
+        outputs,
+    )
 
 
 def _artifact_row(ref: ArtifactRef, run_id: str, step: str, ts: float) -> tuple[Any, ...]:
@@ -382,22 +405,26 @@ def touched_runs(ops: Iterable[Op]) -> list[str]:
     return list(seen)
 
 
+_NO_ROWS: Final[tuple[Hashable, ...]] = ()
+
+
 def _footprint(op: Op) -> tuple[Hashable, tuple[Hashable, ...], tuple[Hashable, ...]]:
     """(statement key, rows read, rows written); ``("steps", run)`` stands for all its steps."""
-    if isinstance(op, UpsertStep):
-        run_id = op.row[0]
-        return op.kind, (("run", run_id), ("steps", run_id)), (("step", run_id, op.row[1]),)
-    if isinstance(op, InsertArtifact):
-        return "artifact", (), (("artifact", op.row[0]),)
-    if isinstance(op, UpsertLineage):
-        return "lineage", (), (("lineage", *op.row[:3]),)
-    if isinstance(op, InsertCache):
-        return "cache", (), (("cache", *op.row[:3]),)
-    if isinstance(op, InsertRun):
-        return "run", (), (("run", op.row[0]),)
-    if isinstance(op, FinishRun):
-        return "finish", (), (("run", op.run_id),)
-    return "close", (), (("steps", op.run_id),)
+    if type(op) is UpsertStep:
+        run_id, step = op.row[0], op.row[1]
+        return op.kind, (("run", run_id), ("steps", run_id)), (("step", run_id, step),)
+    if type(op) is InsertArtifact:
+        return "artifact", _NO_ROWS, (("artifact", op.row[0]),)
+    if type(op) is UpsertLineage:
+        return "lineage", _NO_ROWS, (("lineage", *op.row[:3]),)
+    if type(op) is InsertCache:
+        return "cache", _NO_ROWS, (("cache", *op.row[:3]),)
+    if type(op) is InsertRun:
+        return "run", _NO_ROWS, (("run", op.row[0]),)
+    if type(op) is FinishRun:
+        return "finish", _NO_ROWS, (("run", op.run_id),)
+    assert type(op) is CloseSteps
+    return "close", _NO_ROWS, (("steps", op.run_id),)
 
 
 def plan(ops: Sequence[Op]) -> list[tuple[Hashable, list[Op]]]:

@@ -1,0 +1,28 @@
+"""Pause the cycle collector around bulk, synchronous construction of acyclic objects."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ("collector_paused",)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Run the body with the cycle collector paused (reference counting still frees).
+
+    Compiling a 100,000-step DAG creates hundreds of thousands of small containers that
+    all survive; every few thousand of them trigger a collection, and the full ones walk
+    the whole heap (the user's pipeline definition included), which made compile time
+    grow faster than the DAG.  Used only around synchronous code (no ``await`` inside), so
+    no other task runs meanwhile; the collector is re-enabled only if it was enabled.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
