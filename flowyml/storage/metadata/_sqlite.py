@@ -23,6 +23,7 @@ import anyio
 
 from ...errors import StoreConnectionError, StoreError, UnsupportedURLError
 from ._dialect import SQLITE, Session
+from ._migrations import LATEST_VERSION
 from ._sql import SqlMetadataStore
 
 __all__ = ("SqliteMetadataStore", "sqlite_path")
@@ -99,11 +100,13 @@ class SqliteMetadataStore(SqlMetadataStore):
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=_BUSY_TIMEOUT)
+        # One round trip to the connection's thread for all the settings.
+        pragmas = f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT * 1000)}; "
+        if self.path != ":memory:":
+            pragmas += "PRAGMA journal_mode = WAL; "
+        pragmas += "PRAGMA synchronous = NORMAL;"
         try:
-            await conn.execute_fetchall(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT * 1000)}")
-            if self.path != ":memory:":
-                await self._retry_busy(lambda: conn.execute_fetchall("PRAGMA journal_mode = WAL"))
-            await conn.execute_fetchall("PRAGMA synchronous = NORMAL")
+            await self._retry_busy(lambda: conn.executescript(pragmas))
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await conn.close()
@@ -117,8 +120,9 @@ class SqliteMetadataStore(SqlMetadataStore):
                 await path.parent.mkdir(parents=True, exist_ok=True)
                 self.path = str(path)
             self._writer = await self._connect()
-            async with self._lock:
-                await self._transaction(self._writer, self._migrate)
+            if not await self._schema_is_current(self._writer):
+                async with self._lock:
+                    await self._transaction(self._writer, self._migrate)
             if self.path != ":memory:":
                 self._reader = await self._connect()
         except (OSError, sqlite3.Error) as exc:
@@ -130,6 +134,16 @@ class SqliteMetadataStore(SqlMetadataStore):
         except BaseException:
             await self._close()
             raise
+
+    @staticmethod
+    async def _schema_is_current(conn: aiosqlite.Connection) -> bool:
+        """Whether the schema is already the latest, read without taking the write lock
+        (the usual case: opening an existing store costs one query, not a transaction)."""
+        try:
+            rows = list(await conn.execute_fetchall("SELECT MAX(version) FROM schema_version"))
+        except sqlite3.OperationalError:  # no such table yet: a new database
+            return False
+        return bool(rows) and rows[0][0] == LATEST_VERSION
 
     async def _close(self) -> None:
         with anyio.CancelScope(shield=True):
