@@ -212,3 +212,37 @@ def test_the_pause_leaves_a_disabled_collector_disabled() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+async def test_fail_fast_in_a_wide_fan_out_skips_the_steps_not_started_yet() -> None:
+    """The first leaf fails while most of the 1,000 leaves are still queued to start: the
+    run fails promptly, and every leaf ends succeeded, failed or skipped (none left
+    pending or running)."""
+
+    @step(outputs=["seed"])
+    def seed() -> int:
+        return 1
+
+    p = Pipeline("fan-ff", persist=False, fail_fast=True)
+    p.add_step(seed)
+
+    def make(i: int) -> Any:
+        async def leaf(seed: int) -> int:
+            if i == 0:
+                raise RuntimeError("leaf 0 fails")
+            await anyio.sleep(0.05)
+            return i
+
+        return leaf
+
+    for i in range(1000):
+        p.add_step(step(name=f"leaf{i}", inputs=["seed"], outputs=[f"o{i}"])(make(i)))
+    with anyio.fail_after(10):
+        result = await p.arun()
+    assert result.status == "failed"
+    statuses = {r.status for name, r in result.step_results.items() if name.startswith("leaf")}
+    assert result.step_results["leaf0"].status == "failed"
+    assert statuses <= {"failed", "skipped", "cancelled"}
+    skipped = [r for r in result.step_results.values() if r.status == "skipped"]
+    assert len(skipped) >= 900  # most leaves never got to run
+    assert all("fail_fast" in (r.skip_reason or "") for r in skipped)
