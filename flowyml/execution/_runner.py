@@ -289,8 +289,23 @@ class Runner(PersistenceMixin, MappingMixin):
 
     # ------------------------------------------------------------------ steps
     async def _run_step(self, name: str) -> None:
+        """A step's task: run it, then release (or skip) its dependents."""
         node = self.dag.nodes[name]
-        outcome = await self._execute(node)
+        if name in self.resumed or node.step.condition is not None or node.map_param is not None:
+            self._settle(node, await self._execute(node))
+            return
+        # A plain step (most of them): the same path as _execute, one coroutine less.
+        kwargs, ctx_params = self._resolve(node)
+        inputs: dict[str, str] = {} if self.runtime is None else self._input_ids(node)
+        outputs = await self._run_one(node, kwargs, ctx_params, inputs)
+        if outputs is None:
+            self._settle(node, FAILED)
+            return
+        self._values.update(outputs)
+        self._settle(node, OK)
+
+    def _settle(self, node: DagNode, outcome: object) -> None:
+        name = node.name
         if outcome is OK:
             ready = self._sched.succeeded(name)
             if ready:
@@ -448,11 +463,13 @@ class Runner(PersistenceMixin, MappingMixin):
             )
             t0 = time.perf_counter()
             try:
-                if self._limiter is None:
-                    value = await self._call(node, kwargs)
-                else:
+                if self._limiter is not None:
                     async with self._limiter:
                         value = await self._call(node, kwargs)
+                elif step.is_async and step.timeout is None and self._executor is None:
+                    value = await _invoke(step.fn, node.positional, kwargs)  # one frame less
+                else:
+                    value = await self._call(node, kwargs)
                 outputs = _split(node, value)
             except _cancelled():
                 raise
@@ -510,9 +527,7 @@ class Runner(PersistenceMixin, MappingMixin):
         pos = node.positional
         if timeout is None:
             if step.is_async:
-                if pos is None:
-                    return await step.fn(**kwargs)
-                return await step.fn(*[kwargs[p] for p in pos])
+                return await _invoke(step.fn, pos, kwargs)
             return await anyio.to_thread.run_sync(
                 _bind(step.fn, pos, kwargs), abandon_on_cancel=True, limiter=self._threads
             )
@@ -544,6 +559,15 @@ class Runner(PersistenceMixin, MappingMixin):
             )
         )
         log.warning("step %r of run %s failed: %s", node.name, self.run_id, error)
+
+
+def _invoke(
+    fn: Callable[..., Any], positional: tuple[str, ...] | None, kwargs: dict[str, Any]
+) -> Any:
+    """Call ``fn`` with the bound values: by position when ``positional`` allows it."""
+    if positional is None:
+        return fn(**kwargs)
+    return fn(*[kwargs[p] for p in positional])
 
 
 def _bind(
