@@ -145,6 +145,10 @@ def _merge(records: list[dict[str, Any]], paths: list[Path]) -> dict[str, Any]:
     return merged
 
 
+def _same_shape(case: Case) -> str:
+    return case.shape.label if case.shape else case.mode
+
+
 def main(argv: list[str] | None = None, *, only: str | None = None) -> int:
     """Run the selected scenarios; write JSON, markdown and plots; return an exit code."""
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
@@ -175,13 +179,12 @@ def main(argv: list[str] | None = None, *, only: str | None = None) -> int:
     for letter in letters:
         print(f"({letter}) {modules[letter].TITLE}", file=sys.stderr)
         mine = [c for x, c in plan if x == letter]
-        groups = dict.fromkeys(c.shape.label if c.shape else c.mode for c in mine)
-        for group in groups:  # interleave the systems of one shape, repetition by repetition
-            summaries += run_cases(
-                [c for c in mine if (c.shape.label if c.shape else c.mode) == group],
-                reps,
-                log=_line,
-            )
+        # Interleave, repetition by repetition, the systems of one shape (or whatever a
+        # scenario groups: scaling interleaves the sizes of one kind too).
+        key = getattr(modules[letter], "interleave_group", _same_shape)
+        groups = dict.fromkeys(key(c) for c in mine)
+        for group in groups:
+            summaries += run_cases([c for c in mine if key(c) == group], reps, log=_line)
     info = machine_info(peer_versions)
     for c in summaries:
         c["run"] = info["date"]

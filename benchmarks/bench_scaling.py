@@ -18,6 +18,13 @@ SCENARIO = "f"
 TITLE = "scaling with the number of steps (persistence off)"
 
 
+def interleave_group(case: Case) -> str:
+    """Cases run round-robin within a group: here all sizes of one kind and mode, so
+    the 10k -> 100k ratio compares repetitions made under the same machine load."""
+    assert case.shape is not None
+    return f"{case.shape.kind}/{case.mode}"
+
+
 def cases(opts: Options) -> list[Case]:
     """The cases of this scenario."""
     sizes = [100, 1000] if opts.quick else [1000, 10_000, 100_000]
