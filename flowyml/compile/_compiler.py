@@ -6,7 +6,6 @@ import inspect
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from .._gc import collector_paused
 from ..definition._params import (
     Binding,
     Const,
@@ -43,16 +42,6 @@ def compile_dag(
     :raises PipelineBuildError: listing every problem found (a single problem is raised
         as its own subclass, e.g. :class:`~flowyml.errors.CycleError`)
     """
-    with collector_paused():
-        return _compile(pipeline, nodes, params, problems)
-
-
-def _compile(
-    pipeline: str,
-    nodes: Sequence[StepNode],
-    params: Collection[str],
-    problems: Sequence[PipelineBuildError],
-) -> Dag:
     found: list[PipelineBuildError] = list(problems)
     seen: set[str] = set()
     for node in nodes:
@@ -146,8 +135,6 @@ def _positional(step: Any, bindings: list[tuple[str, Binding]]) -> tuple[str, ..
     for want, (name, p) in zip(bound, declared.items(), strict=False):
         if want != name or p.kind is not _POSITIONAL:
             return None
-    if len(bound) > len(declared):  # pragma: no cover - bindings come from the signature
-        return None
     return tuple(bound)
 
 

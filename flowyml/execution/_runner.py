@@ -289,14 +289,27 @@ class Runner(PersistenceMixin, MappingMixin):
 
     # ------------------------------------------------------------------ steps
     async def _run_step(self, name: str) -> None:
-        """A step's task: run it, then release (or skip) its dependents."""
+        """A step's task: run it (resumed, conditional, mapped or plain), then release or
+        skip its dependents.  One coroutine for all of it: a waiting step holds few frames."""
         node = self.dag.nodes[name]
-        if name in self.resumed or node.step.condition is not None or node.map_param is not None:
-            self._settle(node, await self._execute(node))
-            return
-        # A plain step (most of them): the same path as _execute, one coroutine less.
+        if name in self.resumed:
+            source, records = self.resumed[name]
+            if await self._load_outputs(node, records, source_run=source, cache_key=""):
+                self._settle(node, OK)
+                return
         kwargs, ctx_params = self._resolve(node)
+        if node.step.condition is not None:
+            if self._lazy:
+                await self._realize(node, kwargs)
+            if not self._condition_holds(node, kwargs):
+                self._settle(node, FAILED if self._results[name].status == "failed" else SKIP)
+                return
         inputs: dict[str, str] = {} if self.runtime is None else self._input_ids(node)
+        if node.map_param is not None:
+            if self._lazy:
+                await self._realize(node, kwargs)
+            self._settle(node, await self._execute_mapped(node, kwargs, ctx_params, inputs))
+            return
         outputs = await self._run_one(node, kwargs, ctx_params, inputs)
         if outputs is None:
             self._settle(node, FAILED)
@@ -365,29 +378,6 @@ class Runner(PersistenceMixin, MappingMixin):
             elif kind is FromContext:
                 ctx_params.append(param)
         return kwargs, ctx_params
-
-    async def _execute(self, node: Any) -> object:
-        name = node.name
-        if name in self.resumed:
-            source, records = self.resumed[name]
-            if await self._load_outputs(node, records, source_run=source, cache_key=""):
-                return OK
-        kwargs, ctx_params = self._resolve(node)
-        if node.step.condition is not None:
-            if self._lazy:
-                await self._realize(node, kwargs)
-            if not self._condition_holds(node, kwargs):
-                return FAILED if self._results[name].status == "failed" else SKIP
-        inputs: dict[str, str] = {} if self.runtime is None else self._input_ids(node)
-        if node.map_param is not None:
-            if self._lazy:
-                await self._realize(node, kwargs)
-            return await self._execute_mapped(node, kwargs, ctx_params, inputs)
-        outputs = await self._run_one(node, kwargs, ctx_params, inputs)
-        if outputs is None:
-            return FAILED
-        self._values.update(outputs)
-        return OK
 
     async def _run_one(
         self, node: Any, kwargs: dict[str, Any], ctx_params: list[str], inputs: dict[str, str]
@@ -529,15 +519,19 @@ class Runner(PersistenceMixin, MappingMixin):
             if step.is_async:
                 return await _invoke(step.fn, pos, kwargs)
             return await anyio.to_thread.run_sync(
-                _bind(step.fn, pos, kwargs), abandon_on_cancel=True, limiter=self._threads
+                functools.partial(_invoke, step.fn, pos, kwargs),
+                abandon_on_cancel=True,
+                limiter=self._threads,
             )
         with anyio.move_on_after(timeout) as scope:
             if step.is_async:
-                return await _bind(step.fn, pos, kwargs)()
+                return await _invoke(step.fn, pos, kwargs)
             # A sync step's thread cannot be killed: on timeout it is abandoned, its
             # result discarded, and the step fails.
             return await anyio.to_thread.run_sync(
-                _bind(step.fn, pos, kwargs), abandon_on_cancel=True, limiter=self._threads
+                functools.partial(_invoke, step.fn, pos, kwargs),
+                abandon_on_cancel=True,
+                limiter=self._threads,
             )
         if scope.cancelled_caught:
             raise StepTimeoutError(step.name, timeout)
@@ -568,14 +562,6 @@ def _invoke(
     if positional is None:
         return fn(**kwargs)
     return fn(*[kwargs[p] for p in positional])
-
-
-def _bind(
-    fn: Callable[..., Any], positional: tuple[str, ...] | None, kwargs: dict[str, Any]
-) -> Callable[[], Any]:
-    if positional is None:
-        return functools.partial(fn, **kwargs)
-    return functools.partial(fn, *[kwargs[p] for p in positional])
 
 
 def _split(node: DagNode, value: Any) -> dict[str, Any]:
