@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import sys
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from flowyml.errors import StoreError
 from flowyml.storage.metadata import SqliteMetadataStore
 
 # Appends `count` events (run_started, then started/succeeded pairs) for one run, in
@@ -22,6 +24,7 @@ WRITER = """
 import itertools, os, socket, sys
 import anyio
 from flowyml.events import ArtifactRef, RunStarted, StepStarted, StepSucceeded
+from flowyml.errors import StoreError
 from flowyml.storage.metadata import SqliteMetadataStore
 
 url, run_id, count, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -163,3 +166,110 @@ async def test_killed_writer_leaves_a_consistent_store(tmp_path: Path) -> None:
         assert run is not None and run.status == "interrupted"
         last = await store.get_step_run("victim", running[0])
         assert last is not None and last.status == "interrupted"
+
+
+def _step_events(run_id: str, count: int) -> list[Any]:
+    from flowyml.events import ArtifactRef, RunStarted, StepStarted, StepSucceeded
+
+    events: list[Any] = [RunStarted(run_id=run_id, ts=1.0, pipeline="p", pid=1, host="h", steps=[])]
+    for i in range(count):
+        events.append(StepStarted(run_id=run_id, step=f"s{i}", ts=2.0, cache_key=f"k{i}"))
+        ref = ArtifactRef(
+            id=f"{run_id}-a{i}",
+            name="out",
+            uri="file:///x",
+            type_name="int",
+            materializer="json",
+            size=1,
+            content_hash=str(i),
+        )
+        events.append(
+            StepSucceeded(
+                run_id=run_id, step=f"s{i}", ts=3.0, outputs={"out": ref}, cache_key=f"k{i}"
+            )
+        )
+    return events
+
+
+async def test_big_batches_match_one_row_at_a_time(tmp_path: Path) -> None:
+    # Batches of hundreds of rows go in multi-row INSERTs (up to 999 values each, plus a
+    # shorter last one): the rows must be those of one statement per row.
+    from flowyml.storage.metadata._sqlite import _ThreadSession
+
+    table = "CREATE TABLE t (k TEXT PRIMARY KEY, a INTEGER, b TEXT, n INTEGER DEFAULT 0)"
+    upsert = (
+        "INSERT INTO t (k, a, b) VALUES (?, ?, ?) "
+        "ON CONFLICT (k) DO UPDATE SET a = excluded.a, n = t.n + 1"
+    )
+    # 700 rows (333 fit in a statement), with keys repeating across statements
+    rows = [(f"k{i % 450}", i, "x" * (i % 7)) for i in range(700)]
+    results = []
+    for many in (True, False):
+        conn = sqlite3.connect(":memory:")
+        conn.execute(table)
+        if many:
+            await _ThreadSession(conn).executemany(upsert, rows)
+        else:
+            for row in rows:
+                conn.execute(upsert, row)
+        results.append(conn.execute("SELECT * FROM t ORDER BY k").fetchall())
+        conn.close()
+    assert results[0] == results[1]
+    assert len(results[0]) == 450 and sum(r[3] for r in results[0]) == 250
+
+
+async def test_transactions_only_await_the_session(tmp_path: Path) -> None:
+    # A write transaction runs whole in a worker thread: awaiting anything but the
+    # session there is a programming error, reported clearly; nothing is committed.
+    async with SqliteMetadataStore(f"sqlite:///{tmp_path / 'm.db'}") as store:
+
+        class Suspend:  # what any real I/O would do: yield to an event loop
+            def __await__(self) -> Generator[None, None, None]:
+                yield
+
+        async def tx(session: Any) -> None:
+            await session.execute("DELETE FROM event_seq")
+            await Suspend()
+
+        with pytest.raises(RuntimeError, match="may only await its session"):
+            await store._write(tx)
+        await store.append_events(_step_events("r", 2))  # the store still works
+        assert await store.last_event_id() == 5
+
+
+async def test_closing_is_quick_and_loses_nothing(tmp_path: Path) -> None:
+    # The read connection is read-only and closes last, so closing the store does not
+    # checkpoint the write-ahead log: the data stays in metadata.db-wal, where SQLite
+    # (this or any later connection) finds it.
+    path = tmp_path / "m.db"
+    async with SqliteMetadataStore(f"sqlite:///{path}") as store:
+        await store.append_events(_step_events("r", 300))
+        assert await store.get_run("r") is not None  # the reader has read
+    wal = path.with_name("m.db-wal")
+    assert wal.exists() and wal.stat().st_size > 100_000
+    assert query(path, "SELECT COUNT(*) FROM step_runs WHERE status = 'succeeded'") == [(300,)]
+    async with SqliteMetadataStore(f"sqlite:///{path}") as store:
+        run = await store.get_run("r")
+        assert run is not None and run.steps_done == 300
+
+
+async def test_the_read_connection_cannot_write(tmp_path: Path) -> None:
+    async with SqliteMetadataStore(f"sqlite:///{tmp_path / 'm.db'}") as store:
+        with pytest.raises(StoreError, match="read-only"):
+            await store._read(lambda s: s.execute("DELETE FROM runs"))
+        assert store._reader is not None
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            await store._reader.execute("DELETE FROM runs")
+
+
+async def test_cancelled_append_commits_all_or_nothing(tmp_path: Path) -> None:
+    # Cancelling the caller while its transaction runs in the worker thread: the call
+    # returns promptly after the thread is done, and the batch is in whole or not at all.
+    async with SqliteMetadataStore(f"sqlite:///{tmp_path / 'm.db'}") as store:
+        events = _step_events("r", 2000)
+        with anyio.move_on_after(0.001):
+            await store.append_events(events)
+        last = await store.last_event_id()
+        assert last in (0, len(events))
+        await store.append_events(_step_events("r2", 1))
+        assert await store.last_event_id() == last + 3

@@ -287,9 +287,9 @@ def project(events: Sequence[Event], pipelines: Mapping[str, str]) -> list[Op]:
     """
     names: dict[str, str] = {}
     ops: list[Op] = []
-    for ev in events:
+    for ev in events:  # exact types: events are final
         run_id = ev.run_id
-        if isinstance(ev, RunStarted):
+        if type(ev) is RunStarted:
             names[run_id] = ev.pipeline
             ops.append(
                 InsertRun(
@@ -310,7 +310,7 @@ def project(events: Sequence[Event], pipelines: Mapping[str, str]) -> list[Op]:
                 UpsertStep("pending", _step_row(run_id, name, pos=pos, status="pending"))
                 for pos, name in enumerate(ev.steps)
             )
-        elif isinstance(ev, StepStarted):
+        elif type(ev) is StepStarted:
             row = _step_row(
                 run_id,
                 ev.step,
@@ -324,10 +324,10 @@ def project(events: Sequence[Event], pipelines: Mapping[str, str]) -> list[Op]:
             ops.extend(
                 UpsertLineage((run_id, ev.step, param, aid)) for param, aid in ev.inputs.items()
             )
-        elif isinstance(ev, StepRetrying):
+        elif type(ev) is StepRetrying:
             row = _step_row(run_id, ev.step, status="retrying", attempts=ev.attempt, error=ev.error)
             ops.append(UpsertStep("step_retrying", row))
-        elif isinstance(ev, StepSucceeded):
+        elif type(ev) is StepSucceeded:
             ops.extend(
                 InsertArtifact(_artifact_row(ref, run_id, ev.step, ev.ts))
                 for ref in ev.outputs.values()
@@ -348,7 +348,7 @@ def project(events: Sequence[Event], pipelines: Mapping[str, str]) -> list[Op]:
             if ev.cache_key:
                 pipeline = names.get(run_id) or pipelines.get(run_id, "")
                 ops.append(InsertCache((ev.cache_key, run_id, ev.step, pipeline, outputs, ev.ts)))
-        elif isinstance(ev, StepCached):
+        elif type(ev) is StepCached:
             producer = ev.source_run_id or run_id
             ops.extend(
                 InsertArtifact(_artifact_row(ref, producer, ev.step, ev.ts))
@@ -371,7 +371,7 @@ def project(events: Sequence[Event], pipelines: Mapping[str, str]) -> list[Op]:
             ops.extend(
                 UpsertLineage((run_id, ev.step, param, aid)) for param, aid in ev.inputs.items()
             )
-        elif isinstance(ev, StepFailed):
+        elif type(ev) is StepFailed:
             row = _step_row(
                 run_id,
                 ev.step,
@@ -385,10 +385,10 @@ def project(events: Sequence[Event], pipelines: Mapping[str, str]) -> list[Op]:
                 traceback=ev.traceback,
             )
             ops.append(UpsertStep("step_failed", row))
-        elif isinstance(ev, StepSkipped):
+        elif type(ev) is StepSkipped:
             row = _step_row(run_id, ev.step, status="skipped", error=ev.reason, finished_at=ev.ts)
             ops.append(UpsertStep("step_skipped", row))
-        elif isinstance(ev, RunFinished):
+        elif type(ev) is RunFinished:
             ops.append(FinishRun(run_id, ev.status, ev.ts, ev.duration, ev.error))
             ops.append(CloseSteps(run_id, _CLOSE_STATUS.get(ev.status, "skipped")))
     return ops
@@ -398,65 +398,77 @@ def touched_runs(ops: Iterable[Op]) -> list[str]:
     """Runs whose step counters may have changed (in first-seen order)."""
     seen: dict[str, None] = {}
     for op in ops:
-        if isinstance(op, UpsertStep):
-            seen[op.row[0]] = None
-        elif isinstance(op, CloseSteps):
-            seen[op.run_id] = None
+        kind = type(op)
+        if kind is UpsertStep:
+            seen[op.row[0]] = None  # type: ignore[union-attr]
+        elif kind is CloseSteps:
+            seen[op.run_id] = None  # type: ignore[union-attr]
     return list(seen)
-
-
-_NO_ROWS: Final[tuple[Hashable, ...]] = ()
-
-
-def _footprint(op: Op) -> tuple[Hashable, tuple[Hashable, ...], tuple[Hashable, ...]]:
-    """(statement key, rows read, rows written); ``("steps", run)`` stands for all its steps."""
-    if type(op) is UpsertStep:
-        run_id, step = op.row[0], op.row[1]
-        return op.kind, (("run", run_id), ("steps", run_id)), (("step", run_id, step),)
-    if type(op) is InsertArtifact:
-        return "artifact", _NO_ROWS, (("artifact", op.row[0]),)
-    if type(op) is UpsertLineage:
-        return "lineage", _NO_ROWS, (("lineage", *op.row[:3]),)
-    if type(op) is InsertCache:
-        return "cache", _NO_ROWS, (("cache", *op.row[:3]),)
-    if type(op) is InsertRun:
-        return "run", _NO_ROWS, (("run", op.row[0]),)
-    if type(op) is FinishRun:
-        return "finish", _NO_ROWS, (("run", op.run_id),)
-    assert type(op) is CloseSteps
-    return "close", _NO_ROWS, (("steps", op.run_id),)
 
 
 def plan(ops: Sequence[Op]) -> list[tuple[Hashable, list[Op]]]:
     """Group ``ops`` into ``(statement key, ops)`` batches that give the same result in order.
 
     An operation joins the latest batch of its statement when nothing it conflicts with
-    (same row written, or a step of a run whose steps are closed wholesale) happened in
-    or after that batch; otherwise it starts a new batch.  A typical batch of step
-    events thus becomes one ``executemany`` per statement instead of one call per row.
-    Step upserts use their event tag as statement key.
+    happened in or after that batch; otherwise it starts a new batch.  Conflicts: two
+    operations on the same row; a step upsert and a write of its run's row (insert,
+    finish); a step upsert and the closing of all its run's steps.  A typical batch of
+    step events thus becomes one ``executemany`` per statement instead of one call per
+    row.  Step upserts use their event tag as statement key.
     """
     groups: list[tuple[Hashable, list[Op]]] = []
     latest: dict[Hashable, int] = {}
-    last_write: dict[Hashable, int] = {}
-    last_read: dict[Hashable, int] = {}
-    write_of, read_of = last_write.get, last_read.get
+    # Batch index of the last write (w) and last read (r) of each kind of row.
+    step_w: dict[tuple[str, str], int] = {}
+    run_w: dict[str, int] = {}
+    run_r: dict[str, int] = {}
+    steps_w: dict[str, int] = {}
+    steps_r: dict[str, int] = {}
+    row_w: dict[tuple[Any, ...], int] = {}  # artifact, lineage and cache rows
     for op in ops:
-        key, reads, writes = _footprint(op)
-        floor = -1
-        for row in reads:
-            floor = max(floor, write_of(row, -1))
-        for row in writes:
-            floor = max(floor, write_of(row, -1), read_of(row, -1))
+        kind = type(op)
+        if kind is UpsertStep:
+            key: Hashable = op.kind  # type: ignore[union-attr]
+            run = op.row[0]  # type: ignore[union-attr]
+            step = (run, op.row[1])  # type: ignore[union-attr]
+            floor = max(step_w.get(step, -1), run_w.get(run, -1), steps_w.get(run, -1))
+        elif kind is InsertRun or kind is FinishRun:
+            key = "run" if kind is InsertRun else "finish"
+            run = op.row[0] if kind is InsertRun else op.run_id  # type: ignore[union-attr]
+            floor = max(run_w.get(run, -1), run_r.get(run, -1))
+        elif kind is CloseSteps:
+            key = "close"
+            run = op.run_id  # type: ignore[union-attr]
+            floor = max(steps_w.get(run, -1), steps_r.get(run, -1))
+        else:
+            key = _ROW_KEYS[kind]
+            row = (key, *op.row[: _KEY_WIDTH[kind]])  # type: ignore[union-attr]
+            floor = row_w.get(row, -1)
         index = latest.get(key, -1)
         if index <= floor:
             index = len(groups)
             groups.append((key, []))
             latest[key] = index
         groups[index][1].append(op)
-        for row in writes:
-            last_write[row] = index
-        for row in reads:
-            if read_of(row, -1) < index:
-                last_read[row] = index
+        if kind is UpsertStep:
+            step_w[step] = index
+            if run_r.get(run, -1) < index:
+                run_r[run] = index
+            if steps_r.get(run, -1) < index:
+                steps_r[run] = index
+        elif kind is CloseSteps:
+            steps_w[run] = index
+        elif key == "run" or key == "finish":
+            run_w[run] = index
+        else:
+            row_w[row] = index
     return groups
+
+
+#: statement key and key columns of the rows only ever inserted
+_ROW_KEYS: Final[Mapping[type, str]] = {
+    InsertArtifact: "artifact",
+    UpsertLineage: "lineage",
+    InsertCache: "cache",
+}
+_KEY_WIDTH: Final[Mapping[type, int]] = {InsertArtifact: 1, UpsertLineage: 3, InsertCache: 3}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import operator
 import time
-from collections import ChainMap
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar, Final, TypeVar
 
@@ -96,18 +95,27 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
+def _event_rows(batch: Sequence[Event]) -> list[tuple[str, str, float, str]]:
+    """``events`` rows without their id: run, type, time and the JSON payload."""
+    return [(ev.run_id, event_tag(ev), ev.ts, encode_event(ev).decode()) for ev in batch]
+
+
 def _op_params(op: Op) -> Sequence[Any]:
-    if isinstance(op, FinishRun):
-        return (op.status, op.finished_at, op.duration, op.error, op.run_id)
-    if isinstance(op, CloseSteps):
-        return (op.status, op.run_id)
-    return op.row
+    kind = type(op)
+    if kind is FinishRun:
+        return (op.status, op.finished_at, op.duration, op.error, op.run_id)  # type: ignore[union-attr]
+    if kind is CloseSteps:
+        return (op.status, op.run_id)  # type: ignore[union-attr]
+    return op.row  # type: ignore[union-attr]
 
 
 class SqlMetadataStore(StoreBase):
     """Metadata store over a SQL database; see the module docstring for the locking."""
 
     dialect: ClassVar[Dialect]
+    #: whether transaction functions run off the event loop (SQLite: in a worker thread),
+    #: so that turning events into rows is better done inside them
+    _prepare_in_transaction: ClassVar[bool] = False
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -190,20 +198,24 @@ class SqlMetadataStore(StoreBase):
         if not events:
             return []
         batch = list(events)
-        rows = [(ev.run_id, event_tag(ev), ev.ts, encode_event(ev).decode()) for ev in batch]
-        found: dict[str, str] = {}
-        missing = sorted(runs_needing_pipeline(batch, self._pipelines))
-        # Prepare outside the transaction when possible: the write lock is held for less.
-        prepared = None if missing else self._prepare(batch)
+        # The pipeline names the projection may need, read here (on the event loop).
+        found = {r: n for r in {ev.run_id for ev in batch} if (n := self._pipelines.get(r))}
+        missing = sorted(runs_needing_pipeline(batch, found))
+        prepared = None
+        if not (missing or self._prepare_in_transaction):
+            # Prepare outside the transaction when possible: the write lock is held for less.
+            prepared = _event_rows(batch), self._prepare(batch, found)
 
         async def tx(s: Session) -> list[int]:
             last = await s.reserve_ids(len(batch))
             first = last - len(batch) + 1
-            statements = prepared
-            if statements is None:
-                sql = f"SELECT run_id, pipeline FROM runs WHERE run_id IN ({_marks(len(missing))})"
-                found.update((r[0], r[1]) for r in await s.fetch(sql, missing))
-                statements = self._prepare(batch, found)
+            if prepared is None:
+                if missing:
+                    sql = f"SELECT run_id, pipeline FROM runs WHERE run_id IN ({_marks(len(missing))})"
+                    found.update((r[0], r[1]) for r in await s.fetch(sql, missing))
+                rows, statements = _event_rows(batch), self._prepare(batch, found)
+            else:
+                rows, statements = prepared
             await s.executemany(_INSERT_EVENT, [(first + i, *r) for i, r in enumerate(rows)])
             for sql, params in statements:
                 await s.executemany(sql, params)
@@ -222,7 +234,7 @@ class SqlMetadataStore(StoreBase):
         self, batch: Sequence[Event], found: Mapping[str, str] | None = None
     ) -> list[tuple[str, list[Sequence[Any]]]]:
         """The statements (with their parameter rows) that project ``batch``."""
-        ops = project(batch, ChainMap(dict(found or {}), self._pipelines))
+        ops = project(batch, found or {})
         statements: list[tuple[str, list[Sequence[Any]]]] = []
         for key, group in plan(ops):
             pick = self._pickers.get(key)

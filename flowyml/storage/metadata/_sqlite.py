@@ -1,25 +1,40 @@
-"""SQLite metadata store (aiosqlite): the zero-config default.
+"""SQLite metadata store: the zero-config default.
 
-One writer connection serves every write of the store, behind an :class:`anyio.Lock`
-(the store is shared by the tasks of one event loop), each write in a ``BEGIN
-IMMEDIATE`` transaction, which takes SQLite's write lock up front so a transaction never
-has to upgrade a read lock (the classic cause of "database is locked").  Other processes
-writing the same file wait on ``busy_timeout`` (30 s); on top of that a busy error
-rolls back and retries the whole transaction with backoff, so concurrent writers
-never fail.  A second connection serves reads: in WAL mode it sees committed data only
-and never waits for writers.
+Writes.  One stdlib :mod:`sqlite3` connection serves every write of the store.  A whole
+transaction — ``BEGIN IMMEDIATE``, its statements, ``COMMIT`` — runs as a single call in a
+worker thread (:func:`anyio.to_thread.run_sync`), so it costs one thread hop however many
+statements it has, and big batches of rows go in multi-row ``INSERT`` statements.  Why not
+one aiosqlite call per statement: each call is a round trip to the connection's thread,
+and while the event loop is busy (a burst of steps finishing), every round trip waits for
+the thread to get the GIL back; a transaction of ten statements then waited ten times.
+``BEGIN IMMEDIATE`` takes SQLite's write lock up front, so a transaction never has to
+upgrade a read lock (the classic cause of "database is locked").  Another process holding
+the lock makes the transaction fail fast (short busy timeout, so a worker thread is never
+parked for long and cancellation stays prompt); it is rolled back and retried from the
+event loop with jittered backoff, so concurrent writers never fail.
+
+Reads.  A second connection (aiosqlite), opened read-only: in WAL mode it sees committed
+data only and never waits for writers.  Closing the store closes the writer first and
+this reader last; a read-only connection does not checkpoint the WAL when it closes, so
+closing costs no synchronous copy of the WAL into the database file.  SQLite checkpoints
+on commit once the WAL passes ``wal_autocheckpoint`` pages (4 MB), so the ``-wal`` file
+stays small; it is part of the database (copy ``metadata.db`` with its ``-wal`` file, or use
+``sqlite3 metadata.db ".backup copy.db"``).
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final, TypeVar
+import urllib.parse
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, Final, TypeVar, cast
 
 import aiosqlite
 import anyio
+import anyio.to_thread
 
 from ...errors import StoreConnectionError, StoreError, UnsupportedURLError
 from ._dialect import SQLITE, Session
@@ -30,9 +45,14 @@ __all__ = ("SqliteMetadataStore", "sqlite_path")
 
 T = TypeVar("T")
 
-_BUSY_TIMEOUT: Final = 30.0
+#: how long one attempt waits inside SQLite for another process's write lock
+_WRITE_BUSY_TIMEOUT: Final = 0.1
+#: the read connection never takes the write lock: it can wait longer
+_READ_BUSY_TIMEOUT: Final = 30.0
 _RETRY_FOR: Final = 300.0
 _BUSY_CODES: Final = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+#: bound parameters per statement: SQLite before 3.32 allows 999
+_MAX_PARAMS: Final = 999
 
 
 def sqlite_path(url: str) -> str:
@@ -59,28 +79,104 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
-class _SqliteSession:
+@functools.lru_cache(maxsize=1024)
+def _multi_row(sql: str, rows: int) -> str | None:
+    """``INSERT ... VALUES (?, ?) ...`` rewritten to insert ``rows`` rows, or ``None``."""
+    if not sql.startswith("INSERT"):
+        return None
+    head, sep, rest = sql.partition(" VALUES (")
+    if not sep:
+        return None
+    marks, _, tail = rest.partition(")")
+    group = f"({marks})"
+    return f"{head} VALUES {', '.join([group] * rows)}{tail}"
+
+
+class _ThreadSession:
+    """A :class:`Session` over a stdlib connection, for code running in a worker thread.
+
+    Its methods are coroutines that never suspend, so the shared (async) SQL code runs
+    unchanged inside the thread: :func:`_complete` drives it to its end in one step.
+    """
+
     __slots__ = ("_conn",)
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cursor = await self._conn.execute(sql, params)
-        count = cursor.rowcount
-        await cursor.close()
-        return count
+        return self._conn.execute(sql, params).rowcount
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        # The statement is complete when executemany returns; the cursor has nothing to close.
-        await self._conn.executemany(sql, rows)
+        # Many rows per statement: SQLite releases the GIL once per statement, not per row,
+        # and each statement does less per row than a loop of single-row ones.
+        conn = self._conn
+        done = 0
+        if len(rows) > 1:
+            per = max(1, _MAX_PARAMS // max(1, len(rows[0])))
+            while done < len(rows):
+                chunk = rows[done : done + per]
+                multi = _multi_row(sql, len(chunk))
+                if multi is None:
+                    break
+                conn.execute(multi, [v for row in chunk for v in row])
+                done += len(chunk)
+        if done < len(rows):
+            conn.executemany(sql, rows[done:])
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
-        return list(await self._conn.execute_fetchall(sql, params))
+        return self._conn.execute(sql, params).fetchall()
 
     async def reserve_ids(self, count: int) -> int:
-        rows = list(await self._conn.execute_fetchall(SQLITE.reserve_ids_sql, (count,)))
-        return int(rows[0][0])
+        return int(self._conn.execute(SQLITE.reserve_ids_sql, (count,)).fetchall()[0][0])
+
+
+def _complete(awaitable: Awaitable[T]) -> T:
+    """Run a coroutine that never suspends (it awaits only a :class:`_ThreadSession`)."""
+    coro = cast(Coroutine[Any, Any, T], awaitable)
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError("a SQLite transaction may only await its session, not other I/O")
+
+
+def _in_transaction(conn: sqlite3.Connection, fn: Callable[[Session], Awaitable[T]]) -> T:
+    """``fn`` in one write transaction on ``conn`` (called in a worker thread)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = _complete(fn(_ThreadSession(conn)))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:  # a failed COMMIT, or a failed statement
+            conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _read_now(conn: sqlite3.Connection, fn: Callable[[Session], Awaitable[T]]) -> T:
+    return _complete(fn(_ThreadSession(conn)))
+
+
+def _connect_writer(path: str) -> sqlite3.Connection:
+    return sqlite3.connect(
+        path, isolation_level=None, timeout=_WRITE_BUSY_TIMEOUT, check_same_thread=False
+    )
+
+
+def _set_up_writer(conn: sqlite3.Connection, path: str) -> bool:
+    """Settings of the write connection; return whether the schema is the latest."""
+    if path != ":memory:":
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    try:  # read without the write lock: opening an existing store is one query
+        row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    except sqlite3.OperationalError as exc:
+        if _is_busy(exc):
+            raise
+        return False  # no such table yet: a new database
+    return bool(row) and row[0] == LATEST_VERSION
 
 
 class SqliteMetadataStore(SqlMetadataStore):
@@ -90,28 +186,20 @@ class SqliteMetadataStore(SqlMetadataStore):
     """
 
     dialect = SQLITE
+    # A transaction runs whole in a worker thread: so does turning its events into rows.
+    _prepare_in_transaction = True
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.path = sqlite_path(url)
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._lock = anyio.Lock()
+        # The write connection is used by one worker thread at a time.
+        self._thread = anyio.CapacityLimiter(1)
 
-    async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=_BUSY_TIMEOUT)
-        # One round trip to the connection's thread for all the settings.
-        pragmas = f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT * 1000)}; "
-        if self.path != ":memory:":
-            pragmas += "PRAGMA journal_mode = WAL; "
-        pragmas += "PRAGMA synchronous = NORMAL;"
-        try:
-            await self._retry_busy(lambda: conn.executescript(pragmas))
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await conn.close()
-            raise
-        return conn
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._thread)
 
     async def _open(self) -> None:
         try:
@@ -119,12 +207,15 @@ class SqliteMetadataStore(SqlMetadataStore):
                 path = await anyio.Path(self.path).absolute()
                 await path.parent.mkdir(parents=True, exist_ok=True)
                 self.path = str(path)
-            self._writer = await self._connect()
-            if not await self._schema_is_current(self._writer):
+            self._writer = writer = await self._in_thread(_connect_writer, self.path)
+            current = await self._retry_busy(
+                lambda: self._in_thread(_set_up_writer, writer, self.path)
+            )
+            if not current:
                 async with self._lock:
-                    await self._transaction(self._writer, self._migrate)
+                    await self._transaction(writer, self._migrate)
             if self.path != ":memory:":
-                self._reader = await self._connect()
+                self._reader = await self._connect_reader()
         except (OSError, sqlite3.Error) as exc:
             await self._close()
             raise StoreConnectionError(
@@ -135,25 +226,31 @@ class SqliteMetadataStore(SqlMetadataStore):
             await self._close()
             raise
 
-    @staticmethod
-    async def _schema_is_current(conn: aiosqlite.Connection) -> bool:
-        """Whether the schema is already the latest, read without taking the write lock
-        (the usual case: opening an existing store costs one query, not a transaction)."""
+    async def _connect_reader(self) -> aiosqlite.Connection:
+        uri = f"file:{urllib.parse.quote(self.path)}?mode=ro"
+        conn = await aiosqlite.connect(
+            uri, uri=True, isolation_level=None, timeout=_READ_BUSY_TIMEOUT
+        )
         try:
-            rows = list(await conn.execute_fetchall("SELECT MAX(version) FROM schema_version"))
-        except sqlite3.OperationalError:  # no such table yet: a new database
-            return False
-        return bool(rows) and rows[0][0] == LATEST_VERSION
+            await conn.execute_fetchall(f"PRAGMA busy_timeout = {int(_READ_BUSY_TIMEOUT * 1000)}")
+            # A first read attaches this connection to the WAL: from then on the writer
+            # is never the last connection, and does not checkpoint when it closes.
+            await conn.execute_fetchall("SELECT MAX(version) FROM schema_version")
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await conn.close()
+            raise
+        return conn
 
     async def _close(self) -> None:
         with anyio.CancelScope(shield=True):
+            async with self._lock:  # the writer first: the read-only reader closes last
+                writer, self._writer = self._writer, None
+                if writer is not None:
+                    await self._in_thread(writer.close)
             reader, self._reader = self._reader, None
             if reader is not None:
                 await reader.close()
-            async with self._lock:
-                writer, self._writer = self._writer, None
-                if writer is not None:
-                    await writer.close()
 
     @staticmethod
     async def _retry_busy(fn: Callable[[], Awaitable[T]]) -> T:
@@ -170,23 +267,9 @@ class SqliteMetadataStore(SqlMetadataStore):
             delay = min(delay * 2, 0.25)
 
     async def _transaction(
-        self, conn: aiosqlite.Connection, fn: Callable[[Session], Awaitable[T]]
+        self, conn: sqlite3.Connection, fn: Callable[[Session], Awaitable[T]]
     ) -> T:
-        async def attempt() -> T:
-            await conn.execute_fetchall("BEGIN IMMEDIATE")
-            try:
-                result = await fn(_SqliteSession(conn))
-                await conn.execute_fetchall("COMMIT")
-            except BaseException:
-                with anyio.CancelScope(shield=True):
-                    try:
-                        await conn.execute_fetchall("ROLLBACK")
-                    except sqlite3.OperationalError:
-                        pass  # nothing to roll back: the failure ended the transaction
-                raise
-            return result
-
-        return await self._retry_busy(attempt)
+        return await self._retry_busy(lambda: self._in_thread(_in_transaction, conn, fn))
 
     def _failed(self, exc: sqlite3.Error) -> StoreError:
         return StoreError(f"SQLite metadata store {self.url} (file {self.path}) failed: {exc}")
@@ -204,10 +287,31 @@ class SqliteMetadataStore(SqlMetadataStore):
     async def _read(self, fn: Callable[[Session], Awaitable[T]]) -> T:
         try:
             if self._reader is not None:
-                return await fn(_SqliteSession(self._reader))
+                return await fn(_ReadSession(self._reader))
             async with self._lock:  # in-memory: the writer is the only connection
                 if self._writer is None:
                     raise StoreError(f"metadata store {self.url} is closed")
-                return await fn(_SqliteSession(self._writer))
+                return await self._in_thread(_read_now, self._writer, fn)
         except sqlite3.Error as exc:
             raise self._failed(exc) from exc
+
+
+class _ReadSession:
+    """A :class:`Session` over the aiosqlite read-only connection: queries only."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        return list(await self._conn.execute_fetchall(sql, params))
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        raise StoreError("the SQLite read connection is read-only; write in _write()")
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise StoreError("the SQLite read connection is read-only; write in _write()")
+
+    async def reserve_ids(self, count: int) -> int:
+        raise StoreError("the SQLite read connection is read-only; write in _write()")
