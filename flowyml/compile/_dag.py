@@ -48,7 +48,7 @@ class DagNode:
         return [b.output for _, b in self.bindings if isinstance(b, FromOutput)]
 
 
-@dataclass(slots=True, frozen=True, eq=False)
+@dataclass(slots=True, frozen=True, eq=False, weakref_slot=True)
 class Dag:
     """Nodes in insertion order, edges between them, and lookups the executor needs."""
 

@@ -97,12 +97,9 @@ async def _code_version(rt: Runtime, dag: Any) -> str:
     Fingerprinting reads source files (once per function): it runs in a worker thread,
     and it also fills the steps' fingerprints that cache keys use later.
     """
-    known = rt.versions.get(id(dag))
-    if known is not None and known[0] is dag:
-        version: str = known[1]
-        return version
-    version = await anyio.to_thread.run_sync(dag.code_version)
-    rt.versions[id(dag)] = (dag, version)
+    version = rt.versions.get(dag)
+    if version is None:
+        version = rt.versions[dag] = await anyio.to_thread.run_sync(dag.code_version)
     return version
 
 

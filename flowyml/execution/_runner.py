@@ -183,7 +183,13 @@ class Runner(PersistenceMixin, MappingMixin):
         if self.cache_on and self.runtime is not None:
             snap = getattr(self.runtime.metadata, "cache_snapshot", None)
             if snap is not None:
-                self._snapshot = await snap(self.dag.pipeline, max_age=self.cache_expiry)
+                nodes = self.dag.nodes
+                self._snapshot = await snap(
+                    self.dag.pipeline,
+                    steps=nodes.keys(),
+                    mapped=[n for n, node in nodes.items() if node.map_param is not None],
+                    max_age=self.cache_expiry,
+                )
         try:
             async with AsyncExitStack() as stack, anyio.create_task_group() as outer:
                 if self._executor is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -65,8 +66,9 @@ class Runtime:
         self._materializers = materializers
         self.hub = EventHub()
         self.registered: dict[str, str] = {}
-        #: id(dag) -> (dag, code version): fingerprints are computed once per DAG
-        self.versions: dict[int, tuple[Any, str]] = {}
+        #: dag -> code version: fingerprints are computed once per DAG (weakly held, so
+        #: a long-lived runtime does not keep every DAG it ever ran)
+        self.versions: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
         self._opened: list[Any] = []
         self._metadata: MetadataStore | None = None
         self._artifacts: ArtifactStore | None = None

@@ -273,6 +273,38 @@ async def test_cache_expiry_and_clear(metadata_url: str) -> None:
         assert not (await p.arun(runtime=rt, enable_cache=False)).step_results["work"].cached
 
 
+async def test_a_long_lived_runtime_keeps_neither_dags_nor_old_steps(metadata_url: str) -> None:
+    # A service runs pipelines for hours in one Runtime: it must not hold every DAG it
+    # ran, and a run reads the cache entries of its own steps only, not of every step
+    # the pipeline had before (its steps changed: that read grew with each run).
+    import gc
+
+    def made(i: int) -> Pipeline:
+        @step(name=f"s{i}")
+        def work() -> int:
+            return i
+
+        return Pipeline("growing").add_step(work)
+
+    async with Runtime(store=metadata_url) as rt:
+        for i in range(5):
+            assert (await made(i).arun(runtime=rt))[f"s{i}"] == i
+        gc.collect()
+        assert len(rt.versions) == 0  # the pipelines are gone, so are their DAGs
+        snap = rt.metadata.cache_snapshot  # type: ignore[attr-defined]
+        assert set(await snap("growing")) == {f"s{i}" for i in range(5)}
+        p = made(2)
+        reads: list[set[str]] = []
+
+        async def recording(pipeline: str, **kw: object) -> object:
+            reads.append(set(kw["steps"]))  # type: ignore[call-overload]
+            return await snap(pipeline, **kw)
+
+        rt.metadata.cache_snapshot = recording  # type: ignore[attr-defined]
+        assert (await p.arun(runtime=rt)).step_results["s2"].cached
+        assert reads == [{"s2"}]
+
+
 async def test_step_can_opt_out_of_artifacts() -> None:
     import threading
 

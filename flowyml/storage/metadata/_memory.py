@@ -7,7 +7,7 @@ row by row on dictionaries, so both kinds of store derive identical rows from ev
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import msgspec
@@ -306,14 +306,23 @@ class MemoryMetadataStore(StoreBase):
         return len(self._events)
 
     async def cache_snapshot(
-        self, pipeline: str, *, max_age: float | None = None
+        self,
+        pipeline: str,
+        *,
+        steps: Collection[str] | None = None,
+        mapped: Collection[str] = (),
+        max_age: float | None = None,
     ) -> dict[str, tuple[str, str, dict[str, ArtifactRecord]]]:
         """The newest cache entry of every step of ``pipeline`` (see the SQL stores)."""
         self._check_open()
         oldest = None if max_age is None else time.time() - max_age
+        wanted = None if steps is None else set(steps)
+        prefixes = tuple(f"{m}[" for m in mapped)
         newest: dict[str, tuple[Any, ...]] = {}
         for row in self._cache.values():
             if row[3] != pipeline or (oldest is not None and row[5] < oldest):
+                continue
+            if wanted is not None and row[2] not in wanted and not row[2].startswith(prefixes):
                 continue
             best = newest.get(row[2])
             if best is None or (row[5], row[1]) > (best[5], best[1]):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import operator
 import time
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping, Sequence
 from typing import Any, ClassVar, Final, TypeVar
 
 import msgspec
@@ -89,6 +89,11 @@ _RECOUNT: Final = (
 _PIPELINE_CACHE_SIZE: Final = 4096
 _json: Final = msgspec.json.Encoder()
 _ids: Final = msgspec.json.Decoder(dict[str, str])
+
+
+def _like_prefix(text: str) -> str:
+    """``text`` for a ``LIKE ... ESCAPE '!'`` pattern (its ``%``, ``_`` and ``!`` literal)."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _marks(n: int) -> str:
@@ -403,26 +408,50 @@ class SqlMetadataStore(StoreBase):
         return int(rows[0][0] or 0)
 
     async def cache_snapshot(
-        self, pipeline: str, *, max_age: float | None = None
+        self,
+        pipeline: str,
+        *,
+        steps: Collection[str] | None = None,
+        mapped: Collection[str] = (),
+        max_age: float | None = None,
     ) -> dict[str, tuple[str, str, dict[str, ArtifactRecord]]]:
-        """The newest cache entry of every step of ``pipeline``, in one read.
+        """The newest cache entry of every step of ``pipeline``, in one read per 500 steps.
 
         Returns ``{step: (cache_key, run_id, outputs)}`` (entries whose artifacts are
         missing are left out).  Lets a run answer most cache lookups from memory.
+
+        :param steps: only these steps (a run passes its DAG's: a pipeline whose steps
+            changed over time has entries for many more)
+        :param mapped: with ``steps``, also the elements (``name[i]``) of these steps
         """
         where = "WHERE pipeline = ?"
         params: list[Any] = [pipeline]
         if max_age is not None:
             where += " AND created_at >= ?"
             params.append(time.time() - max_age)
-        sql = (
-            "SELECT cache_key, run_id, step, outputs FROM (SELECT cache_key, run_id, step, "
-            "outputs, ROW_NUMBER() OVER (PARTITION BY step ORDER BY created_at DESC, "
-            f"run_id DESC) AS rn FROM cache_entries {where}) ranked WHERE rn = 1"
-        )
+        filters: list[tuple[str, list[Any]]] = [("", [])]
+        if steps is not None:
+            names = sorted(steps)
+            filters = [
+                (f" AND step IN ({_marks(len(chunk))})", chunk)
+                for chunk in (names[i : i + 500] for i in range(0, len(names), 500))
+            ]
+            if mapped:
+                likes = " OR ".join("step LIKE ? ESCAPE '!'" for _ in mapped)
+                filters.append((f" AND ({likes})", [_like_prefix(m) + "[%" for m in mapped]))
+
+        def query(extra: str) -> str:
+            return (
+                "SELECT cache_key, run_id, step, outputs FROM (SELECT cache_key, run_id, "
+                "step, outputs, ROW_NUMBER() OVER (PARTITION BY step ORDER BY created_at "
+                f"DESC, run_id DESC) AS rn FROM cache_entries {where}{extra}) ranked "
+                "WHERE rn = 1"
+            )
 
         async def read(s: Session) -> dict[str, tuple[str, str, dict[str, ArtifactRecord]]]:
-            rows = await s.fetch(sql, params)
+            rows: list[Sequence[Any]] = []
+            for extra, values in filters:
+                rows += await s.fetch(query(extra), [*params, *values])
             decoded = [(str(r[0]), str(r[1]), str(r[2]), _ids.decode(r[3])) for r in rows]
             known = await self._artifacts_by_id(
                 s, [aid for *_, outs in decoded for aid in outs.values()]
@@ -434,6 +463,8 @@ class SqlMetadataStore(StoreBase):
             return snapshot
 
         self._check_open()
+        if steps is not None and not steps:
+            return {}
         return await self._read(read)
 
     async def lookup_cache(

@@ -227,14 +227,14 @@ class SqliteMetadataStore(SqlMetadataStore):
             raise
 
     async def _connect_reader(self) -> aiosqlite.Connection:
+        # Read-only; sqlite3's ``timeout`` is SQLite's busy timeout.
         uri = f"file:{urllib.parse.quote(self.path)}?mode=ro"
         conn = await aiosqlite.connect(
             uri, uri=True, isolation_level=None, timeout=_READ_BUSY_TIMEOUT
         )
         try:
-            await conn.execute_fetchall(f"PRAGMA busy_timeout = {int(_READ_BUSY_TIMEOUT * 1000)}")
-            # A first read attaches this connection to the WAL: from then on the writer
-            # is never the last connection, and does not checkpoint when it closes.
+            # A first read attaches this connection to the WAL: from then on the writer is
+            # never the last connection, and does not checkpoint when it closes.
             await conn.execute_fetchall("SELECT MAX(version) FROM schema_version")
         except BaseException:
             with anyio.CancelScope(shield=True):
