@@ -30,6 +30,7 @@ import sqlite3
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any, Final, TypeVar, cast
 
 import aiosqlite
@@ -159,24 +160,34 @@ def _read_now(conn: sqlite3.Connection, fn: Callable[[Session], Awaitable[T]]) -
     return _complete(fn(_ThreadSession(conn)))
 
 
-def _connect_writer(path: str) -> sqlite3.Connection:
-    return sqlite3.connect(
+def _open_writer(path: str) -> tuple[sqlite3.Connection, str, bool]:
+    """Open the write connection (one worker-thread call for all of it).
+
+    Returns the connection, the absolute path of the file (created with its folder if
+    need be) and whether the schema is already the latest.
+    """
+    if path != ":memory:":
+        absolute = Path(path).absolute()
+        absolute.parent.mkdir(parents=True, exist_ok=True)
+        path = str(absolute)
+    conn = sqlite3.connect(
         path, isolation_level=None, timeout=_WRITE_BUSY_TIMEOUT, check_same_thread=False
     )
-
-
-def _set_up_writer(conn: sqlite3.Connection, path: str) -> bool:
-    """Settings of the write connection; return whether the schema is the latest."""
-    if path != ":memory:":
-        conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    try:  # read without the write lock: opening an existing store is one query
-        row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    except sqlite3.OperationalError as exc:
-        if _is_busy(exc):
-            raise
-        return False  # no such table yet: a new database
-    return bool(row) and row[0] == LATEST_VERSION
+    try:
+        if path != ":memory:":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        try:  # read without the write lock: opening an existing store is one query
+            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            current = bool(row) and row[0] == LATEST_VERSION
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise
+            current = False  # no such table yet: a new database
+    except BaseException:
+        conn.close()
+        raise
+    return conn, path, current
 
 
 class SqliteMetadataStore(SqlMetadataStore):
@@ -203,14 +214,9 @@ class SqliteMetadataStore(SqlMetadataStore):
 
     async def _open(self) -> None:
         try:
-            if self.path != ":memory:":
-                path = await anyio.Path(self.path).absolute()
-                await path.parent.mkdir(parents=True, exist_ok=True)
-                self.path = str(path)
-            self._writer = writer = await self._in_thread(_connect_writer, self.path)
-            current = await self._retry_busy(
-                lambda: self._in_thread(_set_up_writer, writer, self.path)
-            )
+            opened = await self._retry_busy(lambda: self._in_thread(_open_writer, self.path))
+            writer, self.path, current = opened
+            self._writer = writer
             if not current:
                 async with self._lock:
                     await self._transaction(writer, self._migrate)
