@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 
 from .._gc import collector_paused
 from ..errors import NotFoundError
@@ -16,12 +17,16 @@ from ._runner import Runner
 from ._runtime import Runtime, active_runtime
 
 if TYPE_CHECKING:
+    from ..compile._dag import Dag
     from ..definition._pipeline import Pipeline
     from ..results import PipelineResult
     from ..storage._records import ArtifactRecord
     from ._protocol import Executor
 
 __all__ = ("launch", "new_run_id")
+
+#: ``{step: (cache key, run id, outputs)}``: the newest cache entries of a run's steps
+Snapshot = dict[str, tuple[str, str, dict[str, "ArtifactRecord"]]]
 
 
 def new_run_id() -> str:
@@ -47,28 +52,39 @@ async def launch(
     persist = pipeline.persist if persist is None else persist
     async with AsyncExitStack() as stack:
         rt: Runtime | None = runtime
+        opening: Runtime | None = None  # stores this run opens (and closes) itself
         if rt is None and (persist or resume_from is not None):
             candidate = Runtime(
                 store=store or pipeline.store, artifacts=artifacts or pipeline.artifacts
             )
             rt = active_runtime(candidate.store_url, candidate.artifacts_url)
             if rt is None:
-                rt = await stack.enter_async_context(candidate)
+                rt = opening = candidate
         resumed: dict[str, tuple[str, Mapping[str, ArtifactRecord]]] = {}
         if resume_from is not None:
             assert rt is not None
+            if opening is not None:
+                await stack.enter_async_context(opening)
+                opening = None
             previous, resumed = await _resume_state(rt, pipeline.name, resume_from)
             params = {**previous, **params}
         merged = {**pipeline.context, **params}
-        dag = pipeline.build(**params)
+        if opening is None:
+            dag = pipeline.build(**params)
+        else:
+            dag = await _build_while_opening(stack, opening, pipeline, params)
+        cache_on = pipeline.enable_cache if enable_cache is None else enable_cache
         register = None
-        if rt is not None and rt.registered.get(pipeline.name) != (
-            version := await _code_version(rt, dag)
-        ):
-            runtime_, version_ = rt, version
+        snapshot = None
+        if rt is not None:
+            version, snapshot = await _version_and_snapshot(
+                rt, dag, cache_on, pipeline.cache_expiry
+            )
+            if rt.registered.get(pipeline.name) != version:
+                runtime_, version_ = rt, version
 
-            async def register() -> None:  # runs beside the steps, off the critical path
-                await _register(runtime_, pipeline.name, dag, version_)
+                async def register() -> None:  # runs beside the steps, off the critical path
+                    await _register(runtime_, pipeline.name, dag, version_)
 
         with collector_paused():  # one result per step: bulk, synchronous, acyclic
             runner = Runner(
@@ -76,7 +92,7 @@ async def launch(
                 params=merged,
                 run_id=run_id or new_run_id(),
                 runtime=rt,
-                enable_cache=pipeline.enable_cache if enable_cache is None else enable_cache,
+                enable_cache=cache_on,
                 cache_expiry=pipeline.cache_expiry,
                 max_concurrency=pipeline.max_concurrency,
                 max_threads=pipeline.max_threads,
@@ -86,9 +102,61 @@ async def launch(
                 resume_from=resume_from,
                 executor=executor if executor is not None else pipeline.executor,
                 background=register,
+                snapshot=snapshot,
             )
         return await runner.run()
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _build_while_opening(
+    stack: AsyncExitStack, opening: Runtime, pipeline: Pipeline, params: Mapping[str, Any]
+) -> Dag:
+    """Compile the DAG while the stores open (their connections are made in worker threads).
+
+    A compile error is raised as is (the stores opened so far are closed again); so is a
+    store that cannot be opened.
+    """
+    failed: list[Exception] = []
+
+    async def open_stores() -> None:
+        try:
+            await stack.enter_async_context(opening)
+        except Exception as exc:
+            failed.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(open_stores)
+        await anyio.lowlevel.checkpoint()  # the opening reaches its first worker thread
+        try:
+            dag = pipeline.build(**params)
+        except Exception as exc:  # raised below, not inside an exception group
+            failed.insert(0, exc)
+            tg.cancel_scope.cancel()
+    if failed:
+        raise failed[0]
+    return dag
+
+
+async def _version_and_snapshot(
+    rt: Runtime, dag: Dag, cache_on: bool, expiry: float | None
+) -> tuple[str, Snapshot | None]:
+    """The DAG's code version and the cache entries of its steps, read side by side."""
+    found: list[Snapshot] = []
+
+    async def read_snapshot() -> None:
+        snap = getattr(rt.metadata, "cache_snapshot", None)
+        if snap is not None:
+            nodes = dag.nodes
+            mapped = [name for name, node in nodes.items() if node.map_param is not None]
+            found.append(
+                await snap(dag.pipeline, steps=nodes.keys(), mapped=mapped, max_age=expiry)
+            )
+
+    async with anyio.create_task_group() as tg:
+        if cache_on:
+            tg.start_soon(read_snapshot)
+        version = await _code_version(rt, dag)
+    return version, (found[0] if found else None)
 
 
 async def _code_version(rt: Runtime, dag: Any) -> str:

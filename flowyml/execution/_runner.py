@@ -92,6 +92,7 @@ class Runner(PersistenceMixin, MappingMixin):
         resume_from: str | None = None,
         executor: Executor | None = None,
         background: Callable[[], Awaitable[None]] | None = None,
+        snapshot: dict[str, tuple[str, str, dict[str, ArtifactRecord]]] | None = None,
     ) -> None:
         self.dag = dag
         self._background = background
@@ -117,7 +118,9 @@ class Runner(PersistenceMixin, MappingMixin):
         self._results = {name: StepResult(name) for name in dag.nodes}
         self._failed_first: str | None = None
         self._lazy = 0
-        self._snapshot: dict[str, tuple[str, str, dict[str, ArtifactRecord]]] | None = None
+        #: the newest cache entries of this run's steps, read before it starts (lookups
+        #: of steps it covers are answered from it; without it they query the store)
+        self._snapshot = snapshot if self.cache_on else None
         self._starter: Starter  # set when the steps' task group opens
         self._steps_scope: anyio.CancelScope | None = None
         self._t0 = 0.0
@@ -180,16 +183,6 @@ class Runner(PersistenceMixin, MappingMixin):
                 steps=list(self.dag.nodes),
             )
         )
-        if self.cache_on and self.runtime is not None:
-            snap = getattr(self.runtime.metadata, "cache_snapshot", None)
-            if snap is not None:
-                nodes = self.dag.nodes
-                self._snapshot = await snap(
-                    self.dag.pipeline,
-                    steps=nodes.keys(),
-                    mapped=[n for n, node in nodes.items() if node.map_param is not None],
-                    max_age=self.cache_expiry,
-                )
         try:
             async with AsyncExitStack() as stack, anyio.create_task_group() as outer:
                 if self._executor is not None:

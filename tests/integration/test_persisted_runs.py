@@ -352,6 +352,30 @@ async def test_bad_store_urls_fail_before_the_run_starts() -> None:
     assert not ran
 
 
+async def test_compile_error_while_the_stores_open(tmp_path: Path) -> None:
+    # The DAG compiles while the stores open (their connections are made in threads): a
+    # compile error comes out as itself, and the stores opened so far are closed again.
+    import threading
+
+    from flowyml.errors import MissingInputError
+
+    def readers() -> list[str]:
+        return [t.name for t in threading.enumerate() if "_connection_worker" in t.name]
+
+    @step(inputs={"x": "nowhere"})
+    def needs(x: int) -> int:
+        return x
+
+    before = readers()
+    p = Pipeline("broken", store=f"sqlite:///{tmp_path / 'm.db'}").add_step(needs)
+    for _ in range(3):
+        with pytest.raises(MissingInputError, match="nowhere"):
+            await p.arun()
+    with anyio.fail_after(5):
+        while readers() != before:
+            await anyio.sleep(0.01)
+
+
 async def test_memory_backends() -> None:
     @step
     def one() -> int:
