@@ -650,6 +650,7 @@ class MetadataStoreSuite:
         assert some["m[12]"][2]["out"].id == "r1-m[12]"
         many = [f"s{i}" for i in range(1200)] + ["b"]  # more names than one query holds
         assert set(await snap("p", steps=many)) == {"b"}
+        assert set(await snap("p", steps=many, mapped=many + ["m"])) == {"b", "m[0]", "m[12]"}
         assert await snap("p", steps=[]) == {}
         assert await snap("p", steps=["a"], max_age=10) == {}
 

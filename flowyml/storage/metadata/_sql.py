@@ -436,9 +436,11 @@ class SqlMetadataStore(StoreBase):
                 (f" AND step IN ({_marks(len(chunk))})", chunk)
                 for chunk in (names[i : i + 500] for i in range(0, len(names), 500))
             ]
-            if mapped:
-                likes = " OR ".join("step LIKE ? ESCAPE '!'" for _ in mapped)
-                filters.append((f" AND ({likes})", [_like_prefix(m) + "[%" for m in mapped]))
+            patterns = sorted(_like_prefix(m) + "[%" for m in mapped)
+            for i in range(0, len(patterns), 500):
+                chunk = patterns[i : i + 500]
+                likes = " OR ".join("step LIKE ? ESCAPE '!'" for _ in chunk)
+                filters.append((f" AND ({likes})", chunk))
 
         def query(extra: str) -> str:
             return (
