@@ -140,22 +140,36 @@ async def _build_while_opening(
 async def _version_and_snapshot(
     rt: Runtime, dag: Dag, cache_on: bool, expiry: float | None
 ) -> tuple[str, Snapshot | None]:
-    """The DAG's code version and the cache entries of its steps, read side by side."""
+    """The DAG's code version and the cache entries of its steps, read side by side.
+
+    Errors are raised as themselves (a store error, say), not inside an exception group.
+    """
     found: list[Snapshot] = []
+    failed: list[Exception] = []
 
     async def read_snapshot() -> None:
         snap = getattr(rt.metadata, "cache_snapshot", None)
         if snap is not None:
             nodes = dag.nodes
             mapped = [name for name, node in nodes.items() if node.map_param is not None]
-            found.append(
-                await snap(dag.pipeline, steps=nodes.keys(), mapped=mapped, max_age=expiry)
-            )
+            try:
+                found.append(
+                    await snap(dag.pipeline, steps=nodes.keys(), mapped=mapped, max_age=expiry)
+                )
+            except Exception as exc:
+                failed.append(exc)
 
+    version = ""
     async with anyio.create_task_group() as tg:
         if cache_on:
             tg.start_soon(read_snapshot)
-        version = await _code_version(rt, dag)
+        try:
+            version = await _code_version(rt, dag)
+        except Exception as exc:
+            failed.insert(0, exc)
+            tg.cancel_scope.cancel()
+    if failed:
+        raise failed[0]
     return version, (found[0] if found else None)
 
 

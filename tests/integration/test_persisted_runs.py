@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -19,6 +20,7 @@ from flowyml.errors import (
     NotFoundError,
     SerializationError,
     StoreConnectionError,
+    StoreError,
     UnsupportedURLError,
 )
 
@@ -374,6 +376,29 @@ async def test_compile_error_while_the_stores_open(tmp_path: Path) -> None:
     with anyio.fail_after(5):
         while readers() != before:
             await anyio.sleep(0.01)
+
+
+async def test_store_error_before_the_steps_comes_out_as_itself(tmp_path: Path) -> None:
+    # The cache snapshot is read while the code version is computed: a store that fails
+    # there gives its own error (injected: a real store fails this way when it goes away).
+    from flowyml.storage.metadata import SqliteMetadataStore
+
+    class Failing(SqliteMetadataStore):
+        async def cache_snapshot(self, pipeline: str, **kw: Any) -> Any:
+            raise StoreError("the database went away")
+
+    ran = False
+
+    @step
+    def work() -> int:
+        nonlocal ran
+        ran = True
+        return 1
+
+    async with Failing(f"sqlite:///{tmp_path / 'm.db'}") as store, Runtime(store=store) as rt:
+        with pytest.raises(StoreError, match="went away"):
+            await Pipeline("p").add_step(work).arun(runtime=rt)
+    assert not ran
 
 
 async def test_memory_backends() -> None:
