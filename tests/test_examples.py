@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.subprocesses import ROOT, run_python
 
 
 def run(example: str, home: Path) -> str:
     env = {**os.environ, "FLOWYML_HOME": str(home)}
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / example)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout
+    return run_python(str(ROOT / "examples" / example), env=env)
 
 
 def test_quickstart_runs_then_hits_the_cache(tmp_path: Path) -> None:

@@ -15,7 +15,11 @@ if TYPE_CHECKING:
     from ..storage._records import ArtifactRecord
     from ._runtime import Runtime
 
-__all__ = ("RunnerCore", "record_to_ref")
+__all__ = ("RunnerCore", "Snapshot", "record_to_ref")
+
+#: ``{step: (cache key, run id, outputs)}``: the newest cache entries of a run's steps,
+#: read before it starts (lookups of the steps it covers are answered from it)
+Snapshot = dict[str, tuple[str, str, dict[str, "ArtifactRecord"]]]
 
 
 def record_to_ref(rec: ArtifactRecord | ArtifactRef) -> ArtifactRef:
@@ -86,7 +90,7 @@ class RunnerCore:
     _refs: dict[str, ArtifactRef]
     _results: dict[str, StepResult]
     _lazy: int
-    _snapshot: dict[str, tuple[str, str, dict[str, ArtifactRecord]]] | None
+    _snapshot: Snapshot | None
     _steps_scope: anyio.CancelScope | None
 
     def _emit(self, ev: Event) -> None:

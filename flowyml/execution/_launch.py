@@ -13,6 +13,7 @@ import anyio.lowlevel
 from .._gc import collector_paused
 from ..errors import NotFoundError
 from ..events import Event
+from ._core import Snapshot
 from ._runner import Runner
 from ._runtime import Runtime, active_runtime
 
@@ -24,9 +25,6 @@ if TYPE_CHECKING:
     from ._protocol import Executor
 
 __all__ = ("launch", "new_run_id")
-
-#: ``{step: (cache key, run id, outputs)}``: the newest cache entries of a run's steps
-Snapshot = dict[str, tuple[str, str, dict[str, "ArtifactRecord"]]]
 
 
 def new_run_id() -> str:

@@ -41,7 +41,7 @@ from ..events import (
     StepSucceeded,
 )
 from ..results import PipelineResult, StepResult
-from ._core import FAILED, OK, PARTIAL, SKIP, StepFailure, record_to_ref
+from ._core import FAILED, OK, PARTIAL, SKIP, Snapshot, StepFailure, record_to_ref
 from ._mapping import MappingMixin
 from ._persist import PersistenceMixin
 from ._retry import retry_delay
@@ -92,7 +92,7 @@ class Runner(PersistenceMixin, MappingMixin):
         resume_from: str | None = None,
         executor: Executor | None = None,
         background: Callable[[], Awaitable[None]] | None = None,
-        snapshot: dict[str, tuple[str, str, dict[str, ArtifactRecord]]] | None = None,
+        snapshot: Snapshot | None = None,
     ) -> None:
         self.dag = dag
         self._background = background
@@ -118,8 +118,7 @@ class Runner(PersistenceMixin, MappingMixin):
         self._results = {name: StepResult(name) for name in dag.nodes}
         self._failed_first: str | None = None
         self._lazy = 0
-        #: the newest cache entries of this run's steps, read before it starts (lookups
-        #: of steps it covers are answered from it; without it they query the store)
+        # Without a snapshot, cache lookups query the store.
         self._snapshot = snapshot if self.cache_on else None
         self._starter: Starter  # set when the steps' task group opens
         self._steps_scope: anyio.CancelScope | None = None
