@@ -49,7 +49,10 @@ StepStatus = Literal[
 TERMINAL_STATUSES: Final = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
 
 
-class ArtifactRef(msgspec.Struct, frozen=True, kw_only=True):
+# Events and artifact references are invisible to the cycle collector (``gc=False``): a
+# run holds thousands of them, and they only hold strings, numbers and containers of
+# those built for them, which never point back at them (no cycle to collect).
+class ArtifactRef(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A stored output: where its bytes are and how to turn them back into a value."""
 
     id: str
@@ -62,7 +65,7 @@ class ArtifactRef(msgspec.Struct, frozen=True, kw_only=True):
     metadata: dict[str, Any] = {}
 
 
-class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
     run_id: str
     ts: float
 

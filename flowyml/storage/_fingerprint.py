@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 __all__ = ("step_fingerprint",)
 
@@ -26,12 +26,27 @@ def _code_fingerprint(fn: Callable[..., Any], code: types.CodeType) -> str:
     return fp
 
 
-def step_fingerprint(fn: Callable[..., Any]) -> str:
+_EMPTY: Final = object()
+
+
+def _captured(fn: Callable[..., Any]) -> list[Any]:
+    """The values in ``fn``'s closure cells (``_EMPTY`` for a cell not yet filled)."""
+    values = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:
+            values.append(_EMPTY)
+    return values
+
+
+def step_fingerprint(fn: Callable[..., Any], _seen: frozenset[int] = frozenset()) -> str:
     """Hash of ``fn``'s code and of the values its closure captured.
 
     The closure part keeps ``make(1)`` and ``make(2)`` apart: captured values are hashed
     (or, when they cannot be, their type), so two closures of one ``def`` never share
-    cache entries by accident.
+    cache entries by accident.  A function captured in its own closure (a recursive
+    inner function) counts once.
     """
     from ._cache import fingerprint_function, hash_value
 
@@ -39,21 +54,19 @@ def step_fingerprint(fn: Callable[..., Any]) -> str:
     if not isinstance(code, types.CodeType):
         return fingerprint_function(fn)
     base = _code_fingerprint(fn, code)
-    cells = getattr(fn, "__closure__", None)
-    if not cells:
+    captured = _captured(fn)
+    if not captured:
         return base
+    seen = _seen | {id(fn)}
     h = hashlib.sha256(base.encode())
-    for cell in cells:
-        try:
-            value = cell.cell_contents
-        except ValueError:  # an empty cell
+    for value in captured:
+        if value is _EMPTY:
             h.update(b"<empty>")
-            continue
-        if isinstance(value, types.FunctionType):
-            h.update(step_fingerprint(value).encode())
-            continue
-        try:
-            h.update(hash_value(value).encode())
-        except Exception:
-            h.update(f"{type(value).__module__}.{type(value).__qualname__}".encode())
+        elif isinstance(value, types.FunctionType):
+            h.update(b"<self>" if id(value) in seen else step_fingerprint(value, seen).encode())
+        else:
+            try:
+                h.update(hash_value(value).encode())
+            except Exception:
+                h.update(f"{type(value).__module__}.{type(value).__qualname__}".encode())
     return h.hexdigest()

@@ -251,3 +251,20 @@ def test_the_executor_fast_key_equals_the_documented_recipe() -> None:
     assert fast == full
     assert fast != step_cache_key("f" * 64, "train", ("model",), {}, {"data": "a" * 64})
     assert fast != step_cache_key("f" * 64, "fit", ("model", "score"), {}, {"data": "a" * 64})
+
+
+def _recursive(limit: int) -> Any:
+    def countdown(n: int) -> int:
+        return limit if n == 0 else countdown(n - 1)
+
+    return countdown
+
+
+def test_a_recursive_inner_function_has_a_fingerprint() -> None:
+    """A step that captures itself (a recursive inner function) is fingerprinted, not a
+    RecursionError; what it captures besides itself still counts."""
+    from flowyml.storage._fingerprint import step_fingerprint
+
+    one, other_one, two = _recursive(1), _recursive(1), _recursive(2)
+    assert step_fingerprint(one) == step_fingerprint(other_one)
+    assert step_fingerprint(one) != step_fingerprint(two)

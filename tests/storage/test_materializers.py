@@ -96,6 +96,32 @@ def test_register_first_wins_and_last_goes_before_pickle() -> None:
     assert registry.for_value(Temperature(3.0)).name == "temperature"
 
 
+class EvenInts:
+    """Claims even ints only: its choice depends on the value, not just the type."""
+
+    name = "even"
+
+    def can_handle(self, value: Any) -> bool:
+        return type(value) is int and value % 2 == 0
+
+    def dumps(self, value: Any) -> bytes:
+        return str(value).encode()
+
+    def loads(self, data: bytes, type_name: str) -> Any:
+        return int(data)
+
+
+def test_a_materializer_registered_after_values_were_stored_wins() -> None:
+    """The registry remembers its choice per scalar type; registering forgets it."""
+    registry = default_registry()
+    assert registry.for_value("hi").name == "str"
+    assert registry.for_value(None).name == "json"
+    registry.register(Shouting())
+    assert registry.for_value("hi").name == "shouting"
+    registry.register(EvenInts())
+    assert [registry.for_value(v).name for v in (2, 3, 4)] == ["even", "json", "even"]
+
+
 def test_register_replaces_same_name() -> None:
     registry = default_registry()
     replacement = JsonMaterializer()

@@ -280,6 +280,9 @@ class MaterializerRegistry:
 
     def __init__(self, materializers: Iterable[Materializer] = ()) -> None:
         self._items: list[Materializer] = []
+        #: the choice for a scalar type, remembered while only built-ins are registered
+        #: (whose ``can_handle`` of a None, bool, int, str or bytes looks at its type only)
+        self._by_type: dict[type, Materializer] | None = {}
         for materializer in materializers:
             self.register(materializer, first=False)
 
@@ -303,6 +306,8 @@ class MaterializerRegistry:
                 f"`can_handle`, `dumps` and `loads` methods"
             )
         self._items = [m for m in self._items if m.name != materializer.name]
+        builtin = all(type(m) in _BUILTINS for m in (*self._items, materializer))
+        self._by_type = {} if builtin else None
         if first:
             self._items.insert(0, materializer)
         elif self._items and self._items[-1].name == "pickle":
@@ -318,9 +323,17 @@ class MaterializerRegistry:
         :raises SerializationError: when none can (naming the type, and ``step`` and
             output ``name`` when given)
         """
+        by_type = self._by_type
+        cls = type(value)
+        if by_type is not None:
+            known = by_type.get(cls)
+            if known is not None:
+                return known
         for materializer in self._items:
             try:
                 if materializer.can_handle(value):
+                    if by_type is not None and cls in _SCALAR_TYPES:
+                        by_type[cls] = materializer
                     return materializer
             except Exception as exc:
                 raise serialization_error(
@@ -348,6 +361,20 @@ class MaterializerRegistry:
             f"no materializer named {name!r} is registered (known: {', '.join(self.names)}); "
             f"register the one that stored this artifact with registry.register(...)"
         )
+
+
+#: the built-in materializers, whose choice for a scalar depends on its type alone
+_BUILTINS: Final = frozenset(
+    {
+        BytesMaterializer,
+        StrMaterializer,
+        JsonMaterializer,
+        NumpyMaterializer,
+        PandasMaterializer,
+        PickleMaterializer,
+    }
+)
+_SCALAR_TYPES: Final = frozenset({type(None), bool, int, str, bytes})
 
 
 def default_registry() -> MaterializerRegistry:

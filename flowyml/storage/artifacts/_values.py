@@ -27,6 +27,11 @@ __all__ = ("artifact_id", "load_value", "load_values", "save_value")
 
 #: Materializers cheap enough to run on the event loop for small values.
 _INLINE_TYPES: Final = (BytesMaterializer, StrMaterializer, JsonMaterializer)
+#: Exact types known to be small without walking the value (a str up to ``_SMALL_BYTES``
+#: characters; ``bytes`` of any size, which the bytes materializer does not copy).
+_SCALARS: Final = frozenset({type(None), bool, int, str, bytes})
+#: ``type_name_of`` of the common output types, formatted once
+_TYPE_NAMES: Final = {type(v): type_name_of(v) for v in (None, False, 0, 0.0, "", b"")}
 #: "Small": at most this many bytes of strings and this many container items, so that
 #: serialising on the loop costs a few microseconds (a thread hop costs ~100-300 us).
 _SMALL_BYTES: Final = 64 * 1024
@@ -78,17 +83,20 @@ def _dump(
         raise
     except Exception as exc:
         raise serialization_error(type_name, exc, step=step, name=name) from exc
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise serialization_error(
-            type_name,
-            f"materializer {materializer.name!r} returned {type(data).__name__}, not bytes",
-            step=step,
-            name=name,
-        )
+    if type(data) is not bytes:
+        if not isinstance(data, bytearray | memoryview):
+            raise serialization_error(
+                type_name,
+                f"materializer {materializer.name!r} returned {type(data).__name__}, not bytes",
+                step=step,
+                name=name,
+            )
+        data = bytes(data)
     metadata: dict[str, Any] = {}
-    with contextlib.suppress(Exception):  # metadata is a nicety: never fail a step over it
-        metadata = materializer_metadata(materializer, value)
-    return bytes(data), metadata
+    if hasattr(materializer, "metadata"):
+        with contextlib.suppress(Exception):  # a nicety: never fail a step over it
+            metadata = materializer_metadata(materializer, value)
+    return data, metadata
 
 
 def _select_and_dump(
@@ -122,8 +130,9 @@ async def save_value(
         its type, the step and the output)
     :raises ArtifactError: when the store fails
     """
-    type_name = type_name_of(value)
-    if _is_small(value):
+    cls = type(value)
+    type_name = _TYPE_NAMES.get(cls) or type_name_of(value)
+    if cls in _SCALARS and (cls is not str or len(value) <= _SMALL_BYTES) or _is_small(value):
         materializer = registry.for_value(value, step=step, name=name)
         if isinstance(materializer, _INLINE_TYPES):
             data, metadata = _dump(materializer, value, type_name, step, name)
