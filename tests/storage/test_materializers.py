@@ -342,3 +342,22 @@ async def test_pickle_materializer_keeps_functions(store: FsspecArtifactStore) -
     registry = MaterializerRegistry([PickleMaterializer()])
     ref = await save_value(store, registry, math.hypot, artifact_id_seed="r/s/f", name="f")
     assert (await load_value(store, registry, ref))(3, 4) == 5.0
+
+
+class _Blob(bytes):
+    """A bytes subclass, as some libraries return."""
+
+
+@pytest.mark.parametrize("made", [bytearray, memoryview, _Blob])
+async def test_bytes_like_materializer_output_is_stored_as_bytes(
+    store: FsspecArtifactStore, made: type
+) -> None:
+    class BytesLike(TemperatureMaterializer):
+        name = "bytes-like"
+
+        def dumps(self, value: Any) -> bytes:
+            return made(f"{value.celsius}C".encode())  # type: ignore[no-any-return]
+
+    registry = MaterializerRegistry([BytesLike()])
+    ref = await save_value(store, registry, Temperature(2.5), artifact_id_seed="r/s/t", name="t")
+    assert await store.get(ref.uri) == b"2.5C" and ref.size == 4

@@ -23,6 +23,7 @@ from ...errors import SerializationError
 from .._protocols import Materializer
 
 __all__ = (
+    "SCALAR_TYPES",
     "BytesMaterializer",
     "JsonMaterializer",
     "MaterializerRegistry",
@@ -332,7 +333,7 @@ class MaterializerRegistry:
         for materializer in self._items:
             try:
                 if materializer.can_handle(value):
-                    if by_type is not None and cls in _SCALAR_TYPES:
+                    if by_type is not None and cls in SCALAR_TYPES:
                         by_type[cls] = materializer
                     return materializer
             except Exception as exc:
@@ -374,7 +375,8 @@ _BUILTINS: Final = frozenset(
         PickleMaterializer,
     }
 )
-_SCALAR_TYPES: Final = frozenset({type(None), bool, int, str, bytes})
+#: exact types whose materializer the registry remembers
+SCALAR_TYPES: Final = frozenset({type(None), bool, int, str, bytes})
 
 
 def default_registry() -> MaterializerRegistry:

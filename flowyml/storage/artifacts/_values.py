@@ -14,6 +14,7 @@ from ...events import ArtifactRef
 from .._protocols import ArtifactStore, Materializer
 from .._records import ArtifactRecord
 from ._materializers import (
+    SCALAR_TYPES,
     BytesMaterializer,
     JsonMaterializer,
     MaterializerRegistry,
@@ -27,9 +28,6 @@ __all__ = ("artifact_id", "load_value", "load_values", "save_value")
 
 #: Materializers cheap enough to run on the event loop for small values.
 _INLINE_TYPES: Final = (BytesMaterializer, StrMaterializer, JsonMaterializer)
-#: Exact types known to be small without walking the value (a str up to ``_SMALL_BYTES``
-#: characters; ``bytes`` of any size, which the bytes materializer does not copy).
-_SCALARS: Final = frozenset({type(None), bool, int, str, bytes})
 #: ``type_name_of`` of the common output types, formatted once
 _TYPE_NAMES: Final = {type(v): type_name_of(v) for v in (None, False, 0, 0.0, "", b"")}
 #: "Small": at most this many bytes of strings and this many container items, so that
@@ -83,20 +81,17 @@ def _dump(
         raise
     except Exception as exc:
         raise serialization_error(type_name, exc, step=step, name=name) from exc
-    if type(data) is not bytes:
-        if not isinstance(data, bytearray | memoryview):
-            raise serialization_error(
-                type_name,
-                f"materializer {materializer.name!r} returned {type(data).__name__}, not bytes",
-                step=step,
-                name=name,
-            )
-        data = bytes(data)
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise serialization_error(
+            type_name,
+            f"materializer {materializer.name!r} returned {type(data).__name__}, not bytes",
+            step=step,
+            name=name,
+        )
     metadata: dict[str, Any] = {}
-    if hasattr(materializer, "metadata"):
-        with contextlib.suppress(Exception):  # a nicety: never fail a step over it
-            metadata = materializer_metadata(materializer, value)
-    return data, metadata
+    with contextlib.suppress(Exception):  # metadata is a nicety: never fail a step over it
+        metadata = materializer_metadata(materializer, value)
+    return (data if type(data) is bytes else bytes(data)), metadata
 
 
 def _select_and_dump(
@@ -132,7 +127,9 @@ async def save_value(
     """
     cls = type(value)
     type_name = _TYPE_NAMES.get(cls) or type_name_of(value)
-    if cls in _SCALARS and (cls is not str or len(value) <= _SMALL_BYTES) or _is_small(value):
+    # A scalar is small without walking it (a str up to _SMALL_BYTES characters; bytes of
+    # any size, which the bytes materializer does not copy).
+    if cls in SCALAR_TYPES and (cls is not str or len(value) <= _SMALL_BYTES) or _is_small(value):
         materializer = registry.for_value(value, step=step, name=name)
         if isinstance(materializer, _INLINE_TYPES):
             data, metadata = _dump(materializer, value, type_name, step, name)
