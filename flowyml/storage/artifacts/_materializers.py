@@ -364,30 +364,21 @@ class MaterializerRegistry:
         )
 
 
-#: the built-in materializers, whose choice for a scalar depends on its type alone
-_BUILTINS: Final = frozenset(
-    {
-        BytesMaterializer,
-        StrMaterializer,
-        JsonMaterializer,
-        NumpyMaterializer,
-        PandasMaterializer,
-        PickleMaterializer,
-    }
+#: the built-in materializers, in their default order; their choice for a scalar depends
+#: on its type alone
+_BUILTIN_ORDER: Final = (
+    BytesMaterializer,
+    StrMaterializer,
+    JsonMaterializer,
+    NumpyMaterializer,
+    PandasMaterializer,
+    PickleMaterializer,
 )
+_BUILTINS: Final = frozenset(_BUILTIN_ORDER)
 #: exact types whose materializer the registry remembers
 SCALAR_TYPES: Final = frozenset({type(None), bool, int, str, bytes})
 
 
 def default_registry() -> MaterializerRegistry:
     """Return a new registry holding the built-in materializers."""
-    return MaterializerRegistry(
-        [
-            BytesMaterializer(),
-            StrMaterializer(),
-            JsonMaterializer(),
-            NumpyMaterializer(),
-            PandasMaterializer(),
-            PickleMaterializer(),
-        ]
-    )
+    return MaterializerRegistry([cls() for cls in _BUILTIN_ORDER])
