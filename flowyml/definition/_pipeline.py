@@ -244,7 +244,7 @@ class Pipeline:
     ) -> PipelineResult:
         """Run the pipeline and return its result (always a coroutine).
 
-        :param run_id: use this id for the run (default: a new uuid4 hex)
+        :param run_id: use this id for the run (default: a new UUIDv7, 32 hex digits)
         :param store: metadata store URL for this run (overrides the pipeline's)
         :param artifacts: artifact store URL for this run (overrides the pipeline's)
         :param persist: ``False`` for a run kept entirely in memory

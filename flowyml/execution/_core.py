@@ -92,6 +92,8 @@ class RunnerCore:
     _lazy: int
     _snapshot: Snapshot | None
     _steps_scope: anyio.CancelScope | None
+    #: first digits of this run's artifact ids (its start time; see flowyml._ids)
+    _id_stamp: str
 
     def _emit(self, ev: Event) -> None:
         raise NotImplementedError

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ import anyio
 import anyio.lowlevel
 
 from .._gc import collector_paused
+from .._ids import new_run_id
 from ..errors import NotFoundError
 from ..events import Event
 from ._core import Snapshot
@@ -24,12 +24,7 @@ if TYPE_CHECKING:
     from ..storage._records import ArtifactRecord
     from ._protocol import Executor
 
-__all__ = ("launch", "new_run_id")
-
-
-def new_run_id() -> str:
-    """A fresh run id (uuid4, hex)."""
-    return uuid.uuid4().hex
+__all__ = ("launch",)
 
 
 async def launch(

@@ -127,6 +127,7 @@ class PersistenceMixin(RunnerCore):
                     value,
                     artifact_id_seed=f"{self.run_id}/{node.name}/{out}",
                     name=out,
+                    id_stamp=self._id_stamp,
                 )
             except SerializationError as exc:
                 raise SerializationError(

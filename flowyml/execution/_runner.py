@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import msgspec
 
+from .._ids import time_stamp
 from ..assets import Asset
 from ..definition._context import StepContext
 from ..definition._params import Const, FromContext, FromOutput, FromParam
@@ -123,6 +124,7 @@ class Runner(PersistenceMixin, MappingMixin):
         self._starter: Starter  # set when the steps' task group opens
         self._steps_scope: anyio.CancelScope | None = None
         self._t0 = 0.0
+        self._id_stamp = time_stamp(time.time())
 
     # ------------------------------------------------------------------ events
     def _emit(self, ev: Event) -> None:
@@ -170,6 +172,7 @@ class Runner(PersistenceMixin, MappingMixin):
         """Execute every step; return the result (the run is persisted before returning)."""
         started = time.time()
         self._t0 = time.perf_counter()
+        self._id_stamp = time_stamp(started)
         self._emit(
             RunStarted(
                 run_id=self.run_id,

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.abc import TaskGroup
 
+from .._ids import new_run_id
 from ..errors import ConfigError, NotFoundError, PipelineBuildError, StoreError
-from ..execution._launch import new_run_id
 from ..execution._runtime import Runtime
 from ._fanout import EventFanout
 from ._introspect import PipelineInfo, validate_params

@@ -257,6 +257,11 @@ async def test_save_records_type_metadata_and_id(store: FsspecArtifactStore) -> 
     assert (ref.type_name, ref.materializer) == ("numpy.ndarray", "numpy")
     assert ref.metadata == {"shape": [2, 3], "dtype": "int16"}
     assert ref.id == artifact_id(ref.content_hash, "r/s/a") and len(ref.id) == 32
+    stamped = await save_value(
+        store, registry, np.zeros(1), artifact_id_seed="r/s/a", name="a", id_stamp="0123456789ab"
+    )
+    assert stamped.id == artifact_id(stamped.content_hash, "r/s/a", "0123456789ab")
+    assert stamped.id.startswith("0123456789ab") and len(stamped.id) == 32
     frame = pd.DataFrame({"x": [1, 2, 3], "y": [0.1, 0.2, 0.3]})
     ref = await save_value(store, registry, frame, artifact_id_seed="r/s/f", name="f")
     assert ref.metadata == {"rows": 3, "columns": ["x", "y"], "n_columns": 2}

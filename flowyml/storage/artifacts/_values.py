@@ -63,13 +63,17 @@ def _is_small(value: Any) -> bool:
     return True
 
 
-def artifact_id(content_hash: str, seed: str) -> str:
+def artifact_id(content_hash: str, seed: str, stamp: str = "") -> str:
     """Return the artifact id for bytes with ``content_hash`` produced at ``seed``.
 
     ``seed`` is ``"run_id/step/output"``: equal bytes from two steps share one blob but
-    get distinct ids.  32 hex digits (128 bits of sha256).
+    get distinct ids.  32 hex digits: ``stamp`` (a run passes the 12 hex digits of
+    :func:`flowyml._ids.time_stamp` of its start) followed by sha256 digits.  With the stamp, the ids
+    of a run sort after those of earlier runs, so the metadata store inserts them at the
+    end of its index instead of all over it (see docs/storage.md, "Ids").
     """
-    return hashlib.sha256(f"{content_hash}\0{seed}".encode()).hexdigest()[:32]
+    digest = hashlib.sha256(f"{content_hash}\0{seed}".encode()).hexdigest()
+    return stamp + digest[: 32 - len(stamp)]
 
 
 def _dump(
@@ -109,6 +113,7 @@ async def save_value(
     artifact_id_seed: str,
     name: str,
     step: str | None = None,
+    id_stamp: str = "",
 ) -> ArtifactRef:
     """Serialise ``value`` and store it; return the reference to record.
 
@@ -119,6 +124,7 @@ async def save_value(
     :param store: an opened artifact store
     :param registry: materializers to choose from
     :param artifact_id_seed: ``"run_id/step/output"``, mixed into the artifact id
+    :param id_stamp: the first digits of the id (see :func:`artifact_id`)
     :param name: the output's name (recorded, and used in error messages)
     :param step: the producing step's name, for error messages
     :raises SerializationError: when no materializer can serialise ``value`` (naming
@@ -143,7 +149,7 @@ async def save_value(
         )
     info = await store.put(data)
     return ArtifactRef(
-        id=artifact_id(info.content_hash, artifact_id_seed),
+        id=artifact_id(info.content_hash, artifact_id_seed, id_stamp),
         name=name,
         uri=info.uri,
         type_name=type_name,

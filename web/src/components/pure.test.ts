@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toTable } from './ArtifactPreview';
 import { parseParams } from './TriggerForm';
-import { formatBytes, formatDuration } from '../util/format';
+import { formatBytes, formatDuration, shortId } from '../util/format';
 import { isotonicPlace } from '../layout/layered';
 
 describe('table previews', () => {
@@ -22,6 +22,13 @@ describe('trigger form', () => {
 });
 
 describe('formatting', () => {
+  it('shortens ids to their distinctive end (time-ordered ids share their start)', () => {
+    const a = '019acf3e5b2c7a1f8d4e6b2a9c3d5e7f';
+    const b = '019acf3e5b2c7b8e1f0a2c4d6e8f0a1b';
+    expect(shortId(a)).toBe('9c3d5e7f');
+    expect(shortId(a)).not.toBe(shortId(b));
+    expect(shortId('abc')).toBe('abc');
+  });
   it('formats durations and sizes', () => {
     expect(formatDuration(0.25)).toBe('250 ms');
     expect(formatDuration(4.26)).toBe('4.3 s');

@@ -42,8 +42,12 @@ export function formatBytes(n: number | null | undefined): string {
   return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
+/**
+ * The last `n` characters of a long id. Run and artifact ids start with their creation time
+ * (UUIDv7-style), so runs of the same minute share their first digits: the end tells them apart.
+ */
 export function shortId(id: string, n = 8): string {
-  return id.length > n + 1 ? id.slice(0, n) : id;
+  return id.length > n + 1 ? id.slice(-n) : id;
 }
 
 export function formatJson(value: unknown): string {
