@@ -532,6 +532,31 @@ class MetadataStoreSuite:
         }
         assert await store.mark_interrupted(stale_after=60) == []
 
+    async def test_marking_at_once_finishes_a_dead_run_once(self, store: MetadataStore) -> None:
+        # A server and a Client opening the store at the same moment both find the dead
+        # run; only one run_finished may be written (the check and the write are atomic).
+        gone = await dead_pid()
+        now = time.time()
+        await store.append_events(
+            [_started(f"dead{i}", ["a"], now, pid=gone) for i in range(3)]
+            + [_started("alive", [], now)]
+        )
+        before = await store.last_event_id()
+        marked: list[list[str]] = []
+
+        async def mark() -> None:
+            marked.append(await store.mark_interrupted(stale_after=60))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(4):
+                tg.start_soon(mark)
+        assert sorted(r for ids in marked for r in ids) == ["dead0", "dead1", "dead2"]
+        tail = await store.events_after(before)
+        assert sorted(e.event.run_id for e in tail) == ["dead0", "dead1", "dead2"]
+        assert all(e.event.type == "run_finished" for e in tail)
+        alive = await store.get_run("alive")
+        assert alive is not None and alive.status == "running"
+
     # artifacts and lineage ---------------------------------------------------------------
     async def test_list_artifacts(self, store: MetadataStore) -> None:
         await store.append_events(

@@ -81,6 +81,15 @@ class StoreBase:
         """Append events in one transaction, update the derived rows, return the new ids."""
         raise NotImplementedError
 
+    async def _finish_running(self, events: Sequence[RunFinished]) -> list[str]:
+        """Append the ``run_finished`` events of the runs still ``running``; return their ids.
+
+        The check and the append must be one atomic step (one transaction under the
+        writers' lock in SQL stores): two processes marking the same dead run at once
+        must not both finish it.
+        """
+        raise NotImplementedError
+
     async def open(self) -> None:
         """Connect and bring the schema up to date.
 
@@ -134,13 +143,14 @@ class StoreBase:
 
         A run's process is gone when it ran on this host and its pid no longer exists,
         or when it has not sent a heartbeat (or, never having sent one, started) for
-        more than ``stale_after`` seconds.  Each such run gets a ``run_finished`` event
-        through :meth:`append_events`, so the event log and live streams see it too.
+        more than ``stale_after`` seconds.  Each such run gets one ``run_finished`` event,
+        so the event log and live streams see it too (one, even when several processes
+        mark it at the same moment).
         """
         self._check_open()
         now = time.time()
         host = socket.gethostname()
-        events: list[Event] = []
+        events: list[RunFinished] = []
         for run in await self._running_runs():
             last_seen = run.heartbeat_at if run.heartbeat_at is not None else run.started_at
             local_dead = run.host == host and process_is_gone(run.pid)
@@ -154,6 +164,7 @@ class StoreBase:
                         error=f"process {run.pid} on {run.host} is gone",
                     )
                 )
-        if events:
-            await self.append_events(events)
-        return [ev.run_id for ev in events]
+        if not events:
+            return []
+        # Another process may have finished some of them since they were read.
+        return await self._finish_running(events)

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from ...events import Event, RunStatus, encode_event
+from ...events import Event, RunFinished, RunStatus, encode_event
 from .._records import (
     ArtifactRecord,
     EventRecord,
@@ -91,6 +91,13 @@ class MemoryMetadataStore(StoreBase):
         for run_id in touched_runs(ops):
             self._recount(run_id)
         return list(range(first, first + len(payloads)))
+
+    async def _finish_running(self, events: Sequence[RunFinished]) -> list[str]:
+        # No await between the check and the append: atomic for this process's tasks.
+        batch = [ev for ev in events if self._runs.get(ev.run_id, {}).get("status") == "running"]
+        if batch:
+            await self.append_events(batch)
+        return [ev.run_id for ev in batch]
 
     def _apply(self, op: Op) -> None:
         if isinstance(op, InsertRun):

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Final, TypeVar
 
 import msgspec
 
-from ...events import Event, RunStarted, RunStatus, encode_event
+from ...events import Event, RunFinished, RunStarted, RunStatus, encode_event
 from .._records import (
     ArtifactRecord,
     EventRecord,
@@ -212,28 +212,62 @@ class SqlMetadataStore(StoreBase):
             prepared = _event_rows(batch), self._prepare(batch, found)
 
         async def tx(s: Session) -> list[int]:
-            last = await s.reserve_ids(len(batch))
-            first = last - len(batch) + 1
-            if prepared is None:
-                if missing:
-                    sql = f"SELECT run_id, pipeline FROM runs WHERE run_id IN ({_marks(len(missing))})"
-                    found.update((r[0], r[1]) for r in await s.fetch(sql, missing))
-                rows, statements = _event_rows(batch), self._prepare(batch, found)
-            else:
-                rows, statements = prepared
-            await s.executemany(_INSERT_EVENT, [(first + i, *r) for i, r in enumerate(rows)])
-            for sql, params in statements:
-                await s.executemany(sql, params)
-            return list(range(first, last + 1))
+            return await self._append_in(s, batch, found, missing, prepared)
 
         ids = await self._write(tx)
+        self._remember_pipelines(batch, found)
+        return ids
+
+    async def _append_in(
+        self,
+        s: Session,
+        batch: Sequence[Event],
+        found: dict[str, str],
+        missing: Sequence[str] = (),
+        prepared: tuple[list[Any], list[tuple[str, list[Sequence[Any]]]]] | None = None,
+    ) -> list[int]:
+        """Insert ``batch`` and its projection in the transaction of ``s``; return the ids."""
+        last = await s.reserve_ids(len(batch))
+        first = last - len(batch) + 1
+        if prepared is None:
+            if missing:
+                sql = f"SELECT run_id, pipeline FROM runs WHERE run_id IN ({_marks(len(missing))})"
+                found.update((r[0], r[1]) for r in await s.fetch(sql, missing))
+            rows, statements = _event_rows(batch), self._prepare(batch, found)
+        else:
+            rows, statements = prepared
+        await s.executemany(_INSERT_EVENT, [(first + i, *r) for i, r in enumerate(rows)])
+        for sql, params in statements:
+            await s.executemany(sql, params)
+        return list(range(first, last + 1))
+
+    def _remember_pipelines(self, batch: Sequence[Event], found: Mapping[str, str]) -> None:
         if len(self._pipelines) > _PIPELINE_CACHE_SIZE:
             self._pipelines.clear()
         self._pipelines.update(found)
         self._pipelines.update(
             (ev.run_id, ev.pipeline) for ev in batch if isinstance(ev, RunStarted)
         )
-        return ids
+
+    async def _finish_running(self, events: Sequence[RunFinished]) -> list[str]:
+        """Check and append under the writers' lock, in one transaction."""
+        self._check_open()
+        lock = self.dialect.lock_writers_sql
+        run_ids = [ev.run_id for ev in events]
+        sql = f"SELECT run_id FROM runs WHERE status = 'running' AND run_id IN ({_marks(len(run_ids))})"
+        if lock:  # a locking read sees the latest commit (MySQL's plain reads may not)
+            sql += " FOR UPDATE"
+
+        async def tx(s: Session) -> list[str]:
+            if lock:  # SQLite: BEGIN IMMEDIATE already excludes the other writers
+                await s.fetch(lock)
+            running = {r[0] for r in await s.fetch(sql, run_ids)}
+            batch = [ev for ev in events if ev.run_id in running]
+            if batch:
+                await self._append_in(s, batch, {})
+            return [ev.run_id for ev in batch]
+
+        return await self._write(tx)
 
     def _prepare(
         self, batch: Sequence[Event], found: Mapping[str, str] | None = None
