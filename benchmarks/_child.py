@@ -21,7 +21,7 @@ import os
 import tracemalloc
 from typing import Any
 
-from ._protocol import child_main, maxrss_kb, now
+from ._protocol import child_main, maxrss_kb, now, settle
 from ._shapes import Shape
 
 __all__ = ("measure",)
@@ -42,6 +42,7 @@ def _measure_baseline(spec: dict[str, Any], shape: Shape) -> dict[str, Any]:
     if spec["system"] == "baseline_sqlite":
         db = os.path.join(os.environ["BENCH_TMP"], "baseline.db")
     anyio.run(run_shape, _warm(shape), db, "warm")
+    settle()
     rss0 = maxrss_kb()
     if spec["mode"] == "memory":
         tracemalloc.start()
@@ -84,6 +85,7 @@ def _measure_flowyml(spec: dict[str, Any], shape: Shape) -> dict[str, Any]:
     t0 = now()
     p = build_pipeline(shape, persist=persist or mode == "cache")
     out["build_s"] = now() - t0
+    settle()
     rss0 = maxrss_kb()
     if mode == "memory":
         tracemalloc.start()

@@ -7,6 +7,7 @@ Anything else it prints is ignored (kept for error reports).
 
 from __future__ import annotations
 
+import gc
 import json
 import resource
 import sys
@@ -15,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ("MARK", "child_main", "emit", "maxrss_kb", "now", "parse")
+__all__ = ("MARK", "child_main", "emit", "maxrss_kb", "now", "parse", "settle")
 
 MARK = "@@BENCH@@ "
 
@@ -23,6 +24,19 @@ MARK = "@@BENCH@@ "
 def now() -> float:
     """A monotonic clock in seconds (``time.perf_counter``)."""
     return time.perf_counter()
+
+
+def settle() -> None:
+    """Collect garbage before a timed run, so that it starts from the same collector state.
+
+    In a fresh process, CPython's cycle collector makes its first full pass over the whole
+    heap (everything imported so far) once enough objects have been allocated: after a
+    warm-up that imported a system's modules, that pass (15-35 ms for flowyml with its
+    stores) would fall inside the timed run, or not, depending on how much the warm-up
+    allocated.  A long-lived process pays it once.  Every measuring child (baselines,
+    flowyml, peers) calls this just before its timed run; the collector stays enabled.
+    """
+    gc.collect()
 
 
 def maxrss_kb() -> int:

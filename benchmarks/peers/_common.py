@@ -80,6 +80,7 @@ def _measure(adapter: Adapter, spec: dict[str, Any]) -> dict[str, Any]:
     version = adapter.import_all()
     warm = shapes.Shape(shape.kind, min(shape.n, 5), min(shape.sleep, 0.001))
     adapter.run(warm, prefix="warmup_")
+    protocol.settle()
     rss0 = protocol.maxrss_kb()
     if mode == "cache":
         wall, problem = adapter.cache(shape)
