@@ -254,14 +254,17 @@ class SqlMetadataStore(StoreBase):
         self._check_open()
         lock = self.dialect.lock_writers_sql
         run_ids = [ev.run_id for ev in events]
-        sql = f"SELECT run_id FROM runs WHERE status = 'running' AND run_id IN ({_marks(len(run_ids))})"
-        if lock:  # a locking read sees the latest commit (MySQL's plain reads may not)
-            sql += " FOR UPDATE"
+        # A locking read sees the latest commit (MySQL's plain reads may not).
+        tail = " FOR UPDATE" if lock else ""
 
         async def tx(s: Session) -> list[str]:
             if lock:  # SQLite: BEGIN IMMEDIATE already excludes the other writers
                 await s.fetch(lock)
-            running = {r[0] for r in await s.fetch(sql, run_ids)}
+            running: set[str] = set()
+            for i in range(0, len(run_ids), 500):
+                chunk = run_ids[i : i + 500]
+                sql = f"SELECT run_id FROM runs WHERE status = 'running' AND run_id IN ({_marks(len(chunk))}){tail}"
+                running.update(r[0] for r in await s.fetch(sql, chunk))
             batch = [ev for ev in events if ev.run_id in running]
             if batch:
                 await self._append_in(s, batch, {})
