@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from ..errors import StepDefinitionError
 from ._params import analyse
@@ -18,6 +18,7 @@ __all__ = ("Step", "step")
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 _NAME = re.compile(r"^[A-Za-z_][\w\-.\[\]]*$")
 
@@ -37,6 +38,10 @@ class Step(Generic[P, R]):
     unit-testable; inside a ``@pipeline`` body the call is recorded and returns handles.
     Build one with :func:`step`.
     """
+
+    # Copied from the function by functools.update_wrapper in __init__.
+    __name__: str
+    __qualname__: str
 
     __slots__ = (
         "__dict__",
@@ -244,6 +249,22 @@ class Step(Generic[P, R]):
         return f"<Step {self.name!r} ({kind}def {self.fn.__qualname__}) -> {list(self.outputs)}>"
 
 
+class _StepDecorator(Protocol):
+    """What ``step(...)`` with options returns (typed like bare ``@step``)."""
+
+    @overload
+    def __call__(self, fn: Callable[P, Coroutine[Any, Any, T]], /) -> Step[P, Any]: ...
+    @overload
+    def __call__(self, fn: Callable[P, R], /) -> Step[P, R]: ...
+
+
+# An async step's call is typed as returning Any: inside a ``@pipeline`` body it returns a
+# handle that stands for the awaited value (``double(load(n))``), outside one a coroutine
+# (``await load(n)``); no static type is both.  Sync steps keep their return type.
+@overload
+def step(fn: Callable[P, Coroutine[Any, Any, T]], /) -> Step[P, Any]: ...
+
+
 @overload
 def step(fn: Callable[P, R], /) -> Step[P, R]: ...
 
@@ -264,14 +285,14 @@ def step(
     condition: Callable[..., Any] | None = None,
     map_over: str | None = None,
     allow_partial: bool = False,
-) -> Callable[[Callable[P, R]], Step[P, R]]: ...
+) -> _StepDecorator: ...
 
 
 def step(
     fn: Callable[P, R] | None = None,
     /,
     **options: Any,
-) -> Step[P, R] | Callable[[Callable[P, R]], Step[P, R]]:
+) -> Step[P, R] | _StepDecorator:
     """Declare a pipeline step; works bare (``@step``) and with options (``@step(...)``).
 
     :param name: the step's name (default: the function's name)
@@ -301,4 +322,4 @@ def step(
     def decorate(f: Callable[P, R]) -> Step[P, R]:
         return Step(f, **options)
 
-    return decorate
+    return decorate  # type: ignore[return-value]  # overloads of _StepDecorator

@@ -259,7 +259,7 @@ async def test_retries_then_success_emit_retrying_events() -> None:
     assert result.step_results["flaky"].attempts == 3
     retrying = [e for e in events if e.type == "step_retrying"]
     assert [e.attempt for e in retrying] == [1, 2]
-    assert "ConnectionError: try 1" in retrying[0].error
+    assert "ConnectionError: try 1" in str(retrying[0].error)
 
 
 async def test_retries_exhausted_fail() -> None:

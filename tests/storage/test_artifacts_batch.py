@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,18 +20,18 @@ async def test_get_many_and_load_values_keep_order(tmp_path: Path, scheme: str) 
     await store.open()
     try:
         registry = default_registry()
-        values = [{"i": i} for i in range(20)] + ["text", b"raw", np.arange(5)]
+        values: list[Any] = [{"i": i} for i in range(20)] + ["text", b"raw", np.arange(5)]
         refs = [
             await save_value(store, registry, v, artifact_id_seed=f"r/s/{i}", name=f"o{i}")
             for i, v in enumerate(values)
         ]
-        blobs = await store.get_many([r.uri for r in refs])  # type: ignore[attr-defined]
+        blobs = await store.get_many([r.uri for r in refs])
         assert blobs == [await store.get(r.uri) for r in refs]
         loaded = await load_values(store, registry, refs)
         assert loaded[:22] == values[:22]
         assert np.array_equal(loaded[22], values[22])
         missing = refs[0].uri.replace(refs[0].content_hash, "0" * 64)
         with pytest.raises(ArtifactError):
-            await store.get_many([refs[1].uri, missing])  # type: ignore[attr-defined]
+            await store.get_many([refs[1].uri, missing])
     finally:
         await store.aclose()
