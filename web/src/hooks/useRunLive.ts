@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { apiFetch, isAbort, seg } from '../api/client';
 import { LiveStream } from '../api/live';
 import type { Dag, RunDetailResponse } from '../api/types';
-import { dagFromSteps } from '../layout/dagLayout';
+import { dagFromSteps } from '../layout/dagFromSteps';
 import { applyRunEvents, isTerminalRun, runStateFromSnapshot, type RunViewState } from '../state/runReducer';
 
 export interface RunLive {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Dag } from '../api/types';
-import { dagFromSteps, dagKey, layoutDag, NODE_HEIGHT, NODE_WIDTH, simplifyEdges } from './dagLayout';
+import { dagFromSteps } from './dagFromSteps';
+import { dagKey, layoutDag, NODE_HEIGHT, NODE_WIDTH, simplifyEdges } from './dagLayout';
 import { emptyStep } from '../state/runReducer';
 
 /** A deterministic pseudo-random layered DAG: `n` nodes, each with up to 3 parents. */

@@ -1,7 +1,7 @@
 import { Link, useParams } from 'react-router';
 import { ApiError, seg } from '../api/client';
 import type { PipelineDetailResponse } from '../api/types';
-import { DagView } from '../components/DagView';
+import { DagView } from '../components/LazyDagView';
 import { Empty, ErrorNote, Loading } from '../components/Feedback';
 import { RunsTable } from '../components/RunsTable';
 import { TriggerForm } from '../components/TriggerForm';

@@ -1,7 +1,7 @@
 import { useCallback } from 'react';
 import { useParams, useSearchParams } from 'react-router';
 import { ApiError } from '../api/client';
-import { DagView } from '../components/DagView';
+import { DagView } from '../components/LazyDagView';
 import { ErrorNote, Loading } from '../components/Feedback';
 import { RunHeader } from '../components/RunHeader';
 import { StepPanel } from '../components/StepPanel';

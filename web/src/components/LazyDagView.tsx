@@ -1,0 +1,14 @@
+import { lazy, Suspense, type ComponentProps } from 'react';
+
+// The DAG view and its libraries (@xyflow/react, dagre) are a chunk of their own, loaded the
+// first time a page shows a DAG: the runs list, the first page most people open, does not
+// wait for them.
+const DagViewChunk = lazy(() => import('./DagView').then((m) => ({ default: m.DagView })));
+
+export function DagView(props: ComponentProps<typeof DagViewChunk>) {
+  return (
+    <Suspense fallback={<div className="dag-loading" aria-busy="true">Loading the DAG…</div>}>
+      <DagViewChunk {...props} />
+    </Suspense>
+  );
+}
