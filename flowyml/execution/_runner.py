@@ -124,7 +124,7 @@ class Runner(PersistenceMixin, MappingMixin):
         self._starter: Starter  # set when the steps' task group opens
         self._steps_scope: anyio.CancelScope | None = None
         self._t0 = 0.0
-        self._id_stamp = time_stamp(time.time())
+        self._id_stamp = ""  # set when the run starts (its start time)
 
     # ------------------------------------------------------------------ events
     def _emit(self, ev: Event) -> None:
