@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
     from ..results import StepResult
     from ..storage._records import ArtifactRecord
+    from ..storage.artifacts._values import SavedScalars
     from ._runtime import Runtime
 
 __all__ = ("RunnerCore", "Snapshot", "record_to_ref")
@@ -94,6 +95,8 @@ class RunnerCore:
     _steps_scope: anyio.CancelScope | None
     #: first digits of this run's artifact ids (its start time; see flowyml._ids)
     _id_stamp: str
+    #: small outputs this run stored, to store equal ones again without I/O
+    _saved: SavedScalars
 
     def _emit(self, ev: Event) -> None:
         raise NotImplementedError

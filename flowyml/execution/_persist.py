@@ -128,6 +128,7 @@ class PersistenceMixin(RunnerCore):
                     artifact_id_seed=f"{self.run_id}/{node.name}/{out}",
                     name=out,
                     id_stamp=self._id_stamp,
+                    saved=self._saved,
                 )
             except SerializationError as exc:
                 raise SerializationError(

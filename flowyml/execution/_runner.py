@@ -53,6 +53,7 @@ from ._writer import EventWriter
 if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
     from ..storage._records import ArtifactRecord
+    from ..storage.artifacts._values import SavedScalars
     from ._protocol import Executor
     from ._runtime import Runtime
 
@@ -125,6 +126,7 @@ class Runner(PersistenceMixin, MappingMixin):
         self._steps_scope: anyio.CancelScope | None = None
         self._t0 = 0.0
         self._id_stamp = ""  # set when the run starts (its start time)
+        self._saved: SavedScalars = {}  # small outputs stored so far (see save_value)
 
     # ------------------------------------------------------------------ events
     def _emit(self, ev: Event) -> None:

@@ -366,3 +366,74 @@ async def test_bytes_like_materializer_output_is_stored_as_bytes(
     registry = MaterializerRegistry([BytesLike()])
     ref = await save_value(store, registry, Temperature(2.5), artifact_id_seed="r/s/t", name="t")
     assert await store.get(ref.uri) == b"2.5C" and ref.size == 4
+
+
+class _CountingStr:
+    """Stores str like the built-in one, counting its calls."""
+
+    name = "counting-str"
+
+    def __init__(self) -> None:
+        self.dumped: list[Any] = []
+
+    def can_handle(self, value: Any) -> bool:
+        return type(value) is str or value is None
+
+    def dumps(self, value: Any) -> bytes:
+        self.dumped.append(value)
+        return b"" if value is None else value.encode()
+
+    def loads(self, data: bytes, type_name: str) -> Any:
+        return None if type_name == "builtins.NoneType" else data.decode()
+
+
+async def test_a_run_stores_an_equal_small_value_once(store: FsspecArtifactStore) -> None:
+    counting = _CountingStr()
+    registry = default_registry()
+    registry.register(counting)
+    saved: dict[tuple[type, Any], ArtifactRef] = {}
+    refs = [
+        await save_value(
+            store, registry, v, artifact_id_seed=f"r/s{i}/o", name=f"o{i}", saved=saved
+        )
+        for i, v in enumerate(["ok", "ok", None, "ok", None, "no"])
+    ]
+    assert counting.dumped == ["ok", None, "no"]  # serialised once per distinct value
+    assert len({r.id for r in refs}) == 6  # every output still has its own artifact
+    assert [r.name for r in refs] == [f"o{i}" for i in range(6)]
+    for i, ref in enumerate(refs):
+        assert ref.id == artifact_id(ref.content_hash, f"r/s{i}/o")
+    assert refs[1].uri == refs[0].uri and refs[1].content_hash == refs[0].content_hash
+    assert refs[1].materializer == "counting-str" and refs[1].size == 2
+    assert [await load_value(store, registry, r) for r in refs] == [
+        "ok",
+        "ok",
+        None,
+        "ok",
+        None,
+        "no",
+    ]
+    # Without ``saved`` (another run, say) every value is serialised again.
+    await save_value(store, registry, "ok", artifact_id_seed="r2/s/o", name="o")
+    assert counting.dumped[-1] == "ok" and len(counting.dumped) == 4
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(0.0, -0.0), (1, True), (0, False), ("x" * 300, "x" * 300), (2**70, 2**70)],
+)
+async def test_remembered_values_are_exact(
+    store: FsspecArtifactStore, first: Any, second: Any
+) -> None:
+    # Equal but differently stored values (0.0 and -0.0, 1 and True) are not confused,
+    # and values too big to key cheaply are stored the ordinary way each time.
+    registry = default_registry()
+    saved: dict[tuple[type, Any], ArtifactRef] = {}
+    a = await save_value(store, registry, first, artifact_id_seed="r/a/o", name="o", saved=saved)
+    b = await save_value(store, registry, second, artifact_id_seed="r/b/o", name="o", saved=saved)
+    assert await load_value(store, registry, a) == first
+    back = await load_value(store, registry, b)
+    assert back == second and type(back) is type(second)
+    if type(first) is float:
+        assert math.copysign(1, back) == -1.0
+    assert not any(len(repr(k[1])) > 256 for k in saved)
