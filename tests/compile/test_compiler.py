@@ -58,6 +58,22 @@ def test_dag_views() -> None:
     assert d["edges"] == [{"source": "load", "target": "double", "name": "load"}]
 
 
+def test_compiled_nodes_are_immutable_and_compared_by_identity() -> None:
+    # A compiled DAG is cached on its pipeline and shared by every run: no run may change it.
+    p = Pipeline("frozen", context=context(n=1))
+    p.add_step(load).add_step(double, inputs=["load"])
+    node = p.dag.nodes["double"]
+    with pytest.raises(AttributeError):
+        node.upstream = ()  # type: ignore[misc]
+    assert node.upstream == ("load",) and node.bindings[0][0] == "load"
+    again = (
+        Pipeline("frozen", context=context(n=1)).add_step(load).add_step(double, inputs=["load"])
+    )
+    twin = again.dag.nodes["double"]
+    assert twin.upstream == node.upstream and twin != node
+    assert {node: 1}[node] == 1
+
+
 def test_cycle_lists_its_steps() -> None:
     @step(inputs=["c"], outputs=["a"])
     def sa(c: int) -> int:
