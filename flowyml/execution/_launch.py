@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ._protocol import Executor
 
 __all__ = ("launch",)
+
+T = TypeVar("T")
 
 
 async def launch(
@@ -101,6 +103,37 @@ async def launch(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+async def _alongside(
+    side: Callable[[], Awaitable[None]] | None, main: Callable[[], Awaitable[T]]
+) -> T:
+    """Run ``side`` in a task while ``main`` runs here; return what ``main`` returns.
+
+    Errors are raised as themselves, not inside an exception group: ``main``'s (``side``
+    is then cancelled), else ``side``'s.
+    """
+    failed: list[Exception] = []
+    result: list[T] = []
+
+    async def run_side() -> None:
+        assert side is not None
+        try:
+            await side()
+        except Exception as exc:
+            failed.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        if side is not None:
+            tg.start_soon(run_side)
+        try:
+            result.append(await main())
+        except Exception as exc:
+            failed.insert(0, exc)
+            tg.cancel_scope.cancel()
+    if failed:
+        raise failed[0]
+    return result[0]
+
+
 async def _build_while_opening(
     stack: AsyncExitStack, opening: Runtime, pipeline: Pipeline, params: Mapping[str, Any]
 ) -> Dag:
@@ -109,61 +142,35 @@ async def _build_while_opening(
     A compile error is raised as is (the stores opened so far are closed again); so is a
     store that cannot be opened.
     """
-    failed: list[Exception] = []
 
     async def open_stores() -> None:
-        try:
-            await stack.enter_async_context(opening)
-        except Exception as exc:
-            failed.append(exc)
+        await stack.enter_async_context(opening)
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(open_stores)
+    async def build() -> Dag:
         await anyio.lowlevel.checkpoint()  # the opening reaches its first worker thread
-        try:
-            dag = pipeline.build(**params)
-        except Exception as exc:  # raised below, not inside an exception group
-            failed.insert(0, exc)
-            tg.cancel_scope.cancel()
-    if failed:
-        raise failed[0]
-    return dag
+        return pipeline.build(**params)
+
+    return await _alongside(open_stores, build)
 
 
 async def _version_and_snapshot(
     rt: Runtime, dag: Dag, cache_on: bool, expiry: float | None
 ) -> tuple[str, Snapshot | None]:
-    """The DAG's code version and the cache entries of its steps, read side by side.
-
-    Errors are raised as themselves (a store error, say), not inside an exception group.
-    """
+    """The DAG's code version and the cache entries of its steps, read side by side."""
     found: list[Snapshot] = []
-    failed: list[Exception] = []
+    snap = getattr(rt.metadata, "cache_snapshot", None) if cache_on else None
 
     async def read_snapshot() -> None:
-        snap = getattr(rt.metadata, "cache_snapshot", None)
-        if snap is not None:
-            nodes = dag.nodes
-            mapped = [name for name, node in nodes.items() if node.map_param is not None]
-            try:
-                found.append(
-                    await snap(dag.pipeline, steps=nodes.keys(), mapped=mapped, max_age=expiry)
-                )
-            except Exception as exc:
-                failed.append(exc)
+        assert snap is not None
+        nodes = dag.nodes
+        mapped = [name for name, node in nodes.items() if node.map_param is not None]
+        found.append(await snap(dag.pipeline, steps=nodes.keys(), mapped=mapped, max_age=expiry))
 
-    version = ""
-    async with anyio.create_task_group() as tg:
-        if cache_on:
-            tg.start_soon(read_snapshot)
-        try:
-            version = await _code_version(rt, dag)
-        except Exception as exc:
-            failed.insert(0, exc)
-            tg.cancel_scope.cancel()
-    if failed:
-        raise failed[0]
-    return version, (found[0] if found else None)
+    async def version() -> str:
+        return await _code_version(rt, dag)
+
+    code_version = await _alongside(read_snapshot if snap is not None else None, version)
+    return code_version, (found[0] if found else None)
 
 
 async def _code_version(rt: Runtime, dag: Any) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import anyio.to_thread
+import msgspec
 
 from ...errors import SerializationError
 from ...events import ArtifactRef
@@ -166,15 +167,11 @@ async def save_value(
         if len(saved) < _SAVED_MAX:
             saved[key] = known
         return known
-    return ArtifactRef(
+    return msgspec.structs.replace(
+        known,
         id=artifact_id(known.content_hash, artifact_id_seed, id_stamp),
         name=name,
-        uri=known.uri,
-        type_name=known.type_name,
-        materializer=known.materializer,
-        size=known.size,
-        content_hash=known.content_hash,
-        metadata=dict(known.metadata) if known.metadata else {},
+        metadata=dict(known.metadata),  # its own dict, as a fresh save would give
     )
 
 
