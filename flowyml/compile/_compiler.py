@@ -43,54 +43,73 @@ def compile_dag(
         as its own subclass, e.g. :class:`~flowyml.errors.CycleError`)
     """
     found: list[PipelineBuildError] = list(problems)
-    seen: set[str] = set()
-    for node in nodes:
-        if node.name in seen:
-            found.append(DuplicateStepError(node.name))
-        seen.add(node.name)
-
-    producers: dict[str, str] = {}
-    for node in nodes:
-        for out in node.outputs:
-            if out in producers and producers[out] != node.name:
-                found.append(DuplicateOutputError(out, [producers[out], node.name]))
-            else:
-                producers[out] = node.name
-
-    # One binding object per output, shared by every consumer.
-    from_output = {out: FromOutput(out) for out in producers}
-    compiled: dict[str, DagNode] = {}
-    used_params: set[str] = set()
+    # One pass over the placed steps: each distinct name gets its position (the first
+    # placement wins; any duplicate is an error), each output its producer's position.
+    position: dict[str, int] = {}
+    unique: list[StepNode] = []
+    producers: dict[str, int] = {}
+    clashes: list[PipelineBuildError] = []
     for node in nodes:
         name = node.name
-        if name in compiled:
-            continue
+        i = position.get(name)
+        if i is None:
+            i = position[name] = len(unique)
+            unique.append(node)
+        else:
+            found.append(DuplicateStepError(name))
+        for out in node.outputs:
+            j = producers.setdefault(out, i)
+            if j != i:
+                clashes.append(DuplicateOutputError(out, [unique[j].name, name]))
+    found.extend(clashes)
+
+    # Consecutive consumers of one output (a fan-out) share one binding object.
+    shared_out: str | None = None
+    shared = FromOutput("")
+    compiled: dict[str, DagNode] = {}
+    order: list[DagNode] = []
+    parents: list[int] = []
+    children: list[list[int]] = [[] for _ in unique]
+    ordered = True  # every step placed after all of its producers (so: no cycle)
+    used_params: set[str] = set()
+    for i, node in enumerate(unique):
+        name = node.name
         bindings: list[tuple[str, Binding]] = []
-        upstream: dict[str, None] = {}
+        upstream: dict[int, None] = {}
+        upstream_names: list[str] = []
         step = node.step
         explicit = node.bindings
-        extra = [p for p in explicit if p not in step.parameter_set]  # **kwargs receivers
+        extra: list[str] = []  # bound names the signature lacks (**kwargs receivers)
+        if not explicit.keys() <= step.parameter_set:
+            extra = [p for p in explicit if p not in step.parameter_set]
         defaults = False
         for param in (*step.parameters, *extra) if extra else step.parameters:
             b = explicit.get(param)
             kind = type(b)
-            if kind is FromInput and b.source in producers:  # type: ignore[union-attr]
-                b = from_output[b.source]  # type: ignore[union-attr]
-            elif kind is not FromOutput or b.output not in producers:  # type: ignore[union-attr]
+            src: int | None = None
+            if kind is FromInput or kind is FromOutput:
+                out = b.source if kind is FromInput else b.output  # type: ignore[union-attr]
+                src = producers.get(out)
+            if src is not None:
+                if out != shared_out:
+                    shared_out, shared = out, FromOutput(out)
+                b = shared
+                if src not in upstream:
+                    upstream[src] = None
+                    upstream_names.append(unique[src].name)
+                    children[src].append(i)
+                    if src >= i:
+                        ordered = False
+            else:
                 b = _resolve(node, param, producers, params)
                 if b is None:
                     found.append(MissingInputError(name, _wanted(node, param)))
                     continue
-            kind = type(b)
-            if kind is FromOutput:
-                out = b.output  # type: ignore[union-attr]
-                src = producers[out]
-                upstream[src] = None
-            elif kind is FromParam:
-                used_params.add(b.name)  # type: ignore[union-attr]
-            elif kind is FromDefault:
-                defaults = True
-            assert b is not None
+                kind = type(b)
+                if kind is FromParam:
+                    used_params.add(b.name)  # type: ignore[union-attr]
+                elif kind is FromDefault:
+                    defaults = True
             bindings.append((param, b))
         positional: tuple[str, ...] | None = None
         if not extra:
@@ -98,23 +117,23 @@ def compile_dag(
                 positional = step.parameters
             else:
                 positional = _positional(step, bindings)
-        compiled[name] = DagNode(
+        dnode = compiled[name] = DagNode(
             name=name,
             step=step,
             outputs=node.outputs,
             bindings=tuple(bindings),
-            upstream=tuple(upstream),
+            upstream=tuple(upstream_names),
             map_param=node.map_param,
             positional=positional,
+            index=i,
         )
+        order.append(dnode)
+        parents.append(len(upstream))
 
-    downstream: dict[str, list[str]] = {n: [] for n in compiled}
-    for name, dnode in compiled.items():
-        for up in dnode.upstream:
-            if up in downstream:
-                downstream[up].append(name)
-    if not found and not _acyclic(compiled, downstream):
-        cycle = _find_cycle(compiled, downstream)
+    kids = tuple(map(tuple, children))
+    if not found and not ordered and not _acyclic(parents, kids):
+        named = {n.name: [order[j].name for j in k] for n, k in zip(order, kids, strict=True)}
+        cycle = _find_cycle(compiled, named)
         assert cycle is not None
         found.append(CycleError(cycle))
     if found:
@@ -122,8 +141,10 @@ def compile_dag(
     return Dag(
         pipeline=pipeline,
         nodes=compiled,
-        producers=producers,
-        downstream={n: tuple(d) for n, d in downstream.items()},
+        order=tuple(order),
+        parents=tuple(parents),
+        children=kids,
+        producer_index=producers,
         params=frozenset(used_params),
     )
 
@@ -148,7 +169,7 @@ def _wanted(node: StepNode, param: str) -> str:
 
 
 def _resolve(
-    node: StepNode, param: str, producers: dict[str, str], params: Collection[str]
+    node: StepNode, param: str, producers: Collection[str], params: Collection[str]
 ) -> Binding | None:
     step = node.step
     explicit = node.bindings.get(param)
@@ -175,20 +196,20 @@ def _resolve(
     return None
 
 
-def _acyclic(nodes: dict[str, DagNode], downstream: dict[str, list[str]]) -> bool:
+def _acyclic(parents: list[int], children: tuple[tuple[int, ...], ...]) -> bool:
     """Whether every step can be ordered (Kahn's count; cheaper than a DFS)."""
-    remaining = {n: len(node.upstream) for n, node in nodes.items()}
-    ready = [n for n, c in remaining.items() if c == 0]
+    remaining = parents.copy()
+    ready = [i for i, c in enumerate(remaining) if c == 0]
     done = 0
     while ready:
         n = ready.pop()
         done += 1
-        for d in downstream[n]:
+        for d in children[n]:
             c = remaining[d] - 1
             remaining[d] = c
             if c == 0:
                 ready.append(d)
-    return done == len(nodes)
+    return done == len(remaining)
 
 
 def _find_cycle(nodes: dict[str, DagNode], downstream: dict[str, list[str]]) -> list[str] | None:

@@ -26,13 +26,15 @@ class Edge:
     name: str
 
 
-class DagNode(msgspec.Struct, frozen=True, eq=False):
+class DagNode(msgspec.Struct, frozen=True, eq=False, gc=False):
     """A step in the compiled graph, with every parameter's binding resolved.
 
     A frozen :mod:`msgspec` struct rather than a frozen dataclass: one is made per step,
     and a frozen dataclass sets each field through ``object.__setattr__`` (1.5 us per
     node against 0.2 us here; a 100,000-step DAG compiles ~15% faster).  Equality is
-    identity, as for the dataclass it replaces.
+    identity, as for the dataclass it replaces.  Invisible to the cycle collector
+    (``gc=False``): a node refers only to its step, strings and bindings, and nothing
+    refers back to it but its :class:`Dag`, so it can never be part of a cycle.
     """
 
     name: str
@@ -45,6 +47,9 @@ class DagNode(msgspec.Struct, frozen=True, eq=False):
     #: can go by position (``None``: call by keyword).  Calling ``fn(*values)`` costs
     #: O(n); CPython matches ``fn(**values)`` against the signature name by name.
     positional: tuple[str, ...] | None = None
+    #: the node's position in :attr:`Dag.order` (the executor's per-step state is kept
+    #: in lists by position, not in dicts by name)
+    index: int = 0
 
     def param_names(self) -> list[str]:
         """Run parameters this node reads."""
@@ -57,12 +62,23 @@ class DagNode(msgspec.Struct, frozen=True, eq=False):
 
 @dataclass(slots=True, frozen=True, eq=False, weakref_slot=True)
 class Dag:
-    """Nodes in insertion order, edges between them, and lookups the executor needs."""
+    """Nodes in insertion order, edges between them, and lookups the executor needs.
+
+    Besides the views by name (:attr:`nodes`, :attr:`downstream`, :attr:`producers`),
+    the graph is kept by position: ``order[i]`` is the node whose ``index`` is ``i``,
+    ``parents[i]`` how many distinct steps it waits for and ``children[i]`` the
+    positions of the steps that wait for it.  The executor works on those: on a
+    100,000-step graph, a lookup in a list by position costs a fraction of one in a dict
+    by name, whose keys are scattered through memory.
+    """
 
     pipeline: str
     nodes: Mapping[str, DagNode]
-    producers: Mapping[str, str]
-    downstream: Mapping[str, tuple[str, ...]]
+    order: tuple[DagNode, ...]
+    parents: tuple[int, ...]
+    children: tuple[tuple[int, ...], ...]
+    #: output name -> position of the step that produces it
+    producer_index: Mapping[str, int]
     params: frozenset[str] = field(default_factory=frozenset)
 
     def __len__(self) -> int:
@@ -70,6 +86,21 @@ class Dag:
 
     def __contains__(self, name: object) -> bool:
         return name in self.nodes
+
+    @property
+    def producers(self) -> dict[str, str]:
+        """Output name -> name of the step that produces it (built on demand)."""
+        order = self.order
+        return {out: order[i].name for out, i in self.producer_index.items()}
+
+    @property
+    def downstream(self) -> dict[str, tuple[str, ...]]:
+        """Step name -> names of the steps that consume its outputs (built on demand)."""
+        order = self.order
+        return {
+            node.name: tuple(order[j].name for j in kids)
+            for node, kids in zip(order, self.children, strict=True)
+        }
 
     @property
     def edges(self) -> tuple[Edge, ...]:
@@ -84,16 +115,18 @@ class Dag:
 
     def topological_order(self) -> list[str]:
         """Step names so that every step comes after all of its dependencies (stable)."""
-        remaining = {n: len(node.upstream) for n, node in self.nodes.items()}
-        order = [n for n, c in remaining.items() if c == 0]
-        i = 0
-        while i < len(order):
-            for d in self.downstream[order[i]]:
+        remaining = list(self.parents)
+        found = [i for i, c in enumerate(remaining) if c == 0]
+        children = self.children
+        k = 0
+        while k < len(found):
+            for d in children[found[k]]:
                 remaining[d] -= 1
                 if remaining[d] == 0:
-                    order.append(d)
-            i += 1
-        return order
+                    found.append(d)
+            k += 1
+        order = self.order
+        return [order[i].name for i in found]
 
     def visualize(self) -> str:
         """A text view: one line per step, in topological order, with its dependencies."""

@@ -10,7 +10,7 @@ import os
 import socket
 import time
 import traceback as tb_module
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -114,7 +114,8 @@ class Runner(PersistenceMixin, MappingMixin):
         self._limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
         self._threads = anyio.CapacityLimiter(max_threads or 64)
         self._writer = EventWriter(runtime.metadata, runtime.hub) if runtime else None
-        self._sched = Scheduler({n: len(d.upstream) for n, d in dag.nodes.items()}, dag.downstream)
+        self._sched = Scheduler(dag.parents, dag.children)
+        self._order = dag.order
         self._values: dict[str, Any] = {}
         self._refs: dict[str, ArtifactRef] = {}
         self._results = {name: StepResult(name) for name in dag.nodes}
@@ -200,7 +201,7 @@ class Runner(PersistenceMixin, MappingMixin):
                     self._steps_scope = scope
                     async with anyio.create_task_group() as tg:
                         self._starter = Starter(tg)
-                        self._starter.start(self._run_step, self._sched.start())
+                        self._starter.start(self._run_step, self._nodes(self._sched.start()))
                 if scope.cancelled_caught:
                     self._abandon(f"cancelled: fail_fast after step {self._failed_first!r} failed")
                 if self._lazy:
@@ -252,7 +253,9 @@ class Runner(PersistenceMixin, MappingMixin):
         """Stop the run's remaining steps (``fail_fast``): each gets a ``step_skipped``."""
         started, waiting = self._sched.abandon()
         now = time.time()
-        for name in started + waiting:
+        order = self._order
+        for i in started + waiting:
+            name = order[i].name
             if self._results[name].status not in ("succeeded", "cached", "failed"):
                 self._emit(StepSkipped(run_id=self.run_id, ts=now, step=name, reason=reason))
 
@@ -291,10 +294,14 @@ class Runner(PersistenceMixin, MappingMixin):
         )
 
     # ------------------------------------------------------------------ steps
-    async def _run_step(self, name: str) -> None:
+    def _nodes(self, positions: list[int]) -> Iterator[DagNode]:
+        """The nodes at ``positions`` (lazily: the starter takes them a batch at a time)."""
+        return map(self._order.__getitem__, positions)
+
+    async def _run_step(self, node: DagNode) -> None:
         """A step's task: run it (resumed, conditional, mapped or plain), then release or
         skip its dependents.  One coroutine for all of it: a waiting step holds few frames."""
-        node = self.dag.nodes[name]
+        name = node.name
         if name in self.resumed:
             source, records = self.resumed[name]
             if await self._load_outputs(node, records, source_run=source, cache_key=""):
@@ -321,39 +328,40 @@ class Runner(PersistenceMixin, MappingMixin):
         self._settle(node, OK)
 
     def _settle(self, node: DagNode, outcome: object) -> None:
-        name = node.name
         if outcome is OK:
-            ready = self._sched.succeeded(name)
+            ready = self._sched.succeeded(node.index)
             if ready:
-                self._starter.start(self._run_step, ready)
+                self._starter.start(self._run_step, self._nodes(ready))
             return
+        name = node.name
         now = time.time()
         if outcome is SKIP:
-            ready, skipped = self._sched.skipped(name, self._optional_consumers(node))
+            ready, skipped = self._sched.skipped(node.index, self._optional_consumers(node))
             reason = f"upstream step {name!r} was skipped (its condition is false)"
         else:
-            tolerant: tuple[str, ...] = ()
+            tolerant: tuple[int, ...] = ()
             if outcome is PARTIAL:
-                tolerant = tuple(
-                    d for d in self.dag.downstream[name] if self.dag.nodes[d].step.allow_partial
-                )
-            ready, skipped = self._sched.failed(name, tolerant)
+                order = self._order
+                kids = self.dag.children[node.index]
+                tolerant = tuple(d for d in kids if order[d].step.allow_partial)
+            ready, skipped = self._sched.failed(node.index, tolerant)
             reason = f"upstream step {name!r} failed"
             if self._failed_first is None:
                 self._failed_first = name
             if self.fail_fast and self._steps_scope is not None:
                 self._steps_scope.cancel()
+        order = self._order
         for s in skipped:
-            self._emit(StepSkipped(run_id=self.run_id, ts=now, step=s, reason=reason))
+            self._emit(StepSkipped(run_id=self.run_id, ts=now, step=order[s].name, reason=reason))
         if ready:
-            self._starter.start(self._run_step, ready)
+            self._starter.start(self._run_step, self._nodes(ready))
 
-    def _optional_consumers(self, node: DagNode) -> tuple[str, ...]:
+    def _optional_consumers(self, node: DagNode) -> tuple[int, ...]:
         """Dependents whose every parameter fed by ``node`` defaults to ``None``."""
         outs = set(node.outputs)
         tolerant = []
-        for d in self.dag.downstream[node.name]:
-            dn = self.dag.nodes[d]
+        for d in self.dag.children[node.index]:
+            dn = self._order[d]
             params = dn.step.signature.parameters
             fed = [p for p, b in dn.bindings if isinstance(b, FromOutput) and b.output in outs]
             if fed and all(p in params and params[p].default is None for p in fed):

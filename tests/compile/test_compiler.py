@@ -74,6 +74,84 @@ def test_compiled_nodes_are_immutable_and_compared_by_identity() -> None:
     assert {node: 1}[node] == 1
 
 
+def test_steps_added_before_their_producers_compile_and_run() -> None:
+    # Placement order is free: the DAG orders the steps by their data, not by add_step.
+    @step(inputs=["total"], outputs=["report"])
+    def report(total: int) -> str:
+        return f"total={total}"
+
+    @step(inputs=["a", "b"], outputs=["total"])
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    @step(outputs=["a"])
+    def one() -> int:
+        return 1
+
+    @step(outputs=["b"])
+    def two() -> int:
+        return 2
+
+    p = Pipeline("backwards").add_step(report).add_step(add).add_step(one).add_step(two)
+    dag = p.build()
+    assert [n.name for n in dag.order] == ["report", "add", "one", "two"]
+    assert [n.index for n in dag.order] == [0, 1, 2, 3]
+    assert dag.parents == (1, 2, 0, 0)
+    assert dag.children == ((), (0,), (1,), (1,))
+    assert dag.downstream == {"report": (), "add": ("report",), "one": ("add",), "two": ("add",)}
+    assert dag.producers == {"report": "report", "total": "add", "a": "one", "b": "two"}
+    assert dag.topological_order() == ["one", "two", "add", "report"]
+    assert dag.nodes["add"].upstream == ("one", "two")
+    assert p.run(persist=False)["report"] == "total=3"
+
+
+def test_an_input_read_twice_is_one_dependency() -> None:
+    @step(outputs=["n"])
+    def source() -> int:
+        return 4
+
+    @step(inputs={"x": "n", "y": "n"})
+    def both(x: int, y: int) -> int:
+        return x * y
+
+    dag = Pipeline("twice").add_step(source).add_step(both).build()
+    assert dag.nodes["both"].upstream == ("source",)
+    assert dag.parents == (0, 1) and dag.children == ((1,), ())
+    assert [(e.source, e.target, e.name) for e in dag.edges] == [
+        ("source", "both", "n"),
+        ("source", "both", "n"),
+    ]
+
+
+def test_a_step_reading_its_own_output_is_a_cycle() -> None:
+    @step(inputs=["x"], outputs=["x"])
+    def loop(x: int) -> int:
+        return x
+
+    with pytest.raises(CycleError) as info:
+        Pipeline("self").add_step(loop).build()
+    assert info.value.cycle == ["loop"]
+
+
+def test_a_cycle_among_steps_placed_out_of_order_is_found() -> None:
+    @step(outputs=["seed"])
+    def seed() -> int:
+        return 0
+
+    @step(inputs={"s": "seed", "b": "b"}, outputs=["a"])
+    def sa(s: int, b: int) -> int:
+        return s + b
+
+    @step(inputs=["a"], outputs=["b"])
+    def sb(a: int) -> int:
+        return a
+
+    p = Pipeline("late").add_step(sa).add_step(sb).add_step(seed)
+    with pytest.raises(CycleError) as info:
+        p.build()
+    assert set(info.value.cycle) == {"sa", "sb"}
+
+
 def test_cycle_lists_its_steps() -> None:
     @step(inputs=["c"], outputs=["a"])
     def sa(c: int) -> int:
