@@ -51,9 +51,8 @@ def compile_dag(
     clashes: list[PipelineBuildError] = []
     for node in nodes:
         name = node.name
-        i = position.get(name)
-        if i is None:
-            i = position[name] = len(unique)
+        i = position.setdefault(name, len(unique))
+        if i == len(unique):
             unique.append(node)
         else:
             found.append(DuplicateStepError(name))
@@ -63,9 +62,13 @@ def compile_dag(
                 clashes.append(DuplicateOutputError(out, [unique[j].name, name]))
     found.extend(clashes)
 
-    # Consecutive consumers of one output (a fan-out) share one binding object.
+    # Consecutive consumers of one output (a fan-out) share one binding object, and
+    # consecutive steps bound alike share their (immutable) tuples: fewer objects for the
+    # cycle collector's first pass over what compiling made, and a smaller DAG.
     shared_out: str | None = None
     shared = FromOutput("")
+    last_bindings: tuple[tuple[str, Binding], ...] = ()
+    last_upstream: tuple[str, ...] = ()
     compiled: dict[str, DagNode] = {}
     order: list[DagNode] = []
     parents: list[int] = []
@@ -117,12 +120,20 @@ def compile_dag(
                 positional = step.parameters
             else:
                 positional = _positional(step, bindings)
+        bound = tuple(bindings)
+        if bound == last_bindings:
+            bound = last_bindings
+        last_bindings = bound
+        ups = tuple(upstream_names)
+        if ups == last_upstream:
+            ups = last_upstream
+        last_upstream = ups
         dnode = compiled[name] = DagNode(
             name=name,
             step=step,
             outputs=node.outputs,
-            bindings=tuple(bindings),
-            upstream=tuple(upstream_names),
+            bindings=bound,
+            upstream=ups,
             map_param=node.map_param,
             positional=positional,
             index=i,

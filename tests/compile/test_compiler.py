@@ -123,6 +123,30 @@ def test_an_input_read_twice_is_one_dependency() -> None:
     ]
 
 
+def test_steps_bound_alike_share_their_compiled_bindings() -> None:
+    # A 1 -> N fan-out: the N consumers of one output share one binding tuple (memory),
+    # and each still gets the value; a step bound differently gets its own.
+    @step(outputs=["n"])
+    def source() -> int:
+        return 3
+
+    p = Pipeline("wide").add_step(source)
+    for i in range(3):
+        p.add_step(step(name=f"w{i}", inputs={"x": "n"})(_times_ten))
+    p.add_step(step(name="other", inputs={"x": "w0"})(_times_ten))
+    dag = p.build()
+    w0, w1, w2, other = (dag.nodes[n] for n in ("w0", "w1", "w2", "other"))
+    assert w0.bindings is w1.bindings is w2.bindings
+    assert w0.upstream is w1.upstream and w0.upstream == ("source",)
+    assert other.bindings != w0.bindings and other.upstream == ("w0",)
+    result = p.run(persist=False)
+    assert [result[f"w{i}"] for i in range(3)] == [30, 30, 30] and result["other"] == 300
+
+
+def _times_ten(x: int) -> int:
+    return 10 * x
+
+
 def test_a_step_reading_its_own_output_is_a_cycle() -> None:
     @step(inputs=["x"], outputs=["x"])
     def loop(x: int) -> int:
