@@ -121,7 +121,12 @@ def compile_dag(
             else:
                 positional = _positional(step, bindings)
         bound = tuple(bindings)
-        if bound == last_bindings:
+        if (  # one parameter bound to the very same object: no __eq__ of a user's value
+            len(bound) == 1
+            and len(last_bindings) == 1
+            and bound[0][1] is last_bindings[0][1]
+            and bound[0][0] == last_bindings[0][0]
+        ):
             bound = last_bindings
         last_bindings = bound
         ups = tuple(upstream_names)

@@ -143,6 +143,31 @@ def test_steps_bound_alike_share_their_compiled_bindings() -> None:
     assert [result[f"w{i}"] for i in range(3)] == [30, 30, 30] and result["other"] == 300
 
 
+class _Incomparable:
+    """A user's value whose ``==`` cannot answer (like a NumPy array's)."""
+
+    def __eq__(self, other: object) -> bool:
+        raise ValueError("the truth value is ambiguous")
+
+    __hash__ = object.__hash__
+
+
+def test_steps_given_values_that_cannot_be_compared_compile() -> None:
+    @step
+    def take(v: _Incomparable) -> str:
+        return type(v).__name__
+
+    @pipeline
+    def literals():  # type: ignore[no-untyped-def]
+        take(_Incomparable())
+        take(_Incomparable())
+
+    dag = literals.build()
+    first, second = dag.order
+    assert first.bindings is not second.bindings
+    assert literals.run(persist=False).step_results[second.name].success
+
+
 def _times_ten(x: int) -> int:
     return 10 * x
 
