@@ -23,7 +23,7 @@ from ..errors import (
     MissingInputError,
     PipelineBuildError,
 )
-from ._dag import Dag, DagNode
+from ._dag import Dag, DagNode, kahn_order
 
 __all__ = ("compile_dag",)
 
@@ -147,7 +147,7 @@ def compile_dag(
         parents.append(len(upstream))
 
     kids = tuple(map(tuple, children))
-    if not found and not ordered and not _acyclic(parents, kids):
+    if not found and not ordered and len(kahn_order(parents, kids)) < len(parents):
         named = {n.name: [order[j].name for j in k] for n, k in zip(order, kids, strict=True)}
         cycle = _find_cycle(compiled, named)
         assert cycle is not None
@@ -210,22 +210,6 @@ def _resolve(
     if declared is not None and declared.default is not _EMPTY:
         return FromDefault()
     return None
-
-
-def _acyclic(parents: list[int], children: tuple[tuple[int, ...], ...]) -> bool:
-    """Whether every step can be ordered (Kahn's count; cheaper than a DFS)."""
-    remaining = parents.copy()
-    ready = [i for i, c in enumerate(remaining) if c == 0]
-    done = 0
-    while ready:
-        n = ready.pop()
-        done += 1
-        for d in children[n]:
-            c = remaining[d] - 1
-            remaining[d] = c
-            if c == 0:
-                ready.append(d)
-    return done == len(remaining)
 
 
 def _find_cycle(nodes: dict[str, DagNode], downstream: dict[str, list[str]]) -> list[str] | None:

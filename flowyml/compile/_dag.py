@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ from ..definition._params import Binding, Const, FromContext, FromDefault, FromO
 if TYPE_CHECKING:
     from ..definition._step import Step
 
-__all__ = ("Dag", "DagNode", "Edge")
+__all__ = ("Dag", "DagNode", "Edge", "kahn_order")
 
 
 @dataclass(slots=True, frozen=True)
@@ -58,6 +58,24 @@ class DagNode(msgspec.Struct, frozen=True, eq=False, gc=False):
     def input_outputs(self) -> list[str]:
         """Upstream output names this node reads."""
         return [b.output for _, b in self.bindings if isinstance(b, FromOutput)]
+
+
+def kahn_order(parents: Sequence[int], children: Sequence[Sequence[int]]) -> list[int]:
+    """Positions in dependency order, stable (Kahn's algorithm over counters by position).
+
+    Steps on a cycle, and those after one, are left out: the result is shorter than
+    ``parents`` exactly when the graph has a cycle.
+    """
+    remaining = list(parents)
+    found = [i for i, c in enumerate(remaining) if c == 0]
+    k = 0
+    while k < len(found):
+        for d in children[found[k]]:
+            remaining[d] -= 1
+            if remaining[d] == 0:
+                found.append(d)
+        k += 1
+    return found
 
 
 @dataclass(slots=True, frozen=True, eq=False, weakref_slot=True)
@@ -115,18 +133,8 @@ class Dag:
 
     def topological_order(self) -> list[str]:
         """Step names so that every step comes after all of its dependencies (stable)."""
-        remaining = list(self.parents)
-        found = [i for i, c in enumerate(remaining) if c == 0]
-        children = self.children
-        k = 0
-        while k < len(found):
-            for d in children[found[k]]:
-                remaining[d] -= 1
-                if remaining[d] == 0:
-                    found.append(d)
-            k += 1
         order = self.order
-        return [order[i].name for i in found]
+        return [order[i].name for i in kahn_order(self.parents, self.children)]
 
     def visualize(self) -> str:
         """A text view: one line per step, in topological order, with its dependencies."""
