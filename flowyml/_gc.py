@@ -18,11 +18,22 @@ def collector_paused() -> Iterator[None]:
     the whole heap (the user's pipeline definition included), which made compile time
     grow faster than the DAG.  Used only around synchronous code (no ``await`` inside), so
     no other task runs meanwhile; the collector is re-enabled only if it was enabled.
+
+    On the way out, everything the collector tracks moves to its oldest generation
+    (``gc.freeze()`` then ``gc.unfreeze()``: two list splices, whatever the heap size).
+    Otherwise the first young collection after the pause walks every container the body
+    made (40 ms after compiling a 100,000-step fan-out), only to find them all alive.
+    The cost: cyclic garbage that was young at that moment waits for the next full
+    collection.  Skipped when something else holds frozen objects (e.g. an application
+    that froze its heap before forking): ``unfreeze`` would release them too.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
         if was_enabled:
             gc.enable()
