@@ -47,6 +47,7 @@ def compile_dag(
     # placement wins; any duplicate is an error), each output its producer's position.
     position: dict[str, int] = {}
     unique: list[StepNode] = []
+    names: list[str] = []  # by position: reading a producer's name touches no node
     producers: dict[str, int] = {}
     clashes: list[PipelineBuildError] = []
     for node in nodes:
@@ -54,12 +55,13 @@ def compile_dag(
         i = position.setdefault(name, len(unique))
         if i == len(unique):
             unique.append(node)
+            names.append(name)
         else:
             found.append(DuplicateStepError(name))
         for out in node.outputs:
             j = producers.setdefault(out, i)
             if j != i:
-                clashes.append(DuplicateOutputError(out, [unique[j].name, name]))
+                clashes.append(DuplicateOutputError(out, [names[j], name]))
     found.extend(clashes)
 
     # Consecutive consumers of one output (a fan-out) share one binding object, and
@@ -78,7 +80,6 @@ def compile_dag(
     for i, node in enumerate(unique):
         name = node.name
         bindings: list[tuple[str, Binding]] = []
-        upstream: dict[int, None] = {}
         upstream_names: list[str] = []
         step = node.step
         explicit = node.bindings
@@ -97,10 +98,12 @@ def compile_dag(
                 if out != shared_out:
                     shared_out, shared = out, FromOutput(out)
                 b = shared
-                if src not in upstream:
-                    upstream[src] = None
-                    upstream_names.append(unique[src].name)
-                    children[src].append(i)
+                consumers = children[src]
+                # Steps are visited in order, so if this one already depends on ``src``
+                # it is the last child recorded there (an input read twice: one edge).
+                if not consumers or consumers[-1] != i:
+                    consumers.append(i)
+                    upstream_names.append(names[src])
                     if src >= i:
                         ordered = False
             else:
@@ -144,9 +147,9 @@ def compile_dag(
             index=i,
         )
         order.append(dnode)
-        parents.append(len(upstream))
+        parents.append(len(upstream_names))
 
-    kids = tuple(map(tuple, children))
+    kids = _shared_tuples(children)
     if not found and not ordered and len(kahn_order(parents, kids)) < len(parents):
         named = {n.name: [order[j].name for j in k] for n, k in zip(order, kids, strict=True)}
         cycle = _find_cycle(compiled, named)
@@ -163,6 +166,19 @@ def compile_dag(
         producer_index=producers,
         params=frozenset(used_params),
     )
+
+
+def _shared_tuples(lists: list[list[int]]) -> tuple[tuple[int, ...], ...]:
+    """``lists`` as tuples, consecutive equal ones sharing one (the leaves of a fan-out
+    all have the same single child: one tuple for all of them)."""
+    out: list[tuple[int, ...]] = []
+    prev: list[int] | None = None
+    shared: tuple[int, ...] = ()
+    for kids in lists:
+        if kids != prev:
+            prev, shared = kids, tuple(kids)
+        out.append(shared)
+    return tuple(out)
 
 
 def _positional(step: Any, bindings: list[tuple[str, Binding]]) -> tuple[str, ...] | None:

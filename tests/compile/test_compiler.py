@@ -105,6 +105,47 @@ def test_steps_added_before_their_producers_compile_and_run() -> None:
     assert p.run(persist=False)["report"] == "total=3"
 
 
+def test_an_output_placed_later_wins_over_a_run_parameter_of_its_name() -> None:
+    # "n" is both a run parameter and the output of a step placed after its consumers:
+    # as when the producer comes first, the consumers read the output.
+    @step(inputs=["n"], outputs=["first"])
+    def first(n: int) -> int:
+        return n + 1
+
+    @step(outputs=["n"])
+    def make() -> int:
+        return 10
+
+    @step(inputs=["n"], outputs=["second"])
+    def second(n: int, scale: int) -> int:
+        return n * scale
+
+    p = Pipeline("later", context=context(n=1, scale=3))
+    dag = p.add_step(first).add_step(make).add_step(second).build()
+    assert dag.children == ((), (0, 2), ())  # in step order, though recorded out of it
+    assert dag.nodes["first"].upstream == ("make",) and dag.parents == (1, 0, 1)
+    assert dag.params == frozenset({"scale"})
+    result = p.run(persist=False)
+    assert (result["first"], result["second"]) == (11, 30)
+
+
+def test_missing_inputs_are_reported_in_step_order() -> None:
+    @step(inputs=["absent"])
+    def a(absent: int) -> int:
+        return absent
+
+    @step
+    def b(url: str) -> str:
+        return url
+
+    with pytest.raises(PipelineBuildError) as info:
+        Pipeline("order").add_step(a).add_step(b).build()
+    assert [(e.step, e.name) for e in info.value.problems] == [  # type: ignore[attr-defined]
+        ("a", "absent"),
+        ("b", "url"),
+    ]
+
+
 def test_an_input_read_twice_is_one_dependency() -> None:
     @step(outputs=["n"])
     def source() -> int:
@@ -121,6 +162,44 @@ def test_an_input_read_twice_is_one_dependency() -> None:
         ("source", "both", "n"),
         ("source", "both", "n"),
     ]
+
+
+def test_an_input_read_again_after_another_is_still_one_dependency() -> None:
+    @step(outputs=["n"])
+    def source() -> int:
+        return 4
+
+    @step(outputs=["m"])
+    def other() -> int:
+        return 5
+
+    @step(inputs={"x": "n", "z": "m", "y": "n"})
+    def three(x: int, z: int, y: int) -> int:
+        return x * y + z
+
+    p = Pipeline("again").add_step(source).add_step(other).add_step(three)
+    dag = p.build()
+    assert dag.nodes["three"].upstream == ("source", "other")
+    assert dag.parents == (0, 0, 2) and dag.children == ((2,), (2,), ())
+    assert p.run(persist=False)["three"] == 21
+
+
+def test_the_leaves_of_a_fan_out_share_their_children() -> None:
+    @step(outputs=["n"])
+    def source() -> int:
+        return 2
+
+    @step(inputs=["w0", "w1", "w2"])
+    def total(w0: int, w1: int, w2: int) -> int:
+        return w0 + w1 + w2
+
+    p = Pipeline("fan").add_step(source)
+    for i in range(3):
+        p.add_step(step(name=f"w{i}", inputs={"x": "n"})(_times_ten))
+    dag = p.add_step(total).build()
+    assert dag.children == ((1, 2, 3), (4,), (4,), (4,), ())
+    assert dag.children[1] is dag.children[2] is dag.children[3]
+    assert p.run(persist=False)["total"] == 60
 
 
 def test_steps_bound_alike_share_their_compiled_bindings() -> None:
