@@ -98,14 +98,19 @@ class RunnerCore:
     #: small outputs this run stored, to store equal ones again without I/O
     _saved: SavedScalars
 
-    def _emit(self, ev: Event) -> None:
+    def _emit(self, ev: Event, r: StepResult | None = None) -> None:
         raise NotImplementedError
 
     def _fail(self, node: Any, attempt: int, error: BaseException, t0: float) -> None:
         raise NotImplementedError
 
     async def _run_one(
-        self, node: Any, kwargs: dict[str, Any], ctx_params: list[str], inputs: dict[str, str]
+        self,
+        node: Any,
+        r: StepResult,
+        kwargs: dict[str, Any],
+        ctx_params: list[str],
+        inputs: dict[str, str],
     ) -> dict[str, Any] | None:
         raise NotImplementedError
 

@@ -107,17 +107,17 @@ class MappingMixin(RunnerCore):
     ) -> None:
         item = items[index]
         el = Element(node, index)
-        self._results[el.name] = StepResult(el.name)
+        r = self._results[el.name] = StepResult(el.name)
         ekw = dict(kwargs)
         ekw[param_of(el)] = item
         if el.name in self.resumed:
             source, records = self.resumed[el.name]
             if await self._load_outputs(el, records, source_run=source, cache_key=""):
-                results[index] = self._results[el.name].outputs[el.outputs[0]]
+                results[index] = r.outputs[el.outputs[0]]
                 return
-        outputs = await self._run_one(el, ekw, ctx_params, {})
+        outputs = await self._run_one(el, r, ekw, ctx_params, {})
         if outputs is None:
-            error = self._results[el.name].error
+            error = r.error
             assert error is not None
             failures.append(ElementFailure(node.name, index, item, error))
             if self.fail_fast and self._steps_scope is not None:

@@ -118,7 +118,10 @@ class Runner(PersistenceMixin, MappingMixin):
         self._order = dag.order
         self._values: dict[str, Any] = {}
         self._refs: dict[str, ArtifactRef] = {}
-        self._results = {name: StepResult(name) for name in dag.nodes}
+        # Each step's result, by position (the steps' tasks reach theirs without a
+        # lookup by name) and by name (mapped elements are added there as they start).
+        self._by_pos = [StepResult(name) for name in dag.nodes]
+        self._results = dict(zip(dag.nodes, self._by_pos, strict=True))
         self._failed_first: str | None = None
         self._lazy = 0
         # Without a snapshot, cache lookups query the store.
@@ -130,19 +133,21 @@ class Runner(PersistenceMixin, MappingMixin):
         self._saved: SavedScalars = {}  # small outputs stored so far (see save_value)
 
     # ------------------------------------------------------------------ events
-    def _emit(self, ev: Event) -> None:
-        self._apply(ev)
+    def _emit(self, ev: Event, r: StepResult | None = None) -> None:
+        """Apply ``ev`` to its step's result (``r`` if the caller has it), then send it on."""
+        self._apply(ev, r)
         if self._writer is not None:
             self._writer.submit(ev)
         if self.on_event is not None:
             self.on_event(ev)
 
-    def _apply(self, ev: Event) -> None:
+    def _apply(self, ev: Event, r: StepResult | None) -> None:
         """Fold an event into the step results (the result derives from events)."""
-        step = getattr(ev, "step", None)
-        if step is None:
-            return
-        r = self._results[step]
+        if r is None:
+            step = getattr(ev, "step", None)
+            if step is None:
+                return
+            r = self._results[step]
         if isinstance(ev, StepStarted):
             r.status = "running"
             r.attempts = ev.attempt
@@ -152,7 +157,8 @@ class Runner(PersistenceMixin, MappingMixin):
             r.status = "succeeded"
             r.duration_seconds = ev.duration
             r.finished_at = ev.ts
-            r.artifact_ids = {k: v.id for k, v in ev.outputs.items()}
+            if ev.outputs:  # none when nothing is persisted: keep the empty default
+                r.artifact_ids = {k: v.id for k, v in ev.outputs.items()}
         elif isinstance(ev, StepCached):
             r.status = "cached"
             r.cached = True
@@ -320,7 +326,7 @@ class Runner(PersistenceMixin, MappingMixin):
                 await self._realize(node, kwargs)
             self._settle(node, await self._execute_mapped(node, kwargs, ctx_params, inputs))
             return
-        outputs = await self._run_one(node, kwargs, ctx_params, inputs)
+        outputs = await self._run_one(node, self._by_pos[node.index], kwargs, ctx_params, inputs)
         if outputs is None:
             self._settle(node, FAILED)
             return
@@ -391,7 +397,12 @@ class Runner(PersistenceMixin, MappingMixin):
         return kwargs, ctx_params
 
     async def _run_one(
-        self, node: Any, kwargs: dict[str, Any], ctx_params: list[str], inputs: dict[str, str]
+        self,
+        node: Any,
+        r: StepResult,
+        kwargs: dict[str, Any],
+        ctx_params: list[str],
+        inputs: dict[str, str],
     ) -> dict[str, Any] | None:
         """Cache lookup, then attempts; return the outputs, or ``None`` if the step failed."""
         cache_key: str | None = None
@@ -403,11 +414,11 @@ class Runner(PersistenceMixin, MappingMixin):
                 if hit is not None and await self._load_outputs(
                     node, hit[1], source_run=hit[0], cache_key=cache_key, inputs=inputs
                 ):
-                    return self._results[node.name].outputs
+                    return r.outputs
         if self._lazy:
             await self._realize(node, kwargs)
         try:
-            return await self._attempts(node, kwargs, ctx_params, inputs, cache_key)
+            return await self._attempts(node, r, kwargs, ctx_params, inputs, cache_key)
         except StepFailure:
             return None
 
@@ -438,6 +449,7 @@ class Runner(PersistenceMixin, MappingMixin):
     async def _attempts(
         self,
         node: DagNode,
+        r: StepResult,
         kwargs: dict[str, Any],
         ctx_params: list[str],
         inputs: dict[str, str],
@@ -460,7 +472,8 @@ class Runner(PersistenceMixin, MappingMixin):
                     attempt=attempt,
                     inputs=inputs,
                     cache_key=cache_key,
-                )
+                ),
+                r,
             )
             t0 = time.perf_counter()
             try:
@@ -492,9 +505,10 @@ class Runner(PersistenceMixin, MappingMixin):
                         duration=duration,
                         outputs=refs,
                         cache_key=cache_key,
-                    )
+                    ),
+                    r,
                 )
-                self._results[name].outputs = outputs
+                r.outputs = outputs
                 return outputs
             if attempt > step.retries or isinstance(error, StepOutputError):
                 self._fail(node, attempt, error, t0)
