@@ -11,7 +11,7 @@ import pytest
 from anyio.lowlevel import checkpoint
 
 from flowyml import Pipeline, StepContext, step
-from flowyml._gc import collector_paused
+from flowyml._gc import PROMOTE_AT, collector_paused
 from flowyml.errors import PipelineBuildError
 from flowyml.execution._spawn import Starter
 
@@ -214,15 +214,25 @@ def test_the_pause_leaves_a_disabled_collector_disabled() -> None:
         gc.enable()
 
 
-def test_what_the_pause_made_is_not_walked_again_by_young_collections() -> None:
-    """Containers made under the pause (a DAG, a run's results) all survive: they leave
-    it in the oldest generation, so the next young collection does not walk them."""
+def test_what_a_big_pause_made_is_not_walked_again_by_young_collections() -> None:
+    """Containers made under the pause (a big DAG, a big run's results) all survive:
+    they leave it in the oldest generation, so the next young collection skips them."""
     with collector_paused():
-        made = [[i] for i in range(5000)]
+        made = [[i] for i in range(PROMOTE_AT)]
     young = {id(o) for o in gc.get_objects(generation=0)}
     assert not any(id(o) in young for o in made)
     oldest = {id(o) for o in gc.get_objects(generation=2)}
     assert all(id(o) in oldest for o in made)
+
+
+def test_a_small_pause_leaves_young_objects_young() -> None:
+    """A small run per request must not push the service's young garbage into the
+    oldest generation, where only a full collection would find it."""
+    gc.collect()
+    with collector_paused():
+        made = [[i] for i in range(100)]
+    young = {id(o) for o in gc.get_objects(generation=0)}
+    assert all(id(o) in young for o in made)
 
 
 def test_the_pause_leaves_objects_frozen_by_the_application_frozen() -> None:
