@@ -261,9 +261,11 @@ class Runner(PersistenceMixin, MappingMixin):
         now = time.time()
         order = self._order
         for i in started + waiting:
-            name = order[i].name
-            if self._results[name].status not in ("succeeded", "cached", "failed"):
-                self._emit(StepSkipped(run_id=self.run_id, ts=now, step=name, reason=reason))
+            r = self._by_pos[i]
+            if r.status not in ("succeeded", "cached", "failed"):
+                self._emit(
+                    StepSkipped(run_id=self.run_id, ts=now, step=order[i].name, reason=reason), r
+                )
 
     async def _run_background(self, fn: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -308,6 +310,7 @@ class Runner(PersistenceMixin, MappingMixin):
         """A step's task: run it (resumed, conditional, mapped or plain), then release or
         skip its dependents.  One coroutine for all of it: a waiting step holds few frames."""
         name = node.name
+        r = self._by_pos[node.index]
         if name in self.resumed:
             source, records = self.resumed[name]
             if await self._load_outputs(node, records, source_run=source, cache_key=""):
@@ -318,7 +321,7 @@ class Runner(PersistenceMixin, MappingMixin):
             if self._lazy:
                 await self._realize(node, kwargs)
             if not self._condition_holds(node, kwargs):
-                self._settle(node, FAILED if self._results[name].status == "failed" else SKIP)
+                self._settle(node, FAILED if r.status == "failed" else SKIP)
                 return
         inputs: dict[str, str] = {} if self.runtime is None else self._input_ids(node)
         if node.map_param is not None:
@@ -326,7 +329,7 @@ class Runner(PersistenceMixin, MappingMixin):
                 await self._realize(node, kwargs)
             self._settle(node, await self._execute_mapped(node, kwargs, ctx_params, inputs))
             return
-        outputs = await self._run_one(node, self._by_pos[node.index], kwargs, ctx_params, inputs)
+        outputs = await self._run_one(node, r, kwargs, ctx_params, inputs)
         if outputs is None:
             self._settle(node, FAILED)
             return
