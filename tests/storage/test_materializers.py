@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,7 +31,7 @@ from flowyml.storage.artifacts import (
     open_artifact_store,
     save_value,
 )
-from flowyml.storage.artifacts._values import artifact_id
+from flowyml.storage.artifacts._values import SavedScalars, artifact_id
 
 
 class Temperature:
@@ -391,7 +392,7 @@ async def test_a_run_stores_an_equal_small_value_once(store: FsspecArtifactStore
     counting = _CountingStr()
     registry = default_registry()
     registry.register(counting)
-    saved: dict[tuple[type, Any], ArtifactRef] = {}
+    saved: SavedScalars = {}
     refs = [
         await save_value(
             store, registry, v, artifact_id_seed=f"r/s{i}/o", name=f"o{i}", saved=saved
@@ -428,7 +429,7 @@ async def test_remembered_values_are_exact(
     # Equal but differently stored values (0.0 and -0.0, 1 and True) are not confused,
     # and values too big to key cheaply are stored the ordinary way each time.
     registry = default_registry()
-    saved: dict[tuple[type, Any], ArtifactRef] = {}
+    saved: SavedScalars = {}
     a = await save_value(store, registry, first, artifact_id_seed="r/a/o", name="o", saved=saved)
     b = await save_value(store, registry, second, artifact_id_seed="r/b/o", name="o", saved=saved)
     assert await load_value(store, registry, a) == first
@@ -437,3 +438,116 @@ async def test_remembered_values_are_exact(
     if type(first) is float:
         assert math.copysign(1, back) == -1.0
     assert not any(len(repr(k[1])) > 256 for k in saved)
+
+
+async def _save_together(
+    store: FsspecArtifactStore, registry: MaterializerRegistry, saved: SavedScalars, n: int
+) -> list[ArtifactRef | BaseException]:
+    """Save ``None`` from ``n`` steps at once (as steps finishing together do)."""
+    out: list[ArtifactRef | BaseException] = [ValueError("not run")] * n
+
+    async def one(i: int) -> None:
+        try:
+            out[i] = await save_value(
+                store, registry, None, artifact_id_seed=f"r/s{i}/o", name=f"o{i}", saved=saved
+            )
+        except Exception as exc:
+            out[i] = exc
+
+    async with anyio.create_task_group() as tg:
+        for i in range(n):
+            tg.start_soon(one, i)
+    return out
+
+
+async def test_steps_saving_one_scalar_together_store_it_once(tmp_path: Any) -> None:
+    # The first save is still writing its blob when the others arrive: they wait for it
+    # instead of serialising, hashing and writing the same bytes again.
+    counting = _CountingStr()
+    registry = default_registry()
+    registry.register(counting, first=True)
+    saved: SavedScalars = {}
+    async with open_artifact_store(f"file://{tmp_path}") as store:
+        refs = await _save_together(store, registry, saved, 50)
+        assert counting.dumped == [None]
+        assert all(isinstance(r, ArtifactRef) for r in refs)
+        good = [r for r in refs if isinstance(r, ArtifactRef)]
+        assert len({r.id for r in good}) == 50  # one artifact per step, one blob
+        assert {r.uri for r in good} == {good[0].uri}
+        assert [r.name for r in good] == [f"o{i}" for i in range(50)]
+        assert saved == {(type(None), None): good[0]}
+        assert [await load_value(store, registry, r) for r in good[::10]] == [None] * 5
+
+
+class _FailsFirstPut(FsspecArtifactStore):
+    """A store whose first write fails (after yielding, as a real write would)."""
+
+    failed = False
+
+    async def put(self, data: bytes) -> Any:
+        if not self.failed:
+            self.failed = True
+            await anyio.sleep(0.01)
+            raise ArtifactError("disk full")
+        return await super().put(data)
+
+
+async def test_steps_waiting_on_a_failed_save_store_the_value_themselves(
+    tmp_path: Any,
+) -> None:
+    registry = default_registry()
+    saved: SavedScalars = {}
+    store = _FailsFirstPut(f"file://{tmp_path}")
+    async with store:
+        refs = await _save_together(store, registry, saved, 20)
+        errors = [r for r in refs if not isinstance(r, ArtifactRef)]
+        assert len(errors) == 1 and isinstance(errors[0], ArtifactError)  # only the first
+        good = [r for r in refs if isinstance(r, ArtifactRef)]
+        assert len(good) == 19 and {r.uri for r in good} == {good[0].uri}
+        assert await load_value(store, registry, good[0]) is None
+        assert saved == {(type(None), None): good[0]}  # the retry's blob is remembered
+
+
+class _PutWaits(FsspecArtifactStore):
+    """A store whose writes wait until :attr:`go` is set (to cancel one midway)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.entered = anyio.Event()
+        self.go = anyio.Event()
+
+    async def put(self, data: bytes) -> Any:
+        self.entered.set()
+        await self.go.wait()
+        return await super().put(data)
+
+
+async def test_steps_waiting_on_a_cancelled_save_are_not_left_hanging(tmp_path: Any) -> None:
+    registry = default_registry()
+    saved: SavedScalars = {}
+    store = _PutWaits(f"file://{tmp_path}")
+    results: list[ArtifactRef] = []
+    first = anyio.CancelScope()
+
+    async def save(seed: str) -> None:
+        results.append(
+            await save_value(store, registry, None, artifact_id_seed=seed, name="o", saved=saved)
+        )
+
+    async def cancelled_save() -> None:
+        with first:
+            await save("r/a/o")
+
+    async with store:
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(cancelled_save)
+                await store.entered.wait()  # the first save is writing its blob
+                tg.start_soon(save, "r/b/o")
+                await anyio.wait_all_tasks_blocked()  # ... and the second waits for it
+                first.cancel()
+                await anyio.wait_all_tasks_blocked()
+                store.go.set()  # the second, woken, stores the value itself
+    assert first.cancelled_caught
+    assert len(results) == 1 and results[0].id == artifact_id(results[0].content_hash, "r/b/o")
+    assert saved == {(type(None), None): results[0]}

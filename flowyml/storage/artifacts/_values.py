@@ -36,9 +36,10 @@ _TYPE_NAMES: Final = {type(v): type_name_of(v) for v in (None, False, 0, 0.0, ""
 _SMALL_BYTES: Final = 64 * 1024
 _SMALL_ITEMS: Final = 256
 
-#: What a run remembers having stored: ``(type, value) -> reference`` for scalars (see
-#: :func:`save_value`'s ``saved``).
-SavedScalars = dict[tuple[type, Any], ArtifactRef]
+#: What a run remembers having stored: ``(type, value) -> reference`` for scalars, or the
+#: event a save of that scalar still in progress sets when it ends (see :func:`save_value`'s
+#: ``saved``).
+SavedScalars = dict[tuple[type, Any], ArtifactRef | anyio.Event]
 #: remembered at most: this many values per run, str/bytes up to this length, ints up
 #: to this many bits (hashing a key must stay as cheap as the lookup it saves)
 _SAVED_MAX: Final = 1024
@@ -154,25 +155,58 @@ async def save_value(
         ``registry`` (a run passes one dict for all its steps): ``None``, a bool, a
         64-bit int or a short str/bytes stored again skips its materializer, its
         serialisation, its hash and the store: only its artifact id is new.  Its blob is
-        the same (blobs are never deleted while a store is open).
+        the same (blobs are never deleted while a store is open).  Saves of a value whose
+        first save is still writing wait for that write (if it fails, they retry).
     :raises SerializationError: when no materializer can serialise ``value`` (naming
         its type, the step and the output)
     :raises ArtifactError: when the store fails
     """
     if saved is None or (key := _scalar_key(value)) is None:
         return await _save(store, registry, value, artifact_id_seed, name, step, id_stamp)
-    known = saved.get(key)
-    if known is None:
-        known = await _save(store, registry, value, artifact_id_seed, name, step, id_stamp)
-        if len(saved) < _SAVED_MAX:
-            saved[key] = known
-        return known
+    while True:
+        known = saved.get(key)
+        if known is None:
+            if len(saved) >= _SAVED_MAX:
+                return await _save(store, registry, value, artifact_id_seed, name, step, id_stamp)
+            return await _save_first(
+                store, registry, value, key, saved, (artifact_id_seed, name, step, id_stamp)
+            )
+        if isinstance(known, ArtifactRef):
+            break
+        # Another step is storing the same scalar: wait for its blob rather than hash and
+        # write the same bytes again (steps finishing together all return ``None``).
+        await known.wait()
     return msgspec.structs.replace(
         known,
         id=artifact_id(known.content_hash, artifact_id_seed, id_stamp),
         name=name,
         metadata=dict(known.metadata),  # its own dict, as a fresh save would give
     )
+
+
+async def _save_first(
+    store: ArtifactStore,
+    registry: MaterializerRegistry,
+    value: Any,
+    key: tuple[type, Any],
+    saved: SavedScalars,
+    where: tuple[str, str, str | None, str],
+) -> ArtifactRef:
+    """Store a scalar that ``saved`` does not hold yet; steps saving it meanwhile wait.
+
+    If this save fails or is cancelled, the waiting steps store the value themselves.
+    """
+    done = saved[key] = anyio.Event()
+    try:
+        ref = await _save(store, registry, value, *where)
+    except BaseException:
+        del saved[key]
+        raise
+    else:
+        saved[key] = ref
+    finally:
+        done.set()
+    return ref
 
 
 async def _save(
