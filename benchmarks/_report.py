@@ -264,15 +264,32 @@ def _scaling_target(cases: list[dict[str, Any]], kind: str, add: Any) -> None:
     base_text = f", baseline x{b_big / b_small:.1f}" if b_small and b_big else ""
     factor = big["steps"] / small["steps"]
     kb = _median(mems[-1], "kb_per_step") or 0
+    spread = _round_ratios(small, big)
+    spread_text = f"; round by round x{spread[0]:.1f}-x{spread[1]:.1f}" if spread else ""
     add(
         figure,
         f"time ratio <= {factor * 1.1:.3g} for {factor:.3g}x steps, executor memory <= 2 KB/step",
         big,
-        f"time x{growth:.1f} ({small['label']} -> {big['label']}{base_text}); "
+        f"time x{growth:.1f} ({small['label']} -> {big['label']}{base_text}{spread_text}); "
         f"{kb:.2f} KB/step traced at {mems[-1]['steps']:,} steps",
         growth <= factor * 1.1 and kb <= 2.0,
         max(growth / (factor * 1.1), kb / 2.0),
     )
+
+
+def _round_ratios(small: dict[str, Any], big: dict[str, Any]) -> tuple[float, float] | None:
+    """Lowest and highest ``big / small`` wall time within one round, or ``None``.
+
+    The harness runs every case once per round, so a round's two runs are minutes apart;
+    the spread shows how far the host moved one ratio.  (The verdict stays on the ratio
+    of the medians.)  ``None`` unless both cases have one wall time for every repetition.
+    """
+    a = small.get("all", {}).get("wall_s") or []
+    b = big.get("all", {}).get("wall_s") or []
+    if len(a) < 2 or not (len(a) == len(b) == small.get("reps") == big.get("reps")):
+        return None
+    ratios = [y / x for x, y in zip(a, b, strict=True) if x]
+    return (min(ratios), max(ratios)) if ratios else None
 
 
 def _fmt_s(v: float | None) -> str:

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,3 +83,41 @@ def test_a_target_met_by_a_hair_is_flagged() -> None:
     assert _status(True, 0.98) == "met, within 5% of the limit"  # 0.294 s of 0.3 s
     assert _status(False, 1.08) == "not met yet"
     assert _status(True, None) == "met"
+
+
+def test_the_scaling_verdict_shows_how_far_each_round_moved_the_ratio() -> None:
+    from benchmarks._report import evaluate_targets
+
+    scaling = "scaling, persistence off (fanout)"
+
+    def case(
+        system: str, mode: str, steps: int, walls: list[float], **extra: float
+    ) -> dict[str, Any]:
+        ordered = sorted(walls)
+        return {
+            "id": f"f/fanout-{steps}/{system}/{mode}",
+            "scenario": "f",
+            "system": system,
+            "mode": mode,
+            "shape": {"kind": "fanout", "n": steps},
+            "label": f"fanout-{steps}",
+            "steps": steps,
+            "status": "ok",
+            "reps": len(walls),
+            "median": {"wall_s": ordered[len(ordered) // 2], **extra},
+            "all": {"wall_s": walls},
+        }
+
+    cases = [
+        case("flowyml", "run", 10_000, [0.2, 0.25, 0.2]),
+        case("flowyml", "run", 100_000, [2.4, 2.0, 2.6]),  # rounds: x12, x8, x13
+        case("flowyml", "memory", 100_000, [1.0], kb_per_step=0.9),
+    ]
+    (target,) = [t for t in evaluate_targets(cases) if t["figure"] == scaling]
+    assert "time x12.0" in target["measured"]  # the verdict: medians 2.4 / 0.2
+    assert "round by round x8.0-x13.0" in target["measured"]
+    assert target["status"] == "not met yet"
+    # A repetition that failed leaves the rounds unpaired: no spread is claimed.
+    cases[1]["reps"] = 4
+    (target,) = [t for t in evaluate_targets(cases) if t["figure"] == scaling]
+    assert "round by round" not in target["measured"]
