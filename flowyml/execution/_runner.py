@@ -343,6 +343,7 @@ class Runner(PersistenceMixin, MappingMixin):
                 self._starter.start(self._run_step, self._nodes(ready))
             return
         name = node.name
+        order = self._order
         now = time.time()
         if outcome is SKIP:
             ready, skipped = self._sched.skipped(node.index, self._optional_consumers(node))
@@ -350,7 +351,6 @@ class Runner(PersistenceMixin, MappingMixin):
         else:
             tolerant: tuple[int, ...] = ()
             if outcome is PARTIAL:
-                order = self._order
                 kids = self.dag.children[node.index]
                 tolerant = tuple(d for d in kids if order[d].step.allow_partial)
             ready, skipped = self._sched.failed(node.index, tolerant)
@@ -359,7 +359,6 @@ class Runner(PersistenceMixin, MappingMixin):
                 self._failed_first = name
             if self.fail_fast and self._steps_scope is not None:
                 self._steps_scope.cancel()
-        order = self._order
         for s in skipped:
             self._emit(StepSkipped(run_id=self.run_id, ts=now, step=order[s].name, reason=reason))
         if ready:
