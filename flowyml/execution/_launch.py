@@ -14,6 +14,7 @@ from .._ids import new_run_id
 from ..errors import NotFoundError
 from ..events import Event
 from ._core import Snapshot
+from ._persist import memo_constant_keys
 from ._runner import Runner
 from ._runtime import Runtime, active_runtime
 
@@ -64,11 +65,11 @@ async def launch(
             previous, resumed = await _resume_state(rt, pipeline.name, resume_from)
             params = {**previous, **params}
         merged = {**pipeline.context, **params}
+        cache_on = pipeline.enable_cache if enable_cache is None else enable_cache
         if opening is None:
             dag = pipeline.build(**params)
         else:
-            dag = await _build_while_opening(stack, opening, pipeline, params)
-        cache_on = pipeline.enable_cache if enable_cache is None else enable_cache
+            dag = await _build_while_opening(stack, opening, pipeline, params, cache_on)
         register = None
         snapshot = None
         if rt is not None:
@@ -135,9 +136,14 @@ async def _alongside(
 
 
 async def _build_while_opening(
-    stack: AsyncExitStack, opening: Runtime, pipeline: Pipeline, params: Mapping[str, Any]
+    stack: AsyncExitStack,
+    opening: Runtime,
+    pipeline: Pipeline,
+    params: Mapping[str, Any],
+    cache_on: bool,
 ) -> Dag:
-    """Compile the DAG while the stores open (their connections are made in worker threads).
+    """Compile the DAG, and fingerprint its code, while the stores open (their
+    connections are made in worker threads).
 
     A compile error is raised as is (the stores opened so far are closed again); so is a
     store that cannot be opened.
@@ -148,7 +154,9 @@ async def _build_while_opening(
 
     async def build() -> Dag:
         await anyio.lowlevel.checkpoint()  # the opening reaches its first worker thread
-        return pipeline.build(**params)
+        dag = pipeline.build(**params)
+        await _code_version(opening, dag, keys=cache_on)
+        return dag
 
     return await _alongside(open_stores, build)
 
@@ -167,21 +175,30 @@ async def _version_and_snapshot(
         found.append(await snap(dag.pipeline, steps=nodes.keys(), mapped=mapped, max_age=expiry))
 
     async def version() -> str:
-        return await _code_version(rt, dag)
+        return await _code_version(rt, dag, keys=cache_on)
 
     code_version = await _alongside(read_snapshot if snap is not None else None, version)
     return code_version, (found[0] if found else None)
 
 
-async def _code_version(rt: Runtime, dag: Any) -> str:
-    """The DAG's code version, computed once per DAG.
+async def _code_version(rt: Runtime, dag: Dag, *, keys: bool = False) -> str:
+    """The DAG's code version, computed once per DAG and runtime (``rt`` need not be open).
 
     Fingerprinting reads source files (once per function): it runs in a worker thread,
-    and it also fills the steps' fingerprints that cache keys use later.
+    and it also fills the steps' fingerprints that cache keys use later.  With ``keys``,
+    the same thread computes the cache keys that need no input (see
+    :func:`~flowyml.execution._persist.memo_constant_keys`).
     """
     version = rt.versions.get(dag)
     if version is None:
-        version = rt.versions[dag] = await anyio.to_thread.run_sync(dag.code_version)
+
+        def work() -> str:
+            found = dag.code_version()
+            if keys:
+                memo_constant_keys(dag)
+            return found
+
+        version = rt.versions[dag] = await anyio.to_thread.run_sync(work)
     return version
 
 

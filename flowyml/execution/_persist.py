@@ -16,10 +16,10 @@ from ..events import ArtifactRef, StepCached
 from ._core import Lazy, RunnerCore, record_to_ref
 
 if TYPE_CHECKING:
-    from ..compile._dag import DagNode
+    from ..compile._dag import Dag, DagNode
     from ..storage._records import ArtifactRecord
 
-__all__ = ("PersistenceMixin",)
+__all__ = ("PersistenceMixin", "memo_constant_keys")
 
 log = logging.getLogger("flowyml")
 
@@ -91,9 +91,7 @@ class PersistenceMixin(RunnerCore):
                 return known[1]  # type: ignore[no-any-return]
         keys = _keys()
         hash_value = keys.hash_value
-        fp = memo.get("_flowyml_fingerprint")
-        if fp is None:
-            fp = memo["_flowyml_fingerprint"] = _fingerprints().step_fingerprint(step.fn)
+        fp = _fingerprint(step)
         params: dict[str, str] = {}
         input_hashes: dict[str, str] = {}
         for param, b in node.bindings:
@@ -239,3 +237,38 @@ class PersistenceMixin(RunnerCore):
             )
         )
         return True
+
+
+def _fingerprint(step: Any) -> str:
+    memo = step.__dict__
+    fp: str | None = memo.get("_flowyml_fingerprint")
+    if fp is None:
+        fp = memo["_flowyml_fingerprint"] = _fingerprints().step_fingerprint(step.fn)
+    return fp
+
+
+def memo_constant_keys(dag: Dag) -> None:
+    """Compute, once, the cache key of every cached step that takes no input or parameter.
+
+    Such a key depends only on the step's code and name, so it is remembered on the step
+    (where :meth:`PersistenceMixin._compute_cache_key` finds it).  Called in a worker
+    thread before the run starts: a run of 1,000 input-less steps then computes no key on
+    the event loop, where each one costs ~10 us between task starts (against ~3 us in
+    one go here).
+    """
+    step_cache_key = _keys().step_cache_key
+    for node in dag.order:
+        step = node.step
+        if node.map_param is not None or not (step.cache and step.persist):
+            continue
+        if any(type(b) in _VALUED for _, b in node.bindings):
+            continue
+        known = step.__dict__.get("_flowyml_key")
+        if known is not None and known[0] is node.bindings:
+            continue
+        key = step_cache_key(_fingerprint(step), step.name, step.outputs, {}, {})
+        step.__dict__["_flowyml_key"] = (node.bindings, key)
+
+
+#: bindings whose value is part of a cache key
+_VALUED = (FromOutput, FromParam, Const)

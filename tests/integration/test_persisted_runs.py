@@ -307,6 +307,74 @@ async def test_a_long_lived_runtime_keeps_neither_dags_nor_old_steps(metadata_ur
         assert reads == [{"s2"}]
 
 
+@pytest.mark.parametrize("shared_runtime", [False, True])
+async def test_keys_of_input_less_steps_are_ready_before_any_step_starts(
+    tmp_path: Path, shared_runtime: bool
+) -> None:
+    # A key that depends on nothing but the step's code is computed in a worker thread
+    # before the run starts, not on the event loop between the starts of the steps.
+    from flowyml.events import StepStarted, StepSucceeded
+
+    @step
+    async def first() -> int:
+        return 1
+
+    @step
+    async def second() -> int:
+        return 2
+
+    @step
+    async def scaled(factor: int) -> int:
+        return factor
+
+    @step(inputs=["first"])
+    async def after(first: int) -> int:
+        return first + 1
+
+    p = Pipeline("keys", context=context(factor=3))
+    for s in (first, second, scaled, after):
+        p.add_step(s)
+    seen: dict[str, object] = {}
+    keys: dict[str, str | None] = {}
+
+    def on_event(ev: object) -> None:
+        if isinstance(ev, StepStarted) and not seen:
+            seen.update({s.name: s.__dict__.get("_flowyml_key") for s in (first, second)})
+        if isinstance(ev, StepSucceeded):
+            keys[ev.step] = ev.cache_key
+
+    store = f"sqlite:///{tmp_path / 'm.db'}"
+    artifacts = str(tmp_path / "artifacts")
+    if shared_runtime:
+        async with Runtime(store=store, artifacts=artifacts) as rt:
+            result = await p.arun(runtime=rt, on_event=on_event)
+    else:
+        result = await p.arun(store=store, artifacts=artifacts, on_event=on_event)
+    assert result.success
+    assert all(seen.values()), f"keys not computed before the first step: {seen}"
+    # Both were known when the first step started; each is the key its step ran with.
+    assert {name: key[1] for name, key in seen.items()} == {  # type: ignore[index]
+        "first": keys["first"],
+        "second": keys["second"],
+    }
+    assert all(keys.values()) and len(set(keys.values())) == 4
+    # Keys that depend on a parameter or an input stay per run.
+    assert "_flowyml_key" not in scaled.__dict__ and "_flowyml_key" not in after.__dict__
+    # ... and a rerun is served from the cache with those keys.
+    rerun = await p.arun(store=store, artifacts=artifacts)
+    assert all(r.cached for r in rerun.step_results.values())
+
+
+async def test_no_keys_are_computed_for_a_run_without_cache(tmp_path: Path) -> None:
+    @step
+    async def alone() -> int:
+        return 1
+
+    p = Pipeline("nokeys", enable_cache=False).add_step(alone)
+    result = await p.arun(store=f"sqlite:///{tmp_path / 'm.db'}", artifacts=str(tmp_path / "a"))
+    assert result.success and "_flowyml_key" not in alone.__dict__
+
+
 async def test_step_can_opt_out_of_artifacts() -> None:
     import threading
 
