@@ -57,8 +57,7 @@ class MetadataStore(Protocol):
         """Finish ``running`` runs whose process is gone, as ``interrupted``; return their ids."""
 
     async def clear_cache(self, *, pipeline: str | None = None, step: str | None = None) -> int:
-        """Forget cache entries (all, or a pipeline's, or one step's); return how many of
-        them were in force (their step had succeeded)."""
+        """Forget cache entries (all, or a pipeline's, or one step's); return how many."""
 
     # reads ----------------------------------------------------------------------
     async def list_pipelines(self) -> list[PipelineRecord]: ...

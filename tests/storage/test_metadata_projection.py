@@ -22,7 +22,6 @@ from flowyml.events import (
 from flowyml.storage.metadata import MemoryMetadataStore
 from flowyml.storage.metadata._dialect import MYSQL, POSTGRES, SQLITE
 from flowyml.storage.metadata._projection import (
-    InsertCache,
     UpsertStep,
     plan,
     project,
@@ -111,28 +110,3 @@ def test_dialect_rendering() -> None:
     )
     assert MYSQL.upsert("t", ("k", "x"), ("k",), {}).endswith("ON DUPLICATE KEY UPDATE k = k")
     assert SQLITE.upsert("t", ("k", "x"), ("k",), {}).endswith("ON CONFLICT (k) DO NOTHING")
-
-
-def test_a_cache_entry_is_written_when_its_step_starts() -> None:
-    # The entry goes with the step's start, so the burst of rows written when many steps
-    # finish together holds none; the writer remembers it across batches.
-    keyed: dict[str, set[str]] = {}
-    start = [
-        RunStarted(run_id="r", ts=0.0, pipeline="p", steps=["a", "b"]),
-        StepStarted(run_id="r", step="a", ts=1.0, cache_key="ka"),
-        StepStarted(run_id="r", step="b", ts=1.0),  # not cacheable: no entry
-    ]
-    entries = [op.row for op in project(start, {}, keyed) if isinstance(op, InsertCache)]
-    assert entries == [("ka", "r", "a", "p", "", 1.0)]
-    done = [
-        StepSucceeded(run_id="r", step="a", ts=2.0, outputs={}, cache_key="ka"),
-        StepSucceeded(run_id="r", step="b", ts=2.0, outputs={}),
-    ]
-    later = project(done, {"r": "p"}, keyed)
-    assert not any(isinstance(op, InsertCache) for op in later)
-    # A writer that did not see the start (another process, a fresh store object)
-    # writes the entry with the success; the store ignores it if it exists.
-    again = [op.row for op in project(done[:1], {"r": "p"}) if isinstance(op, InsertCache)]
-    assert again == [("ka", "r", "a", "p", "{}", 2.0)]
-    project([RunFinished(run_id="r", ts=3.0, status="succeeded", duration=2.0)], {}, keyed)
-    assert keyed == {}  # forgotten with the run

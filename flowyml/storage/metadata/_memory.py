@@ -7,7 +7,7 @@ row by row on dictionaries, so both kinds of store derive identical rows from ev
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import msgspec
@@ -32,7 +32,6 @@ from ._projection import (
     InsertArtifact,
     InsertCache,
     InsertRun,
-    Keyed,
     Op,
     UpsertLineage,
     UpsertStep,
@@ -58,7 +57,6 @@ class MemoryMetadataStore(StoreBase):
         self._artifacts: dict[str, tuple[Any, ...]] = {}
         self._lineage: dict[tuple[str, str, str], str] = {}
         self._cache: dict[tuple[str, str, str], tuple[Any, ...]] = {}
-        self._keyed: Keyed = {}  # steps whose cache entry was written when they started
         self._events: list[tuple[int, str, bytes]] = []
         self._seq = 0
 
@@ -81,7 +79,7 @@ class MemoryMetadataStore(StoreBase):
         """Append events, update the derived rows, return the new ids."""
         self._check_open()
         pipelines = {run_id: row["pipeline"] for run_id, row in self._runs.items()}
-        ops = project(events, pipelines, self._keyed)
+        ops = project(events, pipelines)
         payloads = [encode_event(ev) for ev in events]
         first = len(self._events) + 1
         self._events.extend(
@@ -165,10 +163,9 @@ class MemoryMetadataStore(StoreBase):
             for key, row in self._cache.items()
             if (pipeline is None or row[3] == pipeline) and (step is None or row[2] == step)
         ]
-        in_force = {row[:3] for row in self._entries(None)}
         for key in doomed:
             del self._cache[key]
-        return sum(key in in_force for key in doomed)
+        return len(doomed)
 
     # reads ----------------------------------------------------------------------------
     def _run(self, row: dict[str, Any]) -> RunRecord:
@@ -329,8 +326,8 @@ class MemoryMetadataStore(StoreBase):
         wanted = None if steps is None else set(steps)
         prefixes = tuple(f"{m}[" for m in mapped)
         newest: dict[str, tuple[Any, ...]] = {}
-        for row in self._entries(oldest):
-            if row[3] != pipeline:
+        for row in self._cache.values():
+            if row[3] != pipeline or (oldest is not None and row[5] < oldest):
                 continue
             if wanted is not None and row[2] not in wanted and not row[2].startswith(prefixes):
                 continue
@@ -348,25 +345,17 @@ class MemoryMetadataStore(StoreBase):
                 )
         return snapshot
 
-    def _entries(self, oldest: float | None) -> Iterator[tuple[Any, ...]]:
-        """Cache entries in force, as ``CACHE_COLUMNS`` rows: those whose step run
-        succeeded (at ``oldest`` or later), with that run's outputs and finishing time."""
-        for key, row in self._cache.items():
-            step = self._steps.get(key[1], {}).get(key[2])
-            if step is None or step["status"] != "succeeded":
-                continue
-            finished = step["finished_at"]
-            if oldest is not None and (finished is None or finished < oldest):
-                continue
-            yield (*row[:4], step["outputs"], finished)
-
     async def lookup_cache(
         self, cache_key: str, *, max_age: float | None = None
     ) -> tuple[str, dict[str, ArtifactRecord]] | None:
         """Return ``(run_id, outputs)`` of the newest entry for ``cache_key``, or ``None``."""
         self._check_open()
         oldest = None if max_age is None else time.time() - max_age
-        entries = [row for row in self._entries(oldest) if row[0] == cache_key]
+        entries = [
+            row
+            for key, row in self._cache.items()
+            if key[0] == cache_key and (oldest is None or row[5] >= oldest)
+        ]
         if not entries:
             return None
         newest = max(entries, key=lambda row: (row[5], row[1]))

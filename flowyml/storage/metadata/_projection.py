@@ -39,7 +39,6 @@ __all__ = (
     "InsertArtifact",
     "InsertCache",
     "InsertRun",
-    "Keyed",
     "Op",
     "Rule",
     "UpsertLineage",
@@ -273,40 +272,21 @@ def runs_needing_pipeline(events: Iterable[Event], known: Mapping[str, str]) -> 
     return {
         ev.run_id
         for ev in events
-        if isinstance(ev, StepStarted | StepSucceeded)
+        if isinstance(ev, StepSucceeded)
         and ev.cache_key
         and ev.run_id not in started
         and ev.run_id not in known
     }
 
 
-#: ``{run_id: steps}`` whose cache entry a ``step_started`` already wrote (see :func:`project`)
-Keyed = dict[str, set[str]]
-
-
-def project(
-    events: Sequence[Event], pipelines: Mapping[str, str], keyed: Keyed | None = None
-) -> list[Op]:
+def project(events: Sequence[Event], pipelines: Mapping[str, str]) -> list[Op]:
     """Return the row operations that apply ``events``, in event order.
-
-    Cache entries.  A step's entry is written when it starts with a cache key (its
-    ``step_started``), and counts as a cache entry once that step run has succeeded:
-    stores read the outputs, the time and the status from the step run.  Writing it at
-    the start, not with the step's outputs, keeps it out of the burst of rows written
-    when many steps finish together.  A ``step_succeeded`` writes the entry too (insert
-    or ignore: a writer that saw only that event still records it), except when
-    ``keyed`` shows that this writer projected the step's ``step_started`` already.
 
     :param pipelines: pipeline name of runs whose ``run_started`` is not in this batch
         (needed for cache entries); runs started in the batch are looked up in it
-    :param keyed: the caller's memory of the entries written at step start, updated
-        here, so that it holds across batches (without it, within this batch only;
-        forgetting it only costs an insert that is ignored)
     """
     names: dict[str, str] = {}
     ops: list[Op] = []
-    if keyed is None:
-        keyed = {}  # this batch's only
     for ev in events:  # exact types: events are final
         run_id = ev.run_id
         if type(ev) is RunStarted:
@@ -344,10 +324,6 @@ def project(
             ops.extend(
                 UpsertLineage((run_id, ev.step, param, aid)) for param, aid in ev.inputs.items()
             )
-            if ev.cache_key:
-                pipeline = names.get(run_id) or pipelines.get(run_id, "")
-                ops.append(InsertCache((ev.cache_key, run_id, ev.step, pipeline, "", ev.ts)))
-                keyed.setdefault(run_id, set()).add(ev.step)
         elif type(ev) is StepRetrying:
             row = _step_row(run_id, ev.step, status="retrying", attempts=ev.attempt, error=ev.error)
             ops.append(UpsertStep("step_retrying", row))
@@ -369,10 +345,7 @@ def project(
                 cache_key=ev.cache_key,
             )
             ops.append(UpsertStep("step_succeeded", row))
-            started = keyed.get(run_id)
-            if started is not None and ev.step in started:
-                started.discard(ev.step)  # its entry was written when it started
-            elif ev.cache_key:
+            if ev.cache_key:
                 pipeline = names.get(run_id) or pipelines.get(run_id, "")
                 ops.append(InsertCache((ev.cache_key, run_id, ev.step, pipeline, outputs, ev.ts)))
         elif type(ev) is StepCached:
@@ -418,7 +391,6 @@ def project(
         elif type(ev) is RunFinished:
             ops.append(FinishRun(run_id, ev.status, ev.ts, ev.duration, ev.error))
             ops.append(CloseSteps(run_id, _CLOSE_STATUS.get(ev.status, "skipped")))
-            keyed.pop(run_id, None)
     return ops
 
 

@@ -47,7 +47,6 @@ from ._projection import (
     STEP_RULES,
     CloseSteps,
     FinishRun,
-    Keyed,
     Op,
     event_tag,
     plan,
@@ -88,10 +87,6 @@ _RECOUNT: Final = (
     "WHERE run_id = ?"
 )
 _PIPELINE_CACHE_SIZE: Final = 4096
-#: A cache entry is written when its step starts; it counts once that step run succeeded,
-#: and its outputs and time are the step run's (see ``_projection.project``).
-_ENTRIES: Final = "cache_entries c JOIN step_runs s ON s.run_id = c.run_id AND s.step = c.step"
-_ENTRY_VALID: Final = " AND s.status = 'succeeded'"
 _json: Final = msgspec.json.Encoder()
 _ids: Final = msgspec.json.Decoder(dict[str, str])
 
@@ -130,8 +125,6 @@ class SqlMetadataStore(StoreBase):
     def __init__(self, url: str) -> None:
         self.url = url
         self._pipelines: dict[str, str] = {}
-        #: steps whose cache entry this store wrote when they started (see ``project``)
-        self._keyed: Keyed = {}
         d = self.dialect
         self._statements: dict[Hashable, str] = {
             "run": d.upsert("runs", RUN_COLUMNS, ("run_id",), {}),
@@ -283,9 +276,7 @@ class SqlMetadataStore(StoreBase):
         self, batch: Sequence[Event], found: Mapping[str, str] | None = None
     ) -> list[tuple[str, list[Sequence[Any]]]]:
         """The statements (with their parameter rows) that project ``batch``."""
-        if len(self._keyed) > _PIPELINE_CACHE_SIZE:  # runs whose end another writer wrote
-            self._keyed.clear()
-        ops = project(batch, found or {}, self._keyed)
+        ops = project(batch, found or {})
         statements: list[tuple[str, list[Sequence[Any]]]] = []
         for key, group in plan(ops):
             pick = self._pickers.get(key)
@@ -308,22 +299,10 @@ class SqlMetadataStore(StoreBase):
         await self._locked_write(lambda s: s.executemany(sql, rows))
 
     async def clear_cache(self, *, pipeline: str | None = None, step: str | None = None) -> int:
-        """Forget cache entries (all, or a pipeline's, or one step's); return how many.
-
-        The count is of entries in force (their step succeeded); the rows of steps that
-        are still running or did not succeed go too.
-        """
+        """Forget cache entries (all, or a pipeline's, or one step's); return how many."""
         where, params = self._where(pipeline=pipeline, step=step)
-        joined, _ = self._where(**{"c.pipeline": pipeline, "c.step": step})
-        count = f"SELECT COUNT(*) FROM {_ENTRIES}{joined or ' WHERE 1 = 1'}{_ENTRY_VALID}"
-        delete = f"DELETE FROM cache_entries{where}"
-
-        async def tx(s: Session) -> int:
-            rows = await s.fetch(count, params)
-            await s.execute(delete, params)
-            return int(rows[0][0])
-
-        return await self._locked_write(tx)
+        sql = f"DELETE FROM cache_entries{where}"
+        return await self._locked_write(lambda s: s.execute(sql, params))
 
     @staticmethod
     def _where(**filters: Any) -> tuple[str, list[Any]]:
@@ -482,30 +461,30 @@ class SqlMetadataStore(StoreBase):
             changed over time has entries for many more)
         :param mapped: with ``steps``, also the elements (``name[i]``) of these steps
         """
-        where = f"WHERE c.pipeline = ?{_ENTRY_VALID}"
+        where = "WHERE pipeline = ?"
         params: list[Any] = [pipeline]
         if max_age is not None:
-            where += " AND s.finished_at >= ?"
+            where += " AND created_at >= ?"
             params.append(time.time() - max_age)
         filters: list[tuple[str, list[Any]]] = [("", [])]
         if steps is not None:
             names = sorted(steps)
             filters = [
-                (f" AND c.step IN ({_marks(len(chunk))})", chunk)
+                (f" AND step IN ({_marks(len(chunk))})", chunk)
                 for chunk in (names[i : i + 500] for i in range(0, len(names), 500))
             ]
             patterns = sorted(_like_prefix(m) + "[%" for m in mapped)
             for i in range(0, len(patterns), 500):
                 chunk = patterns[i : i + 500]
-                likes = " OR ".join("c.step LIKE ? ESCAPE '!'" for _ in chunk)
+                likes = " OR ".join("step LIKE ? ESCAPE '!'" for _ in chunk)
                 filters.append((f" AND ({likes})", chunk))
 
         def query(extra: str) -> str:
             return (
-                "SELECT cache_key, run_id, step, outputs FROM (SELECT c.cache_key, c.run_id, "
-                "c.step, s.outputs, ROW_NUMBER() OVER (PARTITION BY c.step ORDER BY "
-                f"s.finished_at DESC, c.run_id DESC) AS rn FROM {_ENTRIES} {where}{extra}) "
-                "ranked WHERE rn = 1"
+                "SELECT cache_key, run_id, step, outputs FROM (SELECT cache_key, run_id, "
+                "step, outputs, ROW_NUMBER() OVER (PARTITION BY step ORDER BY created_at "
+                f"DESC, run_id DESC) AS rn FROM cache_entries {where}{extra}) ranked "
+                "WHERE rn = 1"
             )
 
         async def read(s: Session) -> dict[str, tuple[str, str, dict[str, ArtifactRecord]]]:
@@ -535,15 +514,12 @@ class SqlMetadataStore(StoreBase):
         ``None`` also when the entry is older than ``max_age`` seconds or one of its
         artifacts is missing.
         """
-        where = f" WHERE c.cache_key = ?{_ENTRY_VALID}"
+        where = " WHERE cache_key = ?"
         params: list[Any] = [cache_key]
         if max_age is not None:
-            where += " AND s.finished_at >= ?"
+            where += " AND created_at >= ?"
             params.append(time.time() - max_age)
-        sql = (
-            f"SELECT c.run_id, s.outputs FROM {_ENTRIES}{where}"
-            " ORDER BY s.finished_at DESC, c.run_id DESC LIMIT 1"
-        )
+        sql = f"SELECT run_id, outputs FROM cache_entries{where} ORDER BY created_at DESC, run_id DESC LIMIT 1"
 
         async def read(s: Session) -> tuple[str, dict[str, ArtifactRecord]] | None:
             rows = await s.fetch(sql, params)
