@@ -650,6 +650,37 @@ class MetadataStoreSuite:
         assert await store.lookup_cache("empty") == ("new", {})
         assert await store.lookup_cache("unknown") is None
 
+    async def test_only_a_succeeded_step_is_a_cache_entry(self, store: MetadataStore) -> None:
+        # A step that is still running, or that failed (after a retry), serves no lookup;
+        # once a step succeeds, its outputs do, until they are older than max_age.
+        now = time.time()
+        await store.append_events(
+            [
+                _started("r", ["s", "bad"], now - 10),
+                StepStarted(run_id="r", step="s", ts=now - 9, cache_key="k"),
+                StepStarted(run_id="r", step="bad", ts=now - 9, cache_key="kb"),
+            ]
+        )
+        snap = getattr(store, "cache_snapshot", None)
+        assert await store.lookup_cache("k") is None  # still running
+        if snap is not None:
+            assert await snap("p") == {}
+        await store.append_events(
+            [
+                StepStarted(run_id="r", step="bad", ts=now - 8, attempt=2, cache_key="kb"),
+                StepFailed(run_id="r", step="bad", ts=now - 7, attempt=2, error="E: x"),
+            ]
+        )
+        await store.append_events([_ok("r", "s", now - 5, artifact_ref("o"), cache_key="k")])
+        hit = await store.lookup_cache("k")
+        assert hit is not None and hit[0] == "r" and hit[1]["out"].id == "o"
+        assert await store.lookup_cache("kb") is None  # that step failed
+        assert await store.lookup_cache("k", max_age=2) is None  # it finished 5 s ago
+        if snap is not None:
+            entries = await snap("p")
+            assert set(entries) == {"s"} and entries["s"][:2] == ("k", "r")
+            assert entries["s"][2]["out"].id == "o"
+
     async def test_cache_snapshot_covers_the_steps_asked_for(self, store: MetadataStore) -> None:
         # A run reads the newest entry of each of its own steps (and of the elements of
         # its mapped steps), not of every step the pipeline ever had.
