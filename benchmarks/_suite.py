@@ -35,17 +35,29 @@ class Options:
     reps: int = 5
     peers: dict[str, str | None] = field(default_factory=dict)
 
+    @property
+    def verdict_reps(self) -> int:
+        """Repetitions of the cases whose figures decide a target with a thin margin: the
+        sleeping steps of (c), an absolute limit about 10% above the figure, and the
+        scaling runs of (f), a ratio of 3 s runs to 0.25 s runs.  ``2 * reps - 1`` (9 by
+        default): on this shared machine one process's speed varies by up to 30% for the
+        same work, so a median of 5 moved those verdicts from run to run."""
+        return 2 * self.reps - 1
 
-def comparison_cases(scenario: str, shapes: list[Shape], opts: Options) -> list[Case]:
-    """Baseline, baseline + SQLite, flowyml persistence off and on, for each shape."""
+
+def comparison_cases(
+    scenario: str, shapes: list[Shape], opts: Options, *, reps: int | None = None
+) -> list[Case]:
+    """Baseline, baseline + SQLite, flowyml persistence off and on, for each shape
+    (``reps`` of each; default: the run's)."""
     cases: list[Case] = []
     timeout = 120.0 if opts.quick else 900.0
     for shape in shapes:
         cases += [
-            Case(scenario, "baseline", "run", shape, timeout_s=timeout),
-            Case(scenario, "baseline_sqlite", "run", shape, timeout_s=timeout),
-            Case(scenario, "flowyml", "run", shape, persist=False, timeout_s=timeout),
-            Case(scenario, "flowyml", "run", shape, persist=True, timeout_s=timeout),
+            Case(scenario, "baseline", "run", shape, reps=reps, timeout_s=timeout),
+            Case(scenario, "baseline_sqlite", "run", shape, reps=reps, timeout_s=timeout),
+            Case(scenario, "flowyml", "run", shape, persist=False, reps=reps, timeout_s=timeout),
+            Case(scenario, "flowyml", "run", shape, persist=True, reps=reps, timeout_s=timeout),
         ]
     return cases + peer_cases(scenario, "run", shapes, opts)
 

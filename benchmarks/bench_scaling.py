@@ -35,7 +35,17 @@ def cases(opts: Options) -> list[Case]:
         for n in sizes:
             shape = Shape(kind, n)
             for system, persist in (("baseline", None), ("flowyml", False)):
-                out.append(Case(SCENARIO, system, "run", shape, persist=persist, timeout_s=timeout))
+                out.append(
+                    Case(
+                        SCENARIO,
+                        system,
+                        "run",
+                        shape,
+                        persist=persist,
+                        reps=opts.verdict_reps,
+                        timeout_s=timeout,
+                    )
+                )
                 out.append(
                     Case(
                         SCENARIO,

@@ -22,7 +22,7 @@ def cases(opts: Options) -> list[Case]:
         shapes = [Shape("sleep_async", 20, 0.05), Shape("sleep_sync", 5, 0.05)]
     else:
         shapes = [Shape("sleep_async", 1000, 0.2), Shape("sleep_sync", 50, 0.2)]
-    return comparison_cases(SCENARIO, shapes, opts)
+    return comparison_cases(SCENARIO, shapes, opts, reps=opts.verdict_reps)
 
 
 if __name__ == "__main__":

@@ -121,3 +121,19 @@ def test_the_scaling_verdict_shows_how_far_each_round_moved_the_ratio() -> None:
     cases[1]["reps"] = 4
     (target,) = [t for t in evaluate_targets(cases) if t["figure"] == scaling]
     assert "round by round" not in target["measured"]
+
+
+def test_thin_margin_verdicts_rest_on_more_repetitions() -> None:
+    from benchmarks import bench_chain, bench_scaling, bench_sleep
+    from benchmarks._suite import Options
+
+    full = Options()
+    reps = {c.id: c.reps for m in (bench_chain, bench_sleep, bench_scaling) for c in m.cases(full)}
+    assert reps["c/sleep_async-1000x0.2s/flowyml/persist-on/run"] == 9
+    assert reps["c/sleep_async-1000x0.2s/baseline_sqlite/run"] == 9  # both sides of the ratio
+    assert reps["f/chain-100000/flowyml/persist-off/run"] == 9
+    assert reps["f/chain-10000/baseline/run"] == 9
+    assert reps["f/chain-100000/flowyml/persist-off/memory"] == 1  # one traced run is exact
+    assert reps["a/chain-10000/flowyml/persist-off/run"] is None  # the run's own --reps
+    assert Options(reps=3).verdict_reps == 5
+    assert Options(quick=True, reps=1).verdict_reps == 1
