@@ -38,7 +38,7 @@ class Options:
     @property
     def verdict_reps(self) -> int:
         """Repetitions of the cases whose figures decide a target with a thin margin: the
-        sleeping steps of (c), an absolute limit about 10% above the figure, and the
+        sleeping steps of (c), an absolute limit 3-10% above the figure, and the
         scaling runs of (f), a ratio of 3 s runs to 0.25 s runs.  ``2 * reps - 1`` (9 by
         default): on this shared machine one process's speed varies by up to 30% for the
         same work, so a median of 5 moved those verdicts from run to run."""
