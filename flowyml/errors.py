@@ -13,9 +13,10 @@
     ├── StepError                   a step failed while running (wraps the cause)
     │   ├── StepOutputError         wrong number of outputs returned
     │   ├── MapError                some elements of a mapped step failed
+    │   ├── StepCancelledError      a step cancelled itself (a stray CancelledError)
     │   └── StepTimeoutError (TimeoutError)
     ├── RunFailedError              raise_for_status() on a failed/cancelled run
-    ├── StoreError                  metadata store problems
+    ├── StoreError                  metadata store problems (``.transient``: worth a retry)
     │   ├── StoreConnectionError (ConnectionError)
     │   ├── UnsupportedURLError (ValueError)
     │   ├── SchemaVersionError
@@ -44,6 +45,7 @@ __all__ = (
     "RunFailedError",
     "SchemaVersionError",
     "SerializationError",
+    "StepCancelledError",
     "StepDefinitionError",
     "StepError",
     "StepOutputError",
@@ -163,6 +165,22 @@ class MapError(StepError):
         super().__init__(step, f"{len(failures)} of {total} elements failed ({shown}{more})")
 
 
+class StepCancelledError(StepError):
+    """A step raised ``CancelledError`` that its run did not ask for.
+
+    Only the run's own cancellation (``cancel()``, a timeout, ``fail_fast``, Ctrl-C) means
+    "cancelled"; a ``CancelledError`` that comes out of the step's own code (it cancelled
+    its task, or a library it called raised one) is that step's failure.
+    """
+
+    def __init__(self, step: str) -> None:
+        super().__init__(
+            step,
+            "was cancelled from inside the step (a CancelledError that the run did not "
+            "request: the step cancelled its own task, or a library it called raised one)",
+        )
+
+
 class StepTimeoutError(StepError, TimeoutError):
     """A step ran longer than its ``timeout``."""
 
@@ -179,11 +197,23 @@ class RunFailedError(FlowymlError):
 
 
 class StoreError(FlowymlError):
-    """The metadata store failed."""
+    """The metadata store failed.
+
+    :param transient: whether trying again may succeed (a lost connection, a busy
+        server); a corrupted file, a failed login or a missing table are not transient,
+        and runs give up on them at once instead of retrying
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class StoreConnectionError(StoreError, ConnectionError):
-    """The metadata store could not be reached."""
+    """The metadata store could not be reached (transient unless said otherwise)."""
+
+    def __init__(self, message: str, *, transient: bool = True) -> None:
+        super().__init__(message, transient=transient)
 
 
 class UnsupportedURLError(StoreError, ValueError):

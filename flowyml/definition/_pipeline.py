@@ -198,15 +198,13 @@ class Pipeline:
 
         :raises ~flowyml.errors.PipelineBuildError: listing every problem found
         """
-        from .._gc import collector_paused
         from ..compile._compiler import compile_dag
 
         available = frozenset(self.context) | frozenset(params)
         dag = self._dags.get(available)
         if dag is None:
-            with collector_paused():
-                nodes, problems = self._trace()
-                dag = compile_dag(self.name, nodes, available, problems)
+            nodes, problems = self._trace()
+            dag = compile_dag(self.name, nodes, available, problems)
             self._dags[available] = dag
         return dag
 

@@ -53,7 +53,8 @@ class Step(Generic[P, R]):
     __qualname__: str
 
     __slots__ = (
-        "__dict__",
+        "__dict__",  # functools.update_wrapper copies the function's attributes here
+        "__weakref__",  # the engine's per-step memos hold steps weakly
         "allow_partial",
         "asset_params",
         "backoff",

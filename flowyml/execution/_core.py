@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ..storage.artifacts._values import SavedScalars
     from ._runtime import Runtime
 
-__all__ = ("RunnerCore", "Snapshot", "record_to_ref")
+__all__ = ("TERMINAL", "RunnerCore", "Snapshot", "record_to_ref")
 
 #: ``{step: (cache key, run id, outputs)}``: the newest cache entries of a run's steps,
 #: read before it starts (lookups of the steps it covers are answered from it)
@@ -45,6 +45,9 @@ class StepFailure(Exception):
 
 #: Outcomes of one step.
 OK, FAILED, SKIP, PARTIAL = object(), object(), object(), object()
+
+#: statuses a step ends in (a run is over when each of its steps has one of them)
+TERMINAL = frozenset({"succeeded", "cached", "failed", "skipped"})
 
 
 class Lazy:
@@ -102,6 +105,12 @@ class RunnerCore:
         raise NotImplementedError
 
     def _fail(self, node: Any, attempt: int, error: BaseException, t0: float) -> None:
+        raise NotImplementedError
+
+    def _stop(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def _interrupted(self, node: Any, r: StepResult, exc: BaseException) -> None:
         raise NotImplementedError
 
     async def _run_one(

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 import anyio.lowlevel
 
-from .._gc import collector_paused
 from .._ids import new_run_id
 from ..errors import NotFoundError
 from ..events import Event
@@ -82,24 +81,23 @@ async def launch(
                 async def register() -> None:  # runs beside the steps, off the critical path
                     await _register(runtime_, pipeline.name, dag, version_)
 
-        with collector_paused():  # one result per step: bulk, synchronous, acyclic
-            runner = Runner(
-                dag=dag,
-                params=merged,
-                run_id=run_id or new_run_id(),
-                runtime=rt,
-                enable_cache=cache_on,
-                cache_expiry=pipeline.cache_expiry,
-                max_concurrency=pipeline.max_concurrency,
-                max_threads=pipeline.max_threads,
-                fail_fast=pipeline.fail_fast,
-                on_event=on_event,
-                resumed=resumed,
-                resume_from=resume_from,
-                executor=executor if executor is not None else pipeline.executor,
-                background=register,
-                snapshot=snapshot,
-            )
+        runner = Runner(
+            dag=dag,
+            params=merged,
+            run_id=run_id or new_run_id(),
+            runtime=rt,
+            enable_cache=cache_on,
+            cache_expiry=pipeline.cache_expiry,
+            max_concurrency=pipeline.max_concurrency,
+            max_threads=pipeline.max_threads,
+            fail_fast=pipeline.fail_fast,
+            on_event=on_event,
+            resumed=resumed,
+            resume_from=resume_from,
+            executor=executor if executor is not None else pipeline.executor,
+            background=register,
+            snapshot=snapshot,
+        )
         return await runner.run()
     raise AssertionError("unreachable")  # pragma: no cover
 

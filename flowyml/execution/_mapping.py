@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ..errors import MapError, SerializationError, StepError
+from ..errors import MapError, SerializationError, StepCancelledError, StepError
 from ..events import StepStarted, StepSucceeded
 from ..results import ElementFailure, PartialResults, StepResult
 from ._core import FAILED, OK, PARTIAL, Element, Lazy, RunnerCore, param_of
 from ._spawn import Starter
+from ._stray import CancelGuard
 
+_cancelled = anyio.get_cancelled_exc_class
 if TYPE_CHECKING:
     from ..compile._dag import DagNode
 
@@ -105,22 +107,52 @@ class MappingMixin(RunnerCore):
         failures: list[ElementFailure],
         index: int,
     ) -> None:
-        item = items[index]
+        """An element's task: like a step's, nothing escapes it but the run's cancellation."""
         el = Element(node, index)
         r = self._results[el.name] = StepResult(el.name)
+        guard = CancelGuard()
+        try:
+            error = await self._element_body(
+                el, r, index, items[index], kwargs, ctx_params, results
+            )
+        except _cancelled():
+            if not guard.is_stray():
+                raise
+            error = StepCancelledError(el.name)
+            self._fail(el, max(r.attempts, 1), error, time.perf_counter())
+        except Exception as exc:  # e.g. loading a cached element's inputs
+            error = exc
+            self._fail(el, max(r.attempts, 1), error, time.perf_counter())
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: stop the run
+            self._interrupted(el, r, exc)
+            return
+        if error is None:
+            return
+        failures.append(ElementFailure(node.name, index, items[index], error))
+        if self.fail_fast:
+            self._stop(f"cancelled: fail_fast after element {el.name!r} failed")
+
+    async def _element_body(
+        self,
+        el: Element,
+        r: StepResult,
+        index: int,
+        item: Any,
+        kwargs: dict[str, Any],
+        ctx_params: list[str],
+        results: list[Any],
+    ) -> BaseException | None:
+        """Run element ``index``; store its result in ``results``, or return its error."""
         ekw = dict(kwargs)
         ekw[param_of(el)] = item
         if el.name in self.resumed:
             source, records = self.resumed[el.name]
             if await self._load_outputs(el, records, source_run=source, cache_key=""):
                 results[index] = r.outputs[el.outputs[0]]
-                return
+                return None
         outputs = await self._run_one(el, r, ekw, ctx_params, {})
         if outputs is None:
-            error = r.error
-            assert error is not None
-            failures.append(ElementFailure(node.name, index, item, error))
-            if self.fail_fast and self._steps_scope is not None:
-                self._steps_scope.cancel()
-            return
+            assert r.error is not None
+            return r.error
         results[index] = outputs[el.outputs[0]]
+        return None

@@ -6,6 +6,7 @@ import functools
 import logging
 import time
 import types
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -82,13 +83,12 @@ class PersistenceMixin(RunnerCore):
 
     def _compute_cache_key(self, node: DagNode, kwargs: Mapping[str, Any]) -> str:
         step = node.step
-        memo = step.__dict__
         whole = node.map_param is None  # not an element of a mapped step
         if whole:
             # A step without inputs or parameters has a single key: computed once.
-            known = memo.get("_flowyml_key")
+            known = _constant_keys.get(step)
             if known is not None and known[0] is node.bindings:
-                return known[1]  # type: ignore[no-any-return]
+                return known[1]
         keys = _keys()
         hash_value = keys.hash_value
         fp = _fingerprint(step)
@@ -106,7 +106,7 @@ class PersistenceMixin(RunnerCore):
             params[node.map_param] = hash_value(kwargs[node.map_param])  # type: ignore[index]
         key: str = keys.step_cache_key(fp, step.name, step.outputs, params, input_hashes)
         if whole and not params and not input_hashes:
-            memo["_flowyml_key"] = (node.bindings, key)
+            _constant_keys[step] = (node.bindings, key)
         return key
 
     async def _store_outputs(
@@ -240,17 +240,19 @@ class PersistenceMixin(RunnerCore):
 
 
 def _fingerprint(step: Any) -> str:
-    memo = step.__dict__
-    fp: str | None = memo.get("_flowyml_fingerprint")
-    if fp is None:
-        fp = memo["_flowyml_fingerprint"] = _fingerprints().step_fingerprint(step.fn)
-    return fp
+    return _fingerprints().fingerprint_of(step)  # type: ignore[no-any-return]
+
+
+#: step -> (its bindings, its cache key) for steps whose key needs no input or parameter:
+#: such a key depends only on the step's code, name and outputs.  Held weakly, here, so
+#: that users' step objects carry no state of the engine's.
+_constant_keys: weakref.WeakKeyDictionary[Any, tuple[Any, str]] = weakref.WeakKeyDictionary()
 
 
 def memo_constant_keys(dag: Dag) -> None:
     """Compute, once, the cache key of every cached step that takes no input or parameter.
 
-    Such a key depends only on the step's code, name and outputs, so it is remembered on
+    Such a key depends only on the step's code, name and outputs, so it is remembered for
     the step (where :meth:`PersistenceMixin._compute_cache_key` finds it).  Called in a
     worker thread before the run starts: a run of 1,000 input-less steps then computes no
     key on the event loop, where each one costs ~10 us between task starts (against ~4 us
@@ -263,11 +265,11 @@ def memo_constant_keys(dag: Dag) -> None:
             continue
         if any(type(b) in _VALUED for _, b in node.bindings):
             continue
-        known = step.__dict__.get("_flowyml_key")
+        known = _constant_keys.get(step)
         if known is not None and known[0] is node.bindings:
             continue
         key = step_cache_key(_fingerprint(step), step.name, step.outputs, {}, {})
-        step.__dict__["_flowyml_key"] = (node.bindings, key)
+        _constant_keys[step] = (node.bindings, key)
 
 
 #: bindings whose value is part of a cache key

@@ -23,6 +23,7 @@ from ..definition._context import StepContext
 from ..definition._params import Const, FromContext, FromOutput, FromParam
 from ..errors import (
     SerializationError,
+    StepCancelledError,
     StepError,
     StepOutputError,
     StepTimeoutError,
@@ -42,12 +43,15 @@ from ..events import (
     StepSucceeded,
 )
 from ..results import PipelineResult, StepResult
-from ._core import FAILED, OK, PARTIAL, SKIP, Snapshot, StepFailure, record_to_ref
+from ._callbacks import EventCallback
+from ._core import FAILED, OK, PARTIAL, SKIP, TERMINAL, Snapshot, StepFailure, record_to_ref
 from ._mapping import MappingMixin
 from ._persist import PersistenceMixin
 from ._retry import retry_delay
 from ._scheduler import Scheduler
 from ._spawn import Starter
+from ._stray import CancelGuard
+from ._threads import run_in_thread
 from ._writer import EventWriter
 
 if TYPE_CHECKING:
@@ -108,12 +112,18 @@ class Runner(PersistenceMixin, MappingMixin):
         self.cache_on = enable_cache and runtime is not None
         self.cache_expiry = cache_expiry
         self.fail_fast = fail_fast
-        self.on_event = on_event
+        self._callback = EventCallback(on_event) if on_event is not None else None
         self.resumed = dict(resumed or {})
         self.resume_from = resume_from
         self._limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
-        self._threads = anyio.CapacityLimiter(max_threads or 64)
-        self._writer = EventWriter(runtime.metadata, runtime.hub) if runtime else None
+        # Sync steps share the process-wide daemon threads (see _threads); max_threads
+        # bounds this run's share of them.
+        self._threads = anyio.CapacityLimiter(max_threads) if max_threads else None
+        self._writer = (
+            EventWriter(runtime.metadata, runtime.hub, on_failure=self._store_failed)
+            if runtime
+            else None
+        )
         self._sched = Scheduler(dag.parents, dag.children)
         self._order = dag.order
         self._values: dict[str, Any] = {}
@@ -123,6 +133,13 @@ class Runner(PersistenceMixin, MappingMixin):
         self._by_pos = [StepResult(name) for name in dag.nodes]
         self._results = dict(zip(dag.nodes, self._by_pos, strict=True))
         self._failed_first: str | None = None
+        #: why the steps' scope was cancelled (fail_fast, a step's KeyboardInterrupt, ...)
+        self._stop_reason = ""
+        #: a BaseException a step raised (KeyboardInterrupt, SystemExit): re-raised once
+        #: the run is recorded cancelled
+        self._fatal: BaseException | None = None
+        #: the metadata store failed for good: the run cannot be recorded
+        self._store_error: StoreError | None = None
         self._lazy = 0
         # Without a snapshot, cache lookups query the store.
         self._snapshot = snapshot if self.cache_on else None
@@ -138,8 +155,8 @@ class Runner(PersistenceMixin, MappingMixin):
         self._apply(ev, r)
         if self._writer is not None:
             self._writer.submit(ev)
-        if self.on_event is not None:
-            self.on_event(ev)
+        if self._callback is not None:
+            self._callback(ev)
 
     def _apply(self, ev: Event, r: StepResult | None) -> None:
         """Fold an event into the step results (the result derives from events)."""
@@ -178,7 +195,14 @@ class Runner(PersistenceMixin, MappingMixin):
 
     # ------------------------------------------------------------------ run
     async def run(self) -> PipelineResult:
-        """Execute every step; return the result (the run is persisted before returning)."""
+        """Execute every step; return the result (the run is persisted before returning).
+
+        Whatever ends the run, it ends with a ``run_finished`` event that says what
+        happened: ``succeeded`` only if every step reached a successful end; ``failed``;
+        ``cancelled`` (the caller's cancel, or a step raising ``KeyboardInterrupt`` or
+        another ``BaseException``, which is then re-raised as is).  A metadata store that
+        fails for good is raised as its :class:`~flowyml.errors.StoreError`.
+        """
         started = time.time()
         self._t0 = time.perf_counter()
         self._id_stamp = time_stamp(started)
@@ -194,6 +218,7 @@ class Runner(PersistenceMixin, MappingMixin):
                 steps=list(self.dag.nodes),
             )
         )
+        status: RunStatus = "failed"
         try:
             async with AsyncExitStack() as stack, anyio.create_task_group() as outer:
                 if self._executor is not None:
@@ -201,6 +226,8 @@ class Runner(PersistenceMixin, MappingMixin):
                 if self._writer is not None:
                     outer.start_soon(self._writer.run)
                     outer.start_soon(self._heartbeat)
+                if self._callback is not None:
+                    outer.start_soon(self._callback.run)
                 if self._background is not None:
                     outer.start_soon(self._run_background, self._background)
                 with anyio.CancelScope() as scope:
@@ -208,64 +235,116 @@ class Runner(PersistenceMixin, MappingMixin):
                     async with anyio.create_task_group() as tg:
                         self._starter = Starter(tg)
                         self._starter.start(self._run_step, self._nodes(self._sched.start()))
-                if scope.cancelled_caught:
-                    self._abandon(f"cancelled: fail_fast after step {self._failed_first!r} failed")
-                if self._lazy:
-                    await self._realize_all()
-                status: RunStatus = "failed" if self._failed_first is not None else "succeeded"
-                error = None
-                if self._failed_first is not None:
-                    error = f"step {self._failed_first!r} failed"
-                self._emit(
-                    RunFinished(
-                        run_id=self.run_id,
-                        ts=time.time(),
-                        status=status,
-                        duration=time.perf_counter() - self._t0,
-                        error=error,
-                    )
-                )
-                if self._writer is not None:
-                    await self._writer.close()
-                await self._background_done.wait()
+                if self._store_error is None:
+                    status = await self._finish(stopped=scope.cancelled_caught)
                 outer.cancel_scope.cancel()
         except _cancelled():
             with anyio.move_on_after(10, shield=True):
-                await self._finish_cancelled()
+                await self._finish_cancelled("the run was cancelled")
             raise
+        finally:
+            if self._callback is not None:
+                self._callback.discard()
+        if self._store_error is not None:
+            raise self._store_error
+        if self._fatal is not None:
+            raise self._fatal
         return self._result(status, started)
 
-    async def _finish_cancelled(self) -> None:
-        # No per-step events: `run_finished(cancelled)` itself marks every unfinished step
-        # `cancelled` (in the store, the dashboard and here), so all views agree.
-        self._sched.abandon()
-        for r in self._results.values():
-            if r.status not in ("succeeded", "cached", "failed", "skipped"):
-                r.status = "cancelled"
-                r.skip_reason = "the run was cancelled"
+    async def _finish(self, *, stopped: bool) -> RunStatus:
+        """Record the run's end (``stopped``: its steps' scope was cancelled)."""
+        status: RunStatus
+        error: str | None
+        if self._fatal is not None:
+            status, error = "cancelled", self._stop_reason
+            self._close_unfinished(error)
+        else:
+            if stopped:
+                self._abandon(self._stop_reason)
+            if self._lazy:
+                await self._realize_all()
+            status, error = self._outcome()
+        self._emit(
+            RunFinished(
+                run_id=self.run_id,
+                ts=time.time(),
+                status=status,
+                duration=time.perf_counter() - self._t0,
+                error=error,
+            )
+        )
+        if self._writer is not None:
+            try:
+                await self._writer.close()
+            except StoreError:
+                pass  # _store_failed keeps it; run() raises it
+        if self._callback is not None:
+            await self._callback.close()
+        await self._background_done.wait()
+        return status
+
+    def _outcome(self) -> tuple[RunStatus, str | None]:
+        """The status of a run whose steps are done: ``succeeded`` only if all succeeded."""
+        if self._failed_first is not None:
+            return "failed", f"step {self._failed_first!r} failed"
+        # Every step task ends with an outcome; one that did not is an engine fault, and
+        # the run must not be called a success over it.
+        unfinished = [r for r in self._results.values() if r.status not in TERMINAL]
+        for r in unfinished:
+            err = StepError(r.name, "its task ended without an outcome")
+            self._fail(r, r.attempts, err, self._t0)
+        if unfinished:
+            return "failed", f"step {unfinished[0].name!r} never finished"
+        return "succeeded", None
+
+    async def _finish_cancelled(self, reason: str) -> None:
+        self._close_unfinished(reason)
         self._emit(
             RunFinished(
                 run_id=self.run_id,
                 ts=time.time(),
                 status="cancelled",
                 duration=time.perf_counter() - self._t0,
-                error="the run was cancelled",
+                error=reason,
             )
         )
-        if self._writer is not None:
-            await self._writer.drain()
+        if self._writer is not None and self._store_error is None:
+            try:
+                await self._writer.drain()
+            except StoreError as exc:
+                log.error("run %s: cannot record its cancellation: %s", self.run_id, exc)
+        if self._callback is not None:
+            await self._callback.drain()
+
+    def _close_unfinished(self, reason: str) -> None:
+        # No per-step events: `run_finished(cancelled)` itself marks every unfinished step
+        # `cancelled` (in the store, the dashboard and here), so all views agree.
+        self._sched.abandon()
+        for r in self._results.values():
+            if r.status not in TERMINAL:
+                r.status = "cancelled"
+                r.skip_reason = reason
+
+    def _stop(self, reason: str) -> None:
+        """Cancel the run's remaining steps (the first reason given is kept)."""
+        if not self._stop_reason:
+            self._stop_reason = reason
+        if self._steps_scope is not None:
+            self._steps_scope.cancel()
+
+    def _store_failed(self, error: StoreError) -> None:
+        """The metadata store failed for good: stop; :meth:`run` raises ``error``."""
+        if self._store_error is None:
+            self._store_error = error
+            self._stop(f"the metadata store failed: {error}")
 
     def _abandon(self, reason: str) -> None:
         """Stop the run's remaining steps (``fail_fast``): each gets a ``step_skipped``."""
-        started, waiting = self._sched.abandon()
+        self._sched.abandon()
         now = time.time()
-        order = self._order
-        for i in started + waiting:
-            r = self._by_pos[i]
-            if r.status not in ("succeeded", "cached", "failed"):
-                self._emit(
-                    StepSkipped(run_id=self.run_id, ts=now, step=order[i].name, reason=reason), r
-                )
+        for r in list(self._results.values()):  # mapped elements included
+            if r.status not in TERMINAL:
+                self._emit(StepSkipped(run_id=self.run_id, ts=now, step=r.name, reason=reason), r)
 
     async def _run_background(self, fn: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -307,8 +386,23 @@ class Runner(PersistenceMixin, MappingMixin):
         return map(self._order.__getitem__, positions)
 
     async def _run_step(self, node: DagNode) -> None:
-        """A step's task: run it (resumed, conditional, mapped or plain), then release or
-        skip its dependents.  One coroutine for all of it: a waiting step holds few frames."""
+        """A step's task.  Nothing escapes it but the run's own cancellation: whatever
+        else goes wrong becomes this step's failure, or stops the run (``BaseException``)."""
+        guard = CancelGuard()
+        try:
+            await self._step_body(node)
+        except _cancelled():
+            if not guard.is_stray():
+                raise
+            self._crashed(node, self._by_pos[node.index], StepCancelledError(node.name))
+        except Exception as exc:
+            self._crashed(node, self._by_pos[node.index], exc)
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: stop the run
+            self._interrupted(node, self._by_pos[node.index], exc)
+
+    async def _step_body(self, node: DagNode) -> None:
+        """Run the step (resumed, conditional, mapped or plain), then release or skip its
+        dependents."""
         name = node.name
         r = self._by_pos[node.index]
         if name in self.resumed:
@@ -336,6 +430,23 @@ class Runner(PersistenceMixin, MappingMixin):
         self._values.update(outputs)
         self._settle(node, OK)
 
+    def _crashed(self, node: DagNode, r: StepResult, error: Exception) -> None:
+        """An error escaped the attempt loop (e.g. loading a cached input): fail the step."""
+        if r.status in TERMINAL:  # already settled: nothing left to decide for it
+            log.error("step %r of run %s: %s", node.name, self.run_id, error, exc_info=error)
+            return
+        self._fail(node, max(r.attempts, 1), error, self._t0)
+        self._settle(node, FAILED)
+
+    def _interrupted(self, node: Any, r: StepResult, exc: BaseException) -> None:
+        """A step raised ``KeyboardInterrupt``/``SystemExit``/...: the run is recorded
+        ``cancelled``, then :meth:`run` re-raises ``exc``."""
+        if self._fatal is None:
+            self._fatal = exc
+        if r.status not in TERMINAL:
+            self._fail(node, max(r.attempts, 1), exc, self._t0)
+        self._stop(f"step {node.name!r} raised {type(exc).__name__}: {exc}".rstrip(": "))
+
     def _settle(self, node: DagNode, outcome: object) -> None:
         if outcome is OK:
             ready = self._sched.succeeded(node.index)
@@ -357,8 +468,8 @@ class Runner(PersistenceMixin, MappingMixin):
             reason = f"upstream step {name!r} failed"
             if self._failed_first is None:
                 self._failed_first = name
-            if self.fail_fast and self._steps_scope is not None:
-                self._steps_scope.cancel()
+            if self.fail_fast:
+                self._stop(f"cancelled: fail_fast after step {self._failed_first!r} failed")
         for s in skipped:
             self._emit(StepSkipped(run_id=self.run_id, ts=now, step=order[s].name, reason=reason))
         if ready:
@@ -412,7 +523,11 @@ class Runner(PersistenceMixin, MappingMixin):
             if self.cache_on and node.step.cache and node.step.persist:
                 cache_key = self._cache_key(node, kwargs)
             if cache_key is not None:
-                hit = await self._lookup(node.name, cache_key)
+                try:
+                    hit = await self._lookup(node.name, cache_key)
+                except StoreError as exc:  # the cache only saves time: run the step
+                    log.warning("step %r: cache lookup failed (%s); running it", node.name, exc)
+                    hit = None
                 if hit is not None and await self._load_outputs(
                     node, hit[1], source_run=hit[0], cache_key=cache_key, inputs=inputs
                 ):
@@ -479,39 +594,33 @@ class Runner(PersistenceMixin, MappingMixin):
             )
             t0 = time.perf_counter()
             try:
-                if self._limiter is not None:
-                    async with self._limiter:
-                        value = await self._call(node, kwargs)
-                elif step.is_async and step.timeout is None and self._executor is None:
-                    value = await _invoke(step.fn, node.positional, kwargs)  # one frame less
-                else:
-                    value = await self._call(node, kwargs)
-                outputs = _split(node, value)
-            except _cancelled():
-                raise
+                outputs = await self._attempt(node, kwargs)
             except Exception as exc:
                 error: Exception = exc
             else:
                 duration = time.perf_counter() - t0
                 try:
                     refs = await self._store_outputs(node, outputs)
-                except SerializationError as exc:
+                except SerializationError as exc:  # storing again would fail again
                     self._fail(node, attempt, exc, t0)
                     raise StepFailure from exc
-                self._emit(
-                    StepSucceeded(
-                        run_id=self.run_id,
-                        ts=time.time(),
-                        step=name,
-                        attempt=attempt,
-                        duration=duration,
-                        outputs=refs,
-                        cache_key=cache_key,
-                    ),
-                    r,
-                )
-                r.outputs = outputs
-                return outputs
+                except Exception as exc:  # the artifact store failed: disk full, S3 error...
+                    error = exc
+                else:
+                    self._emit(
+                        StepSucceeded(
+                            run_id=self.run_id,
+                            ts=time.time(),
+                            step=name,
+                            attempt=attempt,
+                            duration=duration,
+                            outputs=refs,
+                            cache_key=cache_key,
+                        ),
+                        r,
+                    )
+                    r.outputs = outputs
+                    return outputs
             if attempt > step.retries or isinstance(error, StepOutputError):
                 self._fail(node, attempt, error, t0)
                 raise StepFailure from error
@@ -532,6 +641,27 @@ class Runner(PersistenceMixin, MappingMixin):
             if delay:
                 await anyio.sleep(delay)
 
+    async def _attempt(self, node: DagNode, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Call the step once; return its outputs by name.
+
+        A ``CancelledError`` that the run did not ask for is the step's own failure
+        (:class:`~flowyml.errors.StepCancelledError`), not the run's cancellation.
+        """
+        guard = CancelGuard()
+        try:
+            if self._limiter is not None:
+                async with self._limiter:
+                    value = await self._call(node, kwargs)
+            else:
+                value = await self._call(node, kwargs)
+        except _cancelled():
+            if not guard.is_stray():
+                raise
+            raise StepCancelledError(node.name) from None
+        if await guard.pending_stray():  # it cancelled its own task, then returned
+            raise StepCancelledError(node.name)
+        return _split(node, value)
+
     async def _call(self, node: DagNode, kwargs: dict[str, Any]) -> Any:
         step = node.step
         timeout = step.timeout
@@ -541,30 +671,25 @@ class Runner(PersistenceMixin, MappingMixin):
                     step.fn, kwargs, is_async=step.is_async, name=step.name
                 )
             raise StepTimeoutError(step.name, timeout if timeout is not None else 0.0)
-        pos = node.positional
         if timeout is None:
-            if step.is_async:
-                return await _invoke(step.fn, pos, kwargs)
-            return await anyio.to_thread.run_sync(
-                functools.partial(_invoke, step.fn, pos, kwargs),
-                abandon_on_cancel=True,
-                limiter=self._threads,
-            )
-        with anyio.move_on_after(timeout) as scope:
-            if step.is_async:
-                return await _invoke(step.fn, pos, kwargs)
-            # A sync step's thread cannot be killed: on timeout it is abandoned, its
-            # result discarded, and the step fails.
-            return await anyio.to_thread.run_sync(
-                functools.partial(_invoke, step.fn, pos, kwargs),
-                abandon_on_cancel=True,
-                limiter=self._threads,
-            )
-        if scope.cancelled_caught:
-            raise StepTimeoutError(step.name, timeout)
-        raise RuntimeError("unreachable")  # pragma: no cover
+            return await self._invoke(node, kwargs)
+        with anyio.move_on_after(timeout):
+            return await self._invoke(node, kwargs)
+        # A sync step's thread cannot be killed: on timeout it is abandoned (its thread is
+        # a daemon, see _threads), its late result dropped, and the step fails.
+        raise StepTimeoutError(step.name, timeout)
 
-    def _fail(self, node: DagNode, attempt: int, error: BaseException, t0: float) -> None:
+    async def _invoke(self, node: DagNode, kwargs: dict[str, Any]) -> Any:
+        step = node.step
+        if step.is_async:
+            return await _invoke(step.fn, node.positional, kwargs)
+        if self._threads is None:
+            return await run_in_thread(_invoke, step.fn, node.positional, kwargs)
+        async with self._threads:
+            return await run_in_thread(_invoke, step.fn, node.positional, kwargs)
+
+    def _fail(self, node: Any, attempt: int, error: BaseException, t0: float) -> None:
+        """Record ``node``'s failure (a node, an element or a step result: its ``name``)."""
         r = self._results[node.name]
         r.error = error
         self._emit(

@@ -33,13 +33,13 @@ class RunStream:
         self._tg: TaskGroup | None = None
         self.result: PipelineResult | None = None
 
-    def _forward(self, ev: Event) -> None:
-        if self._user_cb is not None:
-            self._user_cb(ev)
+    def _forward(self, ev: Event) -> Any:
         try:
             self._send.send_nowait(ev)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             pass  # the consumer left; the run goes on (or is being cancelled)
+        # The user's callback last: what it returns (an awaitable) the run awaits.
+        return self._user_cb(ev) if self._user_cb is not None else None
 
     async def _run(self) -> None:
         with self._send:

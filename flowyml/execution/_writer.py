@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import anyio
 
@@ -27,9 +28,16 @@ class EventWriter:
     """
 
     def __init__(
-        self, store: MetadataStore, hub: EventHub, *, max_batch: int = 2000, linger: float = 0.002
+        self,
+        store: MetadataStore,
+        hub: EventHub,
+        *,
+        max_batch: int = 2000,
+        linger: float = 0.002,
+        on_failure: Callable[[StoreError], None] | None = None,
     ) -> None:
         self._store = store
+        self._on_failure = on_failure
         self._hub = hub
         self._max_batch = max_batch
         self._pending: list[Event] = []
@@ -70,7 +78,8 @@ class EventWriter:
 
     async def _commit(self, batch: list[Event]) -> None:
         """Commit ``batch``; while the store is unavailable, retry with capped backoff
-        (events wait in memory) for up to :attr:`retry_for` seconds, then give up."""
+        (events wait in memory) for up to :attr:`retry_for` seconds, then give up.  An
+        error that is not transient (a corrupted file, a failed login) gives up at once."""
         delay = 0.05
         deadline = anyio.current_time() + self.retry_for
         attempt = 0
@@ -80,11 +89,13 @@ class EventWriter:
                 ids = await self._store.append_events(batch)
                 break
             except StoreError as exc:
-                if anyio.current_time() + delay > deadline:
+                if not exc.transient or anyio.current_time() + delay > deadline:
                     log.error("metadata store write failed for good: %s", exc)
                     self._error = exc
                     self._committed += len(batch)
                     self._signal()
+                    if self._on_failure is not None:
+                        self._on_failure(exc)
                     return
                 log.warning("metadata store write failed (attempt %d): %s", attempt, exc)
                 await anyio.sleep(delay)

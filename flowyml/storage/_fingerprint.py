@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import types
+import weakref
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-__all__ = ("step_fingerprint",)
+if TYPE_CHECKING:
+    from ..definition._step import Step
+
+__all__ = ("fingerprint_of", "step_fingerprint")
 
 _MEMO_LIMIT = 8192
 #: code object -> fingerprint of its source.  A pure memo (like ``functools.cache``):
@@ -70,3 +74,16 @@ def step_fingerprint(fn: Callable[..., Any], _seen: frozenset[int] = frozenset()
             except Exception:
                 h.update(f"{type(value).__module__}.{type(value).__qualname__}".encode())
     return h.hexdigest()
+
+
+#: step -> fingerprint of its function.  Held here, weakly, rather than on the step: a
+#: pipeline that is dropped takes its entries with it, and users' objects stay untouched.
+_by_step: weakref.WeakKeyDictionary[Step[..., Any], str] = weakref.WeakKeyDictionary()
+
+
+def fingerprint_of(step: Step[..., Any]) -> str:
+    """The fingerprint of ``step``'s function, computed once per step."""
+    fp = _by_step.get(step)
+    if fp is None:
+        fp = _by_step[step] = step_fingerprint(step.fn)
+    return fp

@@ -3,7 +3,6 @@ in bounded batches, and compiling never leaves the cycle collector switched off.
 
 from __future__ import annotations
 
-import gc
 from typing import Any
 
 import anyio
@@ -11,8 +10,6 @@ import pytest
 from anyio.lowlevel import checkpoint
 
 from flowyml import Pipeline, StepContext, step
-from flowyml._gc import PROMOTE_AT, collector_paused
-from flowyml.errors import PipelineBuildError
 from flowyml.execution._spawn import Starter
 
 
@@ -181,71 +178,6 @@ async def test_a_wide_fan_out_runs_every_step_and_cancels_promptly() -> None:
             assert sorted(seen) == list(range(2000))
             tg.cancel_scope.cancel()
     assert not scope.cancelled_caught
-
-
-# --------------------------------------------------------------------------- gc
-
-
-def test_compiling_pauses_the_collector_and_restores_it() -> None:
-    @step
-    def a() -> int:
-        return 1
-
-    assert gc.isenabled()
-    p = mem("gc")
-    p.add_step(a)
-    p.build()
-    assert gc.isenabled()
-
-    bad = mem("gc-bad")
-    bad.add_step(step(name="b", inputs=["missing"])(lambda x: x))
-    with pytest.raises(PipelineBuildError):
-        bad.build()
-    assert gc.isenabled()  # restored on errors too
-
-
-def test_the_pause_leaves_a_disabled_collector_disabled() -> None:
-    gc.disable()
-    try:
-        with collector_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-
-
-def test_what_a_big_pause_made_is_not_walked_again_by_young_collections() -> None:
-    """Containers made under the pause (a big DAG, a big run's results) all survive:
-    they leave it in the oldest generation, so the next young collection skips them."""
-    with collector_paused():
-        made = [[i] for i in range(PROMOTE_AT)]
-    young = {id(o) for o in gc.get_objects(generation=0)}
-    assert not any(id(o) in young for o in made)
-    oldest = {id(o) for o in gc.get_objects(generation=2)}
-    assert all(id(o) in oldest for o in made)
-
-
-def test_a_small_pause_leaves_young_objects_young() -> None:
-    """A small run per request must not push the service's young garbage into the
-    oldest generation, where only a full collection would find it."""
-    gc.collect()
-    with collector_paused():
-        made = [[i] for i in range(100)]
-    young = {id(o) for o in gc.get_objects(generation=0)}
-    assert all(id(o) in young for o in made)
-
-
-def test_the_pause_leaves_objects_frozen_by_the_application_frozen() -> None:
-    keep = [[i] for i in range(100)]
-    gc.freeze()
-    try:
-        frozen = gc.get_freeze_count()
-        with collector_paused():
-            made = [[i] for i in range(100)]
-        assert gc.get_freeze_count() == frozen  # not unfrozen behind the application's back
-        assert made and keep
-    finally:
-        gc.unfreeze()
 
 
 async def test_fail_fast_in_a_wide_fan_out_skips_the_steps_not_started_yet() -> None:

@@ -196,7 +196,8 @@ class MySQLMetadataStore(SqlMetadataStore):
                 return result
         except (OSError, self._aiomysql.MySQLError) as exc:
             raise StoreError(
-                f"MySQL metadata store {mask_url(self.url)} failed: {type(exc).__name__}: {exc}"
+                f"MySQL metadata store {mask_url(self.url)} failed: {type(exc).__name__}: {exc}",
+                transient=_mysql_transient(exc),
             ) from exc
 
     async def _write(self, fn: Callable[[Session], Awaitable[T]]) -> T:
@@ -204,3 +205,15 @@ class MySQLMetadataStore(SqlMetadataStore):
 
     async def _read(self, fn: Callable[[Session], Awaitable[T]]) -> T:
         return await self._run(fn, write=False)
+
+
+#: MySQL/MariaDB error codes worth a retry: too many connections, lock wait timeout,
+#: deadlock, server gone away or lost, cannot connect
+_TRANSIENT_CODES = frozenset({1040, 1205, 1213, 2003, 2006, 2013})
+
+
+def _mysql_transient(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return True
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    return code in _TRANSIENT_CODES

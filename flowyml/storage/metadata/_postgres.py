@@ -165,7 +165,8 @@ class PostgresMetadataStore(SqlMetadataStore):
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(
                 f"PostgreSQL metadata store {mask_url(self.url)} failed: "
-                f"{type(exc).__name__}: {exc}"
+                f"{type(exc).__name__}: {exc}",
+                transient=_pg_transient(asyncpg, exc),
             ) from exc
 
     async def _write(self, fn: Callable[[Session], Awaitable[T]]) -> T:
@@ -173,3 +174,18 @@ class PostgresMetadataStore(SqlMetadataStore):
 
     async def _read(self, fn: Callable[[Session], Awaitable[T]]) -> T:
         return await self._run(fn, write=False)
+
+
+def _pg_transient(asyncpg: Any, exc: BaseException) -> bool:
+    """Whether ``exc`` may go away on its own: a lost or refused connection, a server
+    shutting down or out of connections, a deadlock or serialization conflict."""
+    exc_mod = asyncpg.exceptions
+    return isinstance(
+        exc,
+        OSError
+        | asyncpg.InterfaceError
+        | exc_mod.PostgresConnectionError
+        | exc_mod.OperatorInterventionError
+        | exc_mod.InsufficientResourcesError
+        | exc_mod.TransactionRollbackError,
+    )

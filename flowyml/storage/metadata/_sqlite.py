@@ -226,7 +226,8 @@ class SqliteMetadataStore(SqlMetadataStore):
             await self._close()
             raise StoreConnectionError(
                 f"cannot open the SQLite metadata store {self.url} (file {self.path}): {exc}; "
-                f"check that the folder is writable and the file is a flowyml database"
+                f"check that the folder is writable and the file is a flowyml database",
+                transient=isinstance(exc, sqlite3.Error) and _is_busy(exc),
             ) from exc
         except BaseException:
             await self._close()
@@ -235,9 +236,13 @@ class SqliteMetadataStore(SqlMetadataStore):
     async def _connect_reader(self) -> aiosqlite.Connection:
         # Read-only; sqlite3's ``timeout`` is SQLite's busy timeout.
         uri = f"file:{urllib.parse.quote(self.path)}?mode=ro"
-        conn = await aiosqlite.connect(
-            uri, uri=True, isolation_level=None, timeout=_READ_BUSY_TIMEOUT
-        )
+        pending = aiosqlite.connect(uri, uri=True, isolation_level=None, timeout=_READ_BUSY_TIMEOUT)
+        # aiosqlite serves a connection from a thread of its own that is not a daemon: a
+        # store that is never closed (a `Client()` left open at the end of a script)
+        # would keep the interpreter from exiting.  The thread holds no transaction
+        # open (this connection only reads), so letting it die with the process is safe.
+        pending._thread.daemon = True
+        conn = await pending
         try:
             # A first read attaches this connection to the WAL: from then on the writer is
             # never the last connection, and does not checkpoint when it closes.
@@ -278,7 +283,12 @@ class SqliteMetadataStore(SqlMetadataStore):
         return await self._retry_busy(lambda: self._in_thread(_in_transaction, conn, fn))
 
     def _failed(self, exc: sqlite3.Error) -> StoreError:
-        return StoreError(f"SQLite metadata store {self.url} (file {self.path}) failed: {exc}")
+        # Busy waits were already retried; anything else (a corrupted or foreign file, a
+        # full disk, a read-only folder) will not get better by trying again.
+        return StoreError(
+            f"SQLite metadata store {self.url} (file {self.path}) failed: {exc}",
+            transient=_is_busy(exc),
+        )
 
     async def _write(self, fn: Callable[[Session], Awaitable[T]]) -> T:
         async with self._lock:
