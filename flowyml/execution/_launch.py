@@ -13,7 +13,7 @@ from .._ids import new_run_id
 from ..errors import NotFoundError
 from ..events import Event
 from ._core import Snapshot
-from ._persist import memo_constant_keys
+from ._persist import precompute_constant_keys
 from ._runner import Runner
 from ._runtime import Runtime, active_runtime
 
@@ -185,7 +185,7 @@ async def _code_version(rt: Runtime, dag: Dag, *, keys: bool = False) -> str:
     Fingerprinting reads source files (once per function): it runs in a worker thread,
     and it also fills the steps' fingerprints that cache keys use later.  With ``keys``,
     the same thread computes the cache keys that need no input (see
-    :func:`~flowyml.execution._persist.memo_constant_keys`).
+    :func:`~flowyml.execution._persist.precompute_constant_keys`).
     """
     version = rt.versions.get(dag)
     if version is None:
@@ -193,7 +193,7 @@ async def _code_version(rt: Runtime, dag: Dag, *, keys: bool = False) -> str:
         def work() -> str:
             found = dag.code_version()
             if keys:
-                memo_constant_keys(dag)
+                precompute_constant_keys(dag)
             return found
 
         version = rt.versions[dag] = await anyio.to_thread.run_sync(work)

@@ -1,11 +1,9 @@
-"""Persistence of a run: cache keys and lookups, storing outputs, loading cached ones."""
+"""What a run does with its stores: cache keys and lookups, saving outputs, loading them."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
-import types
 import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -14,47 +12,71 @@ from ..assets import Asset
 from ..definition._params import Const, FromOutput, FromParam
 from ..errors import SerializationError
 from ..events import ArtifactRef, StepCached
-from ._core import Lazy, RunnerCore, record_to_ref
+from ..storage import _cache as keys
+from ..storage._fingerprint import fingerprint_of
+from ..storage.artifacts._values import load_value, load_values, save_value
+from ._core import Emit, Lazy, RunState, Snapshot, record_to_ref
 
 if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
     from ..storage._records import ArtifactRecord
+    from ._runtime import Runtime
 
-__all__ = ("PersistenceMixin", "memo_constant_keys")
+__all__ = ("Persistence", "precompute_constant_keys")
 
 log = logging.getLogger("flowyml")
 
-
-# The storage modules are imported on first use (``import flowyml`` stays light), then
-# held: an ``import`` statement inside a per-step function costs microseconds each call.
-@functools.cache
-def _values() -> types.ModuleType:
-    from ..storage.artifacts import _values
-
-    return _values
+#: records loaded per store call when many cached outputs are read at once
+_LOAD_BATCH = 512
 
 
-@functools.cache
-def _keys() -> types.ModuleType:
-    from ..storage import _cache
+class Persistence:
+    """A run's use of its stores.  The runner has one only when the run persists.
 
-    return _cache
+    :param runtime: the open stores
+    :param state: the run's values and results (cache hits are written there)
+    :param emit: records an event (a cache hit is a ``step_cached`` event)
+    :param cache_on: whether cache lookups are made
+    :param snapshot: the cache entries of the run's steps, read before it started
+    """
 
+    def __init__(
+        self,
+        *,
+        runtime: Runtime,
+        state: RunState,
+        emit: Emit,
+        run_id: str,
+        cache_on: bool,
+        cache_expiry: float | None,
+        snapshot: Snapshot | None,
+    ) -> None:
+        self.runtime = runtime
+        self.state = state
+        self.emit = emit
+        self.run_id = run_id
+        self.cache_on = cache_on
+        self.cache_expiry = cache_expiry
+        # Without a snapshot, cache lookups query the store.
+        self.snapshot = snapshot if cache_on else None
+        #: the first digits of this run's artifact ids (its start time; see flowyml._ids)
+        self.id_stamp = ""
 
-@functools.cache
-def _fingerprints() -> types.ModuleType:
-    from ..storage import _fingerprint
+    # ------------------------------------------------------------------ cache
+    def cache_key(self, node: Any, kwargs: Mapping[str, Any]) -> str | None:
+        """The step's cache key, or ``None`` when it is not cached (or an input cannot be
+        hashed)."""
+        if not (self.cache_on and node.step.cache and node.step.persist):
+            return None
+        try:
+            return _cache_key(node, kwargs, self.state.refs)
+        except Exception as exc:
+            log.debug("step %r is not cached: %s", node.name, exc)
+            return None
 
-    return _fingerprint
-
-
-class PersistenceMixin(RunnerCore):
-    """What a run does with its stores (nothing when it runs without them)."""
-
-    async def _lookup(self, step: str, key: str) -> tuple[str, Mapping[str, ArtifactRecord]] | None:
+    async def lookup(self, step: str, key: str) -> tuple[str, Mapping[str, ArtifactRecord]] | None:
         """A cache lookup, answered from the run-start snapshot when it can be."""
-        assert self.runtime is not None
-        snapshot = self._snapshot
+        snapshot = self.snapshot
         if snapshot is not None:
             entry = snapshot.get(step)
             if entry is None:
@@ -63,59 +85,21 @@ class PersistenceMixin(RunnerCore):
                 return entry[1], entry[2]
         return await self.runtime.metadata.lookup_cache(key, max_age=self.cache_expiry)
 
-    def _input_ids(self, node: DagNode) -> dict[str, str]:
+    def input_ids(self, node: DagNode) -> dict[str, str]:
+        """The artifact ids of the stored outputs ``node`` reads, by parameter."""
+        refs = self.state.refs
         ids: dict[str, str] = {}
-        refs = self._refs
         for param, b in node.bindings:
-            if type(b) is FromOutput:
-                ref = refs.get(b.output)
-                if ref is not None:
-                    ids[param] = ref.id
+            if isinstance(b, FromOutput) and (ref := refs.get(b.output)) is not None:
+                ids[param] = ref.id
         return ids
 
-    def _cache_key(self, node: DagNode, kwargs: Mapping[str, Any]) -> str | None:
-        """The step's cache key, or ``None`` if an input cannot be hashed (no caching)."""
-        try:
-            return self._compute_cache_key(node, kwargs)
-        except Exception as exc:
-            log.debug("step %r is not cached: %s", node.name, exc)
-            return None
-
-    def _compute_cache_key(self, node: DagNode, kwargs: Mapping[str, Any]) -> str:
-        step = node.step
-        whole = node.map_param is None  # not an element of a mapped step
-        if whole:
-            # A step without inputs or parameters has a single key: computed once.
-            known = _constant_keys.get(step)
-            if known is not None and known[0] is node.bindings:
-                return known[1]
-        keys = _keys()
-        hash_value = keys.hash_value
-        fp = _fingerprint(step)
-        params: dict[str, str] = {}
-        input_hashes: dict[str, str] = {}
-        for param, b in node.bindings:
-            kind = type(b)
-            if kind is FromOutput:
-                ref = self._refs.get(b.output)  # type: ignore[union-attr]
-                input_hashes[param] = ref.content_hash if ref else hash_value(kwargs[param])
-            elif kind is FromParam or kind is Const:
-                params[param] = hash_value(kwargs[param])
-        if not whole:  # an element: keyed by its item, not the whole list
-            input_hashes.pop(node.map_param, None)  # type: ignore[arg-type]
-            params[node.map_param] = hash_value(kwargs[node.map_param])  # type: ignore[index]
-        key: str = keys.step_cache_key(fp, step.name, step.outputs, params, input_hashes)
-        if whole and not params and not input_hashes:
-            _constant_keys[step] = (node.bindings, key)
-        return key
-
-    async def _store_outputs(
-        self, node: DagNode, outputs: dict[str, Any]
-    ) -> dict[str, ArtifactRef]:
-        rt = self.runtime
-        if rt is None or not node.step.persist:
+    # ------------------------------------------------------------------ saving
+    async def store_outputs(self, node: Any, outputs: dict[str, Any]) -> dict[str, ArtifactRef]:
+        """Save each output as an artifact; return their references by output name."""
+        if not node.step.persist:
             return {}
-        save_value = _values().save_value
+        rt = self.runtime
         refs: dict[str, ArtifactRef] = {}
         for out, value in outputs.items():
             try:
@@ -125,8 +109,7 @@ class PersistenceMixin(RunnerCore):
                     value,
                     artifact_id_seed=f"{self.run_id}/{node.name}/{out}",
                     name=out,
-                    id_stamp=self._id_stamp,
-                    saved=self._saved,
+                    id_stamp=self.id_stamp,
                 )
             except SerializationError as exc:
                 raise SerializationError(
@@ -134,114 +117,118 @@ class PersistenceMixin(RunnerCore):
                     f"materializer for its type or use @step(persist=False)"
                 ) from exc
             refs[out] = ref
-            self._refs[out] = ref
+            self.state.refs[out] = ref
         return refs
 
-    async def _load(self, lazy: Lazy) -> Any:
+    # ------------------------------------------------------------------ loading
+    async def load(self, lazy: Lazy) -> Any:
         rt = self.runtime
-        assert rt is not None
-        return await _values().load_value(rt.artifacts, rt.materializers, lazy.record)
+        return await load_value(rt.artifacts, rt.materializers, lazy.record)
 
-    async def _realize(self, node: Any, kwargs: dict[str, Any]) -> None:
-        """Load the cached inputs this step is about to use (they were left unread)."""
-        values = self._values
-        assets = node.step.asset_params
-        for param, b in node.bindings:
-            if type(b) is FromOutput:
-                v = kwargs.get(param)
-                if type(v) is Lazy:
-                    v = values[b.output] = await self._load(v)
-                    if isinstance(v, Asset) and param not in assets:
-                        v = v.value
-                    kwargs[param] = v
-
-    async def _realize_all(self) -> None:
-        """Load every cached output still unread, so the result holds values.
-
-        Batched: a few hundred artifacts per store call, so a fully cached run of thousands
-        of steps costs a handful of worker-thread hops, not one per output.
-        """
-        from ..storage.artifacts._values import load_values
-
-        rt = self.runtime
-        assert rt is not None
-        targets: list[tuple[dict[str, Any], str, Lazy]] = []
-        for r in self._results.values():
-            targets.extend((r.outputs, k, v) for k, v in r.outputs.items() if type(v) is Lazy)
-        for start in range(0, len(targets), 512):
-            chunk = targets[start : start + 512]
-            try:
-                loaded = await load_values(
-                    rt.artifacts, rt.materializers, [lazy.record for _, _, lazy in chunk]
-                )
-            except Exception:  # one bad artifact: load them one by one to find it
-                loaded = []
-                for container, key, lazy in chunk:
-                    try:
-                        loaded.append(await self._load(lazy))
-                    except Exception as exc:
-                        log.warning("cannot load cached output %r: %s", key, exc)
-                        loaded.append(lazy)
-                        container.pop(key, None)
-                        self._values.pop(key, None)
-            for (container, key, _), value in zip(chunk, loaded, strict=True):
-                if type(value) is Lazy:
-                    continue  # could not be loaded (logged above)
-                container[key] = value
-                if type(self._values.get(key)) is Lazy:
-                    self._values[key] = value
-        self._lazy = 0
-
-    async def _load_outputs(
+    async def load_outputs(
         self,
-        node: DagNode,
+        node: Any,
         records: Mapping[str, ArtifactRecord],
         *,
         source_run: str,
         cache_key: str,
         inputs: dict[str, str] | None = None,
-        eager: bool = False,
     ) -> bool:
-        rt = self.runtime
-        assert rt is not None
+        """Take ``records`` as ``node``'s outputs (a cache hit or a resumed step): emit
+        ``step_cached``; the values are read only when needed.  ``False`` if the records
+        do not match the step's outputs (it runs instead)."""
         if set(records) != set(node.outputs):
             if len(records) != 1 or len(node.outputs) != 1:
                 return False
             records = {node.outputs[0]: next(iter(records.values()))}
-        loaded: dict[str, Any] = {}
-        refs: dict[str, ArtifactRef] = {}
-        for out, rec in records.items():
-            refs[out] = record_to_ref(rec)
-            loaded[out] = Lazy(rec)  # read only if a running step needs it (or at the end)
-        if eager:
-            try:
-                for out, rec in records.items():
-                    loaded[out] = await _values().load_value(rt.artifacts, rt.materializers, rec)
-            except Exception as exc:
-                log.warning("stored outputs of %r are unreadable (%s); running it", node.name, exc)
-                return False
-        else:
-            self._lazy += len(loaded)
-        self._values.update(loaded)
-        self._refs.update(refs)
-        self._results[node.name].outputs = loaded
-        self._emit(
-            StepCached(
-                run_id=self.run_id,
-                ts=time.time(),
-                step=node.name,
-                cache_key=cache_key,
-                outputs=refs,
-                source_run_id=source_run,
-                inputs=inputs or {},
-            )
+        state = self.state
+        refs = {out: record_to_ref(rec) for out, rec in records.items()}
+        loaded = {out: Lazy(rec) for out, rec in records.items()}
+        state.lazy += len(loaded)
+        state.values.update(loaded)
+        state.refs.update(refs)
+        state.results[node.name].outputs = loaded
+        event = StepCached(
+            run_id=self.run_id,
+            ts=time.time(),
+            step=node.name,
+            cache_key=cache_key,
+            outputs=refs,
+            source_run_id=source_run,
+            inputs=inputs or {},
         )
+        self.emit(event, None)
         return True
 
+    async def realize(self, node: Any, kwargs: dict[str, Any]) -> None:
+        """Load the cached inputs this step is about to use (they were left unread)."""
+        values = self.state.values
+        assets = node.step.asset_params
+        for param, b in node.bindings:
+            v = kwargs.get(param)
+            if isinstance(b, FromOutput) and isinstance(v, Lazy):
+                v = values[b.output] = await self.load(v)
+                if isinstance(v, Asset) and param not in assets:
+                    v = v.value
+                kwargs[param] = v
 
-def _fingerprint(step: Any) -> str:
-    return _fingerprints().fingerprint_of(step)  # type: ignore[no-any-return]
+    async def realize_elements(self, node: DagNode, results: list[Any]) -> None:
+        """Load the elements of a mapped step that came from the cache or a resumed run,
+        and keep the values on their step results too."""
+        lazy = [i for i, r in enumerate(results) if isinstance(r, Lazy)]
+        out = node.outputs[0]
+        rt = self.runtime
+        for start in range(0, len(lazy), _LOAD_BATCH):
+            chunk = lazy[start : start + _LOAD_BATCH]
+            values = await load_values(
+                rt.artifacts, rt.materializers, [results[i].record for i in chunk]
+            )
+            for i, value in zip(chunk, values, strict=True):
+                results[i] = value
+                self.state.results[f"{node.name}[{i}]"].outputs = {f"{out}[{i}]": value}
+        self.state.lazy = max(0, self.state.lazy - len(lazy))
 
+    async def realize_all(self) -> None:
+        """Load every cached output still unread, so the run's result holds values.
+
+        A few hundred artifacts per store call: a fully cached run of thousands of steps
+        costs a handful of worker-thread hops, not one per output.  An artifact that
+        cannot be read is logged and left out of the result.
+        """
+        state = self.state
+        targets: list[tuple[dict[str, Any], str, Lazy]] = []
+        for r in state.results.values():
+            targets.extend((r.outputs, k, v) for k, v in r.outputs.items() if isinstance(v, Lazy))
+        for start in range(0, len(targets), _LOAD_BATCH):
+            chunk = targets[start : start + _LOAD_BATCH]
+            for (container, key, lazy), value in zip(
+                chunk, await self._load_chunk(chunk), strict=True
+            ):
+                if value is lazy:  # unreadable (logged)
+                    container.pop(key, None)
+                    state.values.pop(key, None)
+                    continue
+                container[key] = value
+                if state.values.get(key) is lazy:
+                    state.values[key] = value
+        state.lazy = 0
+
+    async def _load_chunk(self, chunk: list[tuple[dict[str, Any], str, Lazy]]) -> list[Any]:
+        rt = self.runtime
+        try:
+            return await load_values(rt.artifacts, rt.materializers, [t[2].record for t in chunk])
+        except Exception:  # one bad artifact: load them one by one to find it
+            loaded: list[Any] = []
+            for _, key, lazy in chunk:
+                try:
+                    loaded.append(await self.load(lazy))
+                except Exception as exc:
+                    log.warning("cannot load cached output %r: %s", key, exc)
+                    loaded.append(lazy)
+            return loaded
+
+
+# --------------------------------------------------------------------------- cache keys
 
 #: step -> (its bindings, its cache key) for steps whose key needs no input or parameter:
 #: such a key depends only on the step's code, name and outputs.  Held weakly, here, so
@@ -249,28 +236,45 @@ def _fingerprint(step: Any) -> str:
 _constant_keys: weakref.WeakKeyDictionary[Any, tuple[Any, str]] = weakref.WeakKeyDictionary()
 
 
-def memo_constant_keys(dag: Dag) -> None:
+def _cache_key(node: Any, kwargs: Mapping[str, Any], refs: Mapping[str, ArtifactRef]) -> str:
+    step = node.step
+    whole = node.map_param is None  # not an element of a mapped step
+    if whole:
+        known = _constant_keys.get(step)
+        if known is not None and known[0] is node.bindings:
+            return known[1]
+    params: dict[str, str] = {}
+    input_hashes: dict[str, str] = {}
+    for param, b in node.bindings:
+        match b:
+            case FromOutput(output=output):
+                ref = refs.get(output)
+                input_hashes[param] = ref.content_hash if ref else keys.hash_value(kwargs[param])
+            case FromParam() | Const():
+                params[param] = keys.hash_value(kwargs[param])
+    if not whole:  # an element: keyed by its item, not the whole list
+        input_hashes.pop(node.map_param, None)
+        params[node.map_param] = keys.hash_value(kwargs[node.map_param])
+    key = keys.step_cache_key(fingerprint_of(step), step.name, step.outputs, params, input_hashes)
+    if whole and not params and not input_hashes:
+        _constant_keys[step] = (node.bindings, key)
+    return key
+
+
+def precompute_constant_keys(dag: Dag) -> None:
     """Compute, once, the cache key of every cached step that takes no input or parameter.
 
-    Such a key depends only on the step's code, name and outputs, so it is remembered for
-    the step (where :meth:`PersistenceMixin._compute_cache_key` finds it).  Called in a
-    worker thread before the run starts: a run of 1,000 input-less steps then computes no
-    key on the event loop, where each one costs ~10 us between task starts (against ~4 us
-    in one go here).
+    Such a key depends only on the step's code, name and outputs.  Called in a worker
+    thread before the run starts (fingerprinting reads source files), so a run of many
+    input-less steps computes no key on the event loop.
     """
-    step_cache_key = _keys().step_cache_key
     for node in dag.order:
         step = node.step
         if node.map_param is not None or not (step.cache and step.persist):
             continue
-        if any(type(b) in _VALUED for _, b in node.bindings):
+        if any(isinstance(b, FromOutput | FromParam | Const) for _, b in node.bindings):
             continue
         known = _constant_keys.get(step)
-        if known is not None and known[0] is node.bindings:
-            continue
-        key = step_cache_key(_fingerprint(step), step.name, step.outputs, {}, {})
-        _constant_keys[step] = (node.bindings, key)
-
-
-#: bindings whose value is part of a cache key
-_VALUED = (FromOutput, FromParam, Const)
+        if known is None or known[0] is not node.bindings:
+            key = keys.step_cache_key(fingerprint_of(step), step.name, step.outputs, {}, {})
+            _constant_keys[step] = (node.bindings, key)

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import anyio.to_thread
-import msgspec
 
 from ...errors import SerializationError
 from ...events import ArtifactRef
@@ -25,7 +24,7 @@ from ._materializers import (
     type_name_of,
 )
 
-__all__ = ("SavedScalars", "artifact_id", "load_value", "load_values", "save_value")
+__all__ = ("artifact_id", "load_value", "load_values", "save_value")
 
 #: Materializers cheap enough to run on the event loop for small values.
 _INLINE_TYPES: Final = (BytesMaterializer, StrMaterializer, JsonMaterializer)
@@ -35,16 +34,6 @@ _TYPE_NAMES: Final = {type(v): type_name_of(v) for v in (None, False, 0, 0.0, ""
 #: serialising on the loop costs a few microseconds (a thread hop costs ~100-300 us).
 _SMALL_BYTES: Final = 64 * 1024
 _SMALL_ITEMS: Final = 256
-
-#: What a run remembers having stored: ``(type, value) -> reference`` for scalars, or the
-#: event a save of that scalar still in progress sets when it ends (see :func:`save_value`'s
-#: ``saved``).
-SavedScalars = dict[tuple[type, Any], ArtifactRef | anyio.Event]
-#: remembered at most: this many values per run, str/bytes up to this length, ints up
-#: to this many bits (hashing a key must stay as cheap as the lookup it saves)
-_SAVED_MAX: Final = 1024
-_SAVED_LEN: Final = 256
-_SAVED_BITS: Final = 64
 
 
 def _is_small(value: Any) -> bool:
@@ -116,18 +105,6 @@ def _select_and_dump(
     return (materializer, *_dump(materializer, value, type_name, step, name))
 
 
-def _scalar_key(value: Any) -> tuple[type, Any] | None:
-    """``(type, value)`` for a value :func:`save_value` may remember, else ``None``."""
-    cls = type(value)
-    if value is None or cls is bool:
-        return (cls, value)
-    if cls is int:
-        return (cls, value) if value.bit_length() <= _SAVED_BITS else None
-    if cls is str or cls is bytes:
-        return (cls, value) if len(value) <= _SAVED_LEN else None
-    return None  # floats too: 0.0 == -0.0 and nan != nan, but their bytes differ
-
-
 async def save_value(
     store: ArtifactStore,
     registry: MaterializerRegistry,
@@ -137,7 +114,6 @@ async def save_value(
     name: str,
     step: str | None = None,
     id_stamp: str = "",
-    saved: SavedScalars | None = None,
 ) -> ArtifactRef:
     """Serialise ``value`` and store it; return the reference to record.
 
@@ -151,62 +127,11 @@ async def save_value(
     :param id_stamp: the first digits of the id (see :func:`artifact_id`)
     :param name: the output's name (recorded, and used in error messages)
     :param step: the producing step's name, for error messages
-    :param saved: what this caller stored before with the same ``store`` and
-        ``registry`` (a run passes one dict for all its steps): ``None``, a bool, a
-        64-bit int or a short str/bytes stored again skips its materializer, its
-        serialisation, its hash and the store: only its artifact id is new.  Its blob is
-        the same (blobs are never deleted while a store is open).  Saves of a value whose
-        first save is still writing wait for that write (if it fails, they retry).
     :raises SerializationError: when no materializer can serialise ``value`` (naming
         its type, the step and the output)
     :raises ArtifactError: when the store fails
     """
-    if saved is None or (key := _scalar_key(value)) is None:
-        return await _save(store, registry, value, artifact_id_seed, name, step, id_stamp)
-    while True:
-        known = saved.get(key)
-        if known is None:
-            if len(saved) >= _SAVED_MAX:
-                return await _save(store, registry, value, artifact_id_seed, name, step, id_stamp)
-            return await _save_first(
-                store, registry, value, key, saved, (artifact_id_seed, name, step, id_stamp)
-            )
-        if isinstance(known, ArtifactRef):
-            break
-        # Another step is storing the same scalar: wait for its blob rather than hash and
-        # write the same bytes again (steps finishing together all return ``None``).
-        await known.wait()
-    return msgspec.structs.replace(
-        known,
-        id=artifact_id(known.content_hash, artifact_id_seed, id_stamp),
-        name=name,
-        metadata=dict(known.metadata),  # its own dict, as a fresh save would give
-    )
-
-
-async def _save_first(
-    store: ArtifactStore,
-    registry: MaterializerRegistry,
-    value: Any,
-    key: tuple[type, Any],
-    saved: SavedScalars,
-    where: tuple[str, str, str | None, str],
-) -> ArtifactRef:
-    """Store a scalar that ``saved`` does not hold yet; steps saving it meanwhile wait.
-
-    If this save fails or is cancelled, the waiting steps store the value themselves.
-    """
-    done = saved[key] = anyio.Event()
-    try:
-        ref = await _save(store, registry, value, *where)
-    except BaseException:
-        del saved[key]
-        raise
-    else:
-        saved[key] = ref
-    finally:
-        done.set()
-    return ref
+    return await _save(store, registry, value, artifact_id_seed, name, step, id_stamp)
 
 
 async def _save(

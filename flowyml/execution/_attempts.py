@@ -1,0 +1,260 @@
+"""Running one step: a cache lookup, then attempts with retries, timeouts and threads."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ..definition._context import StepContext
+from ..errors import (
+    SerializationError,
+    StepCancelledError,
+    StepOutputError,
+    StepTimeoutError,
+    StoreError,
+)
+from ..events import StepRetrying, StepStarted, StepSucceeded
+from ..results import StepResult
+from ._core import Emit, Fail, RunState, StepFailure
+from ._retry import retry_delay
+from ._stray import CancelGuard
+from ._threads import run_in_thread
+
+if TYPE_CHECKING:
+    from ._persist import Persistence
+    from ._protocol import Executor
+
+__all__ = ("StepCalls",)
+
+log = logging.getLogger("flowyml")
+
+_cancelled = anyio.get_cancelled_exc_class
+
+
+class StepCalls:
+    """Calls steps for one run: where each attempt runs, and what is retried.
+
+    Async steps run on the event loop; sync steps in flowyml's daemon threads (see
+    :mod:`._threads`); with an executor, wherever it runs them.  An attempt that raises,
+    times out, cancels itself or cannot store its outputs is retried while the step has
+    retries left (a :class:`~flowyml.errors.StepOutputError` or a value that cannot be
+    serialised is not: it would fail again).
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        pipeline: str,
+        params: dict[str, Any],
+        state: RunState,
+        emit: Emit,
+        fail: Fail,
+        persistence: Persistence | None,
+        max_concurrency: int | None,
+        max_threads: int | None,
+        executor: Executor | None,
+    ) -> None:
+        self.run_id = run_id
+        self.pipeline = pipeline
+        self.params = params
+        self.state = state
+        self.emit = emit
+        self.fail = fail
+        self.persistence = persistence
+        self.executor = executor
+        self._limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
+        # The daemon threads have one bound for the whole process; max_threads bounds
+        # this run's share of them.
+        self._threads = anyio.CapacityLimiter(max_threads) if max_threads else None
+
+    async def run_one(
+        self,
+        node: Any,
+        r: StepResult,
+        kwargs: dict[str, Any],
+        ctx_params: list[str],
+        inputs: dict[str, str],
+    ) -> dict[str, Any] | None:
+        """Cache lookup, then attempts; return the outputs, or ``None`` if the step failed
+        (its failure is recorded)."""
+        store = self.persistence
+        cache_key: str | None = None
+        if store is not None:
+            cache_key = store.cache_key(node, kwargs)
+            if cache_key is not None and await self._from_cache(node, cache_key, inputs):
+                return r.outputs
+            if self.state.lazy:
+                await store.realize(node, kwargs)
+        try:
+            return await self._attempts(node, r, kwargs, ctx_params, inputs, cache_key)
+        except StepFailure:
+            return None
+
+    async def _from_cache(self, node: Any, cache_key: str, inputs: dict[str, str]) -> bool:
+        store = self.persistence
+        assert store is not None
+        try:
+            hit = await store.lookup(node.name, cache_key)
+        except StoreError as exc:  # the cache only saves time: run the step
+            log.warning("step %r: cache lookup failed (%s); running it", node.name, exc)
+            return False
+        if hit is None:
+            return False
+        source_run, records = hit
+        return await store.load_outputs(
+            node, records, source_run=source_run, cache_key=cache_key, inputs=inputs
+        )
+
+    async def _attempts(
+        self,
+        node: Any,
+        r: StepResult,
+        kwargs: dict[str, Any],
+        ctx_params: list[str],
+        inputs: dict[str, str],
+        cache_key: str | None,
+    ) -> dict[str, Any]:
+        step = node.step
+        attempt = 0
+        while True:
+            attempt += 1
+            if ctx_params:
+                sc = StepContext(self.run_id, node.name, attempt, self.pipeline, self.params)
+                kwargs.update(dict.fromkeys(ctx_params, sc))
+            started = StepStarted(
+                run_id=self.run_id,
+                ts=time.time(),
+                step=node.name,
+                attempt=attempt,
+                inputs=inputs,
+                cache_key=cache_key,
+            )
+            self.emit(started, r)
+            t0 = time.perf_counter()
+            try:
+                outputs = await self._attempt(node, kwargs)
+                duration = time.perf_counter() - t0
+                refs = await self._store(node, outputs)
+            except SerializationError as exc:  # storing it again would fail again
+                self.fail(node, attempt, exc, t0)
+                raise StepFailure from exc
+            except Exception as exc:
+                error: Exception = exc
+            else:
+                succeeded = StepSucceeded(
+                    run_id=self.run_id,
+                    ts=time.time(),
+                    step=node.name,
+                    attempt=attempt,
+                    duration=duration,
+                    outputs=refs,
+                    cache_key=cache_key,
+                )
+                self.emit(succeeded, r)
+                r.outputs = outputs
+                return outputs
+            if attempt > step.retries or isinstance(error, StepOutputError):
+                self.fail(node, attempt, error, t0)
+                raise StepFailure from error
+            await self._before_retry(node, attempt, error)
+
+    async def _store(self, node: Any, outputs: dict[str, Any]) -> dict[str, Any]:
+        if self.persistence is None:
+            return {}
+        return await self.persistence.store_outputs(node, outputs)
+
+    async def _before_retry(self, node: Any, attempt: int, error: Exception) -> None:
+        step = node.step
+        delay = retry_delay(attempt, step.retry_delay, step.backoff)
+        retrying = StepRetrying(
+            run_id=self.run_id,
+            ts=time.time(),
+            step=node.name,
+            attempt=attempt,
+            error=f"{type(error).__name__}: {error}",
+            delay=delay,
+        )
+        self.emit(retrying, None)
+        log.info(
+            "step %r attempt %d failed (%s); retrying in %.3fs", node.name, attempt, error, delay
+        )
+        if delay:
+            await anyio.sleep(delay)
+
+    async def _attempt(self, node: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Call the step once; return its outputs by name.
+
+        A ``CancelledError`` that the run did not ask for is the step's own failure
+        (:class:`~flowyml.errors.StepCancelledError`), not the run's cancellation.
+        """
+        guard = CancelGuard()
+        try:
+            if self._limiter is None:
+                value = await self._call(node, kwargs)
+            else:
+                async with self._limiter:
+                    value = await self._call(node, kwargs)
+        except _cancelled():
+            if not guard.is_stray():
+                raise
+            raise StepCancelledError(node.name) from None
+        if await guard.pending_stray():  # it cancelled its own task, then returned
+            raise StepCancelledError(node.name)
+        return split_outputs(node, value)
+
+    async def _call(self, node: Any, kwargs: dict[str, Any]) -> Any:
+        timeout = node.step.timeout
+        if timeout is None:
+            return await self._invoke(node, kwargs)
+        with anyio.move_on_after(timeout):
+            return await self._invoke(node, kwargs)
+        # A sync step's thread cannot be killed: on timeout it is abandoned (a daemon
+        # thread, see _threads), its late result dropped, and the step fails.
+        raise StepTimeoutError(node.name, timeout)
+
+    async def _invoke(self, node: Any, kwargs: dict[str, Any]) -> Any:
+        step = node.step
+        if self.executor is not None:
+            return await self.executor.run_step(
+                step.fn, kwargs, is_async=step.is_async, name=step.name
+            )
+        if step.is_async:
+            return await invoke(step.fn, node.positional, kwargs)
+        call = functools.partial(invoke, step.fn, node.positional, kwargs)
+        if self._threads is None:
+            return await run_in_thread(call)
+        async with self._threads:
+            return await run_in_thread(call)
+
+
+def invoke(
+    fn: Callable[..., Any], positional: tuple[str, ...] | None, kwargs: dict[str, Any]
+) -> Any:
+    """Call ``fn`` with the bound values: by position when ``positional`` allows it
+    (for very wide fan-ins, matching keywords by name costs O(n) per argument)."""
+    if positional is None:
+        return fn(**kwargs)
+    return fn(*[kwargs[p] for p in positional])
+
+
+def split_outputs(node: Any, value: Any) -> dict[str, Any]:
+    """A step's return value as ``{output: value}`` (a tuple or dict for several)."""
+    outs = node.outputs
+    if len(outs) == 1:
+        return {outs[0]: value}
+    if isinstance(value, dict) and set(value) == set(outs):
+        return {o: value[o] for o in outs}
+    if not isinstance(value, tuple | list) or len(value) != len(outs):
+        got = f"{len(value)} values" if isinstance(value, tuple | list) else type(value).__name__
+        raise StepOutputError(
+            node.name,
+            f"declares {len(outs)} outputs {list(outs)} but returned {got}; return a "
+            f"{len(outs)}-tuple (or a dict with those keys)",
+        )
+    return dict(zip(outs, value, strict=True))
