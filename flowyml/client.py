@@ -11,7 +11,6 @@ import msgspec
 from .config import FlowymlConfig
 from .errors import NotFoundError
 from .events import RunStatus
-from .execution._runtime import Runtime
 from .storage._records import (
     ArtifactRecord,
     EventRecord,
@@ -20,6 +19,7 @@ from .storage._records import (
     RunRecord,
     StepRunRecord,
 )
+from .storage._stores import Stores
 
 __all__ = ("Client", "MetricsRecord", "RunDetail")
 
@@ -68,16 +68,16 @@ class Client:
         artifacts: str | None = None,
         *,
         config: FlowymlConfig | None = None,
-        runtime: Runtime | None = None,
+        runtime: Stores | None = None,
     ) -> None:
         self._store, self._artifacts, self._config = store, artifacts, config
         self._runtime = runtime
         self._stack: AsyncExitStack | None = None
 
-    async def _rt(self) -> Runtime:
+    async def _rt(self) -> Stores:
         if self._runtime is None:
             stack = AsyncExitStack()
-            rt = Runtime(store=self._store, artifacts=self._artifacts, config=self._config)
+            rt = Stores(store=self._store, artifacts=self._artifacts, config=self._config)
             self._runtime = await stack.enter_async_context(rt)
             self._stack = stack
             await rt.metadata.mark_interrupted()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -180,14 +179,3 @@ class Dag:
             )
         edges = [{"source": e.source, "target": e.target, "name": e.name} for e in self.edges]
         return {"pipeline": self.pipeline, "nodes": nodes, "edges": edges}
-
-    def code_version(self) -> str:
-        """A hash of every step's code and the graph's shape."""
-        from ..storage._fingerprint import fingerprint_of
-
-        h = hashlib.sha256(self.pipeline.encode())
-        for name, node in self.nodes.items():
-            h.update(name.encode())
-            h.update(fingerprint_of(node.step).encode())
-            h.update(repr(node.upstream).encode())
-        return h.hexdigest()[:16]

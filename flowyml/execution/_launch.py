@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -12,6 +13,7 @@ import anyio.lowlevel
 from .._ids import new_run_id
 from ..errors import NotFoundError
 from ..events import Event
+from ..storage._fingerprint import fingerprint_of
 from ._core import Snapshot
 from ._persist import precompute_constant_keys
 from ._runner import Runner
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from ..storage._records import ArtifactRecord
     from ._protocol import Executor
 
-__all__ = ("launch",)
+__all__ = ("code_version", "launch")
 
 T = TypeVar("T")
 
@@ -191,7 +193,7 @@ async def _code_version(rt: Runtime, dag: Dag, *, keys: bool = False) -> str:
     if version is None:
 
         def work() -> str:
-            found = dag.code_version()
+            found = code_version(dag)
             if keys:
                 precompute_constant_keys(dag)
             return found
@@ -238,3 +240,13 @@ async def _resume_state(
         else:
             done[sr.step] = (sr.cached_from or run_id, records)
     return dict(run.params), done
+
+
+def code_version(dag: Dag) -> str:
+    """A hash of every step's code and the graph's shape (reads the steps' source)."""
+    h = hashlib.sha256(dag.pipeline.encode())
+    for name, node in dag.nodes.items():
+        h.update(name.encode())
+        h.update(fingerprint_of(node.step).encode())
+        h.update(repr(node.upstream).encode())
+    return h.hexdigest()[:16]

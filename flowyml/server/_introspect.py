@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..errors import MissingInputError, PipelineBuildError
+from ..execution._launch import code_version
 
 if TYPE_CHECKING:
     from ..compile._dag import Dag
@@ -68,7 +69,7 @@ class PipelineInfo:
             dag=dag,
             params=params,
             required=missing,
-            code_version=dag.code_version(),
+            code_version=code_version(dag),
             dag_dict=jsonable(dag.to_dict()),
         )
 

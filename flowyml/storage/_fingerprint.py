@@ -6,10 +6,7 @@ import hashlib
 import types
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
-
-if TYPE_CHECKING:
-    from ..definition._step import Step
+from typing import Any, Final, Protocol
 
 __all__ = ("fingerprint_of", "step_fingerprint")
 
@@ -78,10 +75,14 @@ def step_fingerprint(fn: Callable[..., Any], _seen: frozenset[int] = frozenset()
 
 #: step -> fingerprint of its function.  Held here, weakly, rather than on the step: a
 #: pipeline that is dropped takes its entries with it, and users' objects stay untouched.
-_by_step: weakref.WeakKeyDictionary[Step[..., Any], str] = weakref.WeakKeyDictionary()
+_by_step: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
-def fingerprint_of(step: Step[..., Any]) -> str:
+class _HasFunction(Protocol):
+    fn: Callable[..., Any]
+
+
+def fingerprint_of(step: _HasFunction) -> str:
     """The fingerprint of ``step``'s function, computed once per step."""
     fp = _by_step.get(step)
     if fp is None:
