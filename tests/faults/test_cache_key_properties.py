@@ -128,7 +128,7 @@ def _strict_equal(a: Any, b: Any) -> bool:
     if isinstance(a, set | frozenset):
         return len(a) == len(b) and all(any(_strict_equal(x, y) for y in b) for x in a)
     if isinstance(a, float):
-        return a == b
+        return bool(a == b)
     return bool(a == b)
 
 
