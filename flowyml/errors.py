@@ -115,11 +115,13 @@ class DuplicateStepError(PipelineBuildError):
 class MissingInputError(PipelineBuildError):
     """A step needs a value that nothing provides."""
 
-    def __init__(self, step: str, name: str) -> None:
-        self.step, self.name = step, name
+    def __init__(self, step: str, name: str, *, hint: str = "") -> None:
+        self.step, self.name, self.hint = step, name, hint
         super().__init__(
             f"step {step!r} needs input {name!r}, but no step outputs it and no parameter "
-            f"supplies it; add a step that outputs it, or pass it in context(...) or run(...)"
+            f"supplies it; {hint + '; or ' if hint else ''}add a step that outputs it "
+            f"(or name its source with @step(inputs={{parameter: output}}) or "
+            f"add_step(..., inputs=...)), or pass it in context(...) or run(...)"
         )
 
 

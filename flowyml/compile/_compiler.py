@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -77,6 +78,7 @@ def compile_dag(
     children: list[list[int]] = [[] for _ in unique]
     ordered = True  # every step placed after all of its producers (so: no cycle)
     used_params: set[str] = set()
+    lookup: dict[str, tuple[str, ...]] | None = None  # step name -> outputs, for messages
     for i, node in enumerate(unique):
         name = node.name
         bindings: list[tuple[str, Binding]] = []
@@ -94,6 +96,13 @@ def compile_dag(
             if kind is FromInput or kind is FromOutput:
                 out = b.source if kind is FromInput else b.output  # type: ignore[union-attr]
                 src = producers.get(out)
+            elif b is None and param not in step.context_params:
+                # Not bound explicitly: fed by the upstream output of the same name, if
+                # another step has one (before run parameters and defaults).
+                out = param
+                src = producers.get(out)
+                if src == i:
+                    src = None
             if src is not None:
                 if out != shared_out:
                     shared_out, shared = out, FromOutput(out)
@@ -109,7 +118,10 @@ def compile_dag(
             else:
                 b = _resolve(node, param, producers, params)
                 if b is None:
-                    found.append(MissingInputError(name, _wanted(node, param)))
+                    wanted = _wanted(node, param)
+                    if lookup is None:
+                        lookup = {n.name: n.outputs for n in unique}
+                    found.append(MissingInputError(name, wanted, hint=_hint(param, wanted, lookup)))
                     continue
                 kind = type(b)
                 if kind is FromParam:
@@ -198,6 +210,25 @@ def _wanted(node: StepNode, param: str) -> str:
     if isinstance(b, FromOutput):
         return b.output
     return param
+
+
+def _hint(param: str, wanted: str, outputs: dict[str, tuple[str, ...]]) -> str:
+    """How to declare where ``param`` comes from: the outputs of a step named like it, or
+    the output closest to its name."""
+    own = outputs.get(wanted)
+    if own is not None:
+        return (
+            f"step {wanted!r} outputs {list(own)}, not {wanted!r}: declare which one feeds "
+            f"{param!r} with inputs={{{param!r}: {own[0]!r}}}"
+        )
+    names = [o for outs in outputs.values() for o in outs]
+    close = difflib.get_close_matches(wanted, names, n=1) if len(names) <= 5000 else []
+    if close:
+        return (
+            f"did you mean the output {close[0]!r}? declare it with "
+            f"inputs={{{param!r}: {close[0]!r}}}"
+        )
+    return ""
 
 
 def _resolve(

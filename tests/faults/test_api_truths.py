@@ -1,0 +1,157 @@
+"""The public API does what it says: bad calls are refused with a message naming the
+fault, and nothing is silently merged, ignored or reused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from flowyml import Pipeline, context, step
+from flowyml.errors import MissingInputError
+
+
+@step
+def a() -> int:
+    return 1
+
+
+@step
+def b(a: int) -> int:
+    return a + 1
+
+
+@step
+def archive(value: int, store: str = "none") -> str:
+    return f"{value}@{store}"
+
+
+@step
+def value() -> int:
+    return 7
+
+
+# ---------------------------------------------------------------- run options
+
+
+def test_a_mistyped_run_option_is_refused_with_a_suggestion() -> None:
+    p = Pipeline("typo", persist=False).add_step(a).add_step(b)
+    with pytest.raises(TypeError, match=r"'enable_cahce'.*did you mean 'enable_cache'"):
+        p.run(enable_cahce=False)
+
+
+def test_an_unknown_parameter_is_refused_naming_it() -> None:
+    p = Pipeline("unknown", persist=False).add_step(a).add_step(b)
+    with pytest.raises(TypeError, match=r"unexpected keyword 'colour'"):
+        p.run(colour="red")
+
+
+async def test_arun_refuses_unknown_keywords_too() -> None:
+    p = Pipeline("unknown-async", persist=False).add_step(a)
+    with pytest.raises(TypeError, match=r"'persits'.*did you mean 'persist'"):
+        await p.arun(persits=False)
+
+
+@pytest.mark.parametrize(
+    ("option", "bad", "kind"),
+    [
+        ("store", 5, TypeError),
+        ("artifacts", ["file:///x"], TypeError),
+        ("run_id", "", ValueError),
+        ("persist", "no", TypeError),
+        ("enable_cache", 0, TypeError),
+        ("on_event", "print", TypeError),
+        ("params", ["n"], TypeError),
+        ("runtime", object(), TypeError),
+        ("executor", object(), TypeError),
+    ],
+)
+def test_a_run_option_of_the_wrong_type_is_refused_naming_it(
+    option: str, bad: Any, kind: type[Exception]
+) -> None:
+    p = Pipeline("types", persist=False).add_step(a)
+    with pytest.raises(kind, match=rf"run option {option}="):
+        p.run(**{option: bad})
+
+
+def test_an_option_clashing_with_a_step_parameter_points_at_params() -> None:
+    p = Pipeline("clash", persist=False).add_step(value).add_step(archive)
+    with pytest.raises(TypeError, match=r"step 'archive' has a parameter 'store'.*params="):
+        p.run(store=5)
+    result = p.run(params={"store": "shelf"})
+    assert result.outputs["archive"] == "7@shelf"
+
+
+def test_context_values_and_step_parameters_are_accepted() -> None:
+    @step
+    def label(value: int, suffix: str = "") -> str:
+        return f"{value}{suffix}"
+
+    p = Pipeline("known", context=context(extra=1), persist=False)
+    p.add_step(value).add_step(label)
+    assert p.run(extra=2, suffix="!").outputs["label"] == "7!"
+
+
+def test_resume_and_stream_refuse_unknown_keywords() -> None:
+    p = Pipeline("resume-typo").add_step(a)
+    run_id = p.run().run_id
+    with pytest.raises(TypeError, match=r"did you mean 'enable_cache'"):
+        p.resume(run_id, enable_cahe=False)
+    with pytest.raises(TypeError, match=r"unexpected keyword 'colour'"):
+        p.stream(colour="red")
+    with pytest.raises(TypeError, match=r"run option store="):
+        p.stream(store=3)
+
+
+# ---------------------------------------------------------------- explicit style
+
+
+def test_explicit_style_binds_a_parameter_to_the_output_of_its_name() -> None:
+    result = Pipeline("by-name", persist=False).add_step(a).add_step(b).run()
+    assert result.success, result.summary()
+    assert result.outputs == {"a": 1, "b": 2}
+    assert result.pipeline_name == "by-name"
+
+
+def test_an_upstream_output_wins_over_a_run_parameter_of_the_same_name() -> None:
+    p = Pipeline("precedence", persist=False).add_step(a).add_step(b)
+    assert p.run(a=100).outputs["b"] == 2  # README: upstream outputs, then run parameters
+
+
+def test_a_missing_binding_says_how_to_declare_one() -> None:
+    @step(outputs=["raw"])
+    def load() -> bytes:
+        return b"x"
+
+    @step
+    def parse(load: bytes) -> int:
+        return len(load)
+
+    @step
+    def count(rwa: bytes) -> int:
+        return len(rwa)
+
+    with pytest.raises(MissingInputError) as caught:
+        Pipeline("hint", persist=False).add_step(load).add_step(parse).build()
+    message = str(caught.value)
+    assert "step 'load' outputs ['raw']" in message
+    assert "inputs={'load': 'raw'}" in message
+    with pytest.raises(MissingInputError, match=r"did you mean the output 'raw'.*inputs="):
+        Pipeline("hint2", persist=False).add_step(load).add_step(count).build()
+
+
+def test_the_readme_explicit_style_example_runs_as_documented() -> None:
+    @step(outputs=["raw"], retries=3, retry_delay=0.5, timeout=10)
+    async def fetch(url: str) -> bytes:
+        return url.encode()
+
+    @step(inputs=["raw"], outputs=["rows", "errors"])
+    def parse(raw: bytes) -> tuple[list[str], int]:
+        return raw.decode().split("/"), 0
+
+    p = Pipeline("etl", context=context(url="http://127.0.0.1:8000/data"), max_concurrency=20)
+    p.add_step(fetch).add_step(parse)
+    result = p.run(url="http://127.0.0.1:8000/other")
+    assert result.success, result.summary()
+    assert result.outputs["rows"][-1] == "other"
+    assert result.outputs["errors"] == 0
