@@ -19,7 +19,8 @@
     │   ├── StoreConnectionError (ConnectionError)
     │   ├── UnsupportedURLError (ValueError)
     │   ├── SchemaVersionError
-    │   └── NotFoundError (LookupError)
+    │   ├── NotFoundError (LookupError)
+    │   └── RunExistsError (ValueError)   a run id given to run() is taken
     ├── ArtifactError               artifact store / materializer problems
     │   └── SerializationError (TypeError)
     └── ConfigError (ValueError)
@@ -41,6 +42,7 @@ __all__ = (
     "MissingInputError",
     "NotFoundError",
     "PipelineBuildError",
+    "RunExistsError",
     "RunFailedError",
     "SchemaVersionError",
     "SerializationError",
@@ -198,6 +200,18 @@ class SchemaVersionError(StoreError):
 
 class NotFoundError(StoreError, LookupError):
     """A run, step run, artifact or pipeline does not exist."""
+
+
+class RunExistsError(StoreError, ValueError):
+    """``run(run_id=...)`` names a run that the metadata store already holds."""
+
+    def __init__(self, run_id: str, url: str) -> None:
+        self.run_id, self.url = run_id, url
+        super().__init__(
+            f"run {run_id!r} already exists in {url}; a run id names one run: pass a new "
+            f"run_id (or none, for a fresh one), or use resume({run_id!r}) to re-run the steps "
+            f"of that run that did not succeed"
+        )
 
 
 class ArtifactError(FlowymlError):

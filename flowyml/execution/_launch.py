@@ -11,7 +11,7 @@ import anyio.lowlevel
 
 from .._gc import collector_paused
 from .._ids import new_run_id
-from ..errors import NotFoundError
+from ..errors import NotFoundError, RunExistsError
 from ..events import Event
 from ._core import Snapshot
 from ._persist import memo_constant_keys
@@ -70,6 +70,9 @@ async def launch(
             dag = pipeline.build(**params)
         else:
             dag = await _build_while_opening(stack, opening, pipeline, params, cache_on)
+        # One indexed read, and only for a run id the caller chose.
+        if rt is not None and run_id is not None and await rt.metadata.get_run(run_id):
+            raise RunExistsError(run_id, rt.metadata.url)
         register = None
         snapshot = None
         if rt is not None:

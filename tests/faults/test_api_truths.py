@@ -3,12 +3,14 @@ fault, and nothing is silently merged, ignored or reused."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
-from flowyml import Pipeline, context, step
-from flowyml.errors import MissingInputError
+from flowyml import Client, Pipeline, context, step
+from flowyml.errors import MissingInputError, RunExistsError
 
 
 @step
@@ -155,3 +157,29 @@ def test_the_readme_explicit_style_example_runs_as_documented() -> None:
     assert result.success, result.summary()
     assert result.outputs["rows"][-1] == "other"
     assert result.outputs["errors"] == 0
+
+
+# ---------------------------------------------------------------- run ids
+
+
+def test_reusing_a_run_id_is_refused_and_the_first_record_is_kept(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'runs.db'}"
+    p = Pipeline("ids", store=store, artifacts=f"file://{tmp_path / 'art'}").add_step(a)
+    first = p.run(run_id="nightly-1")
+    assert first.success
+    q = Pipeline("other-ids", store=store, artifacts=f"file://{tmp_path / 'art'}").add_step(b)
+    with pytest.raises(RunExistsError, match=r"run 'nightly-1' already exists in .*runs\.db"):
+        q.run(run_id="nightly-1", a=5)
+    with pytest.raises(RunExistsError):
+        p.run(run_id="nightly-1")
+
+    async def read() -> tuple[Any, list[Any]]:
+        async with Client(store=store, artifacts=f"file://{tmp_path / 'art'}") as client:
+            run = await client.get_run("nightly-1")
+            return run, [s.step for s in run.steps]
+
+    run, steps = anyio.run(read)
+    assert run.run.pipeline == "ids"
+    assert run.run.params == {}
+    assert steps == ["a"]
+    assert p.run(run_id="nightly-2").success
