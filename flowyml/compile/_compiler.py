@@ -44,6 +44,11 @@ def compile_dag(
         as its own subclass, e.g. :class:`~flowyml.errors.CycleError`)
     """
     found: list[PipelineBuildError] = list(problems)
+    if not nodes and not found:
+        raise PipelineBuildError(
+            f"pipeline {pipeline!r} has no steps; add them with add_step(...) or call @step "
+            f"functions in its @pipeline body"
+        )
     # One pass over the placed steps: each distinct name gets its position (the first
     # placement wins; any duplicate is an error), each output its producer's position.
     position: dict[str, int] = {}

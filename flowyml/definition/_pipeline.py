@@ -362,9 +362,10 @@ def pipeline(
             for p in inspect.signature(body).parameters.values()
             if p.default is not inspect.Parameter.empty
         }
-        ctx = options.pop("context", None)
+        rest = dict(options)  # ``options`` serves every use of the decorator: never mutated
+        ctx = rest.pop("context", None)
         merged = {**defaults, **(dict(ctx) if ctx is not None else {})}
-        p = Pipeline(options.pop("name", None) or body.__name__, context=merged, **options)
+        p = Pipeline(rest.pop("name", None) or body.__name__, context=merged, **rest)
         p._body = body
         p.__doc__ = body.__doc__
         return p

@@ -7,10 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import numpy as np
 import pytest
 
-from flowyml import Client, Pipeline, context, step
-from flowyml.errors import MissingInputError, RunExistsError
+from flowyml import Client, Dataset, Model, Pipeline, context, pipeline, step
+from flowyml.errors import (
+    MissingInputError,
+    PipelineBuildError,
+    RunExistsError,
+    StepDefinitionError,
+)
 
 
 @step
@@ -183,3 +189,56 @@ def test_reusing_a_run_id_is_refused_and_the_first_record_is_kept(tmp_path: Path
     assert run.run.params == {}
     assert steps == ["a"]
     assert p.run(run_id="nightly-2").success
+
+
+# ---------------------------------------------------------------- definitions
+
+
+def test_a_pipeline_decorator_keeps_its_options_for_every_use() -> None:
+    shared = pipeline(name="nightly", context={"n": 3}, persist=False)
+
+    @shared
+    def first(n: int) -> None:
+        archive(n)
+
+    @shared
+    def second(n: int) -> None:
+        archive(n, store="x")
+
+    for p in (first, second):
+        assert p.name == "nightly"
+        assert dict(p.context) == {"n": 3}
+        assert p.persist is False
+    assert second.run().outputs["archive"] == "3@x"
+
+
+def test_assets_obey_the_eq_hash_contract() -> None:
+    one, same = Dataset([1, 2], metadata={"k": 1}), Dataset([1, 2], metadata={"k": 1})
+    assert one == same
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(one)
+    assert one != Dataset([1, 2], metadata={"k": 2})
+    assert one != Dataset([1, 2], name="other", metadata={"k": 1})
+    assert one != Model([1, 2], metadata={"k": 1})  # another kind of asset
+    array = np.arange(3)
+    assert Dataset(array) == Dataset(array)  # reflexive even where == is elementwise
+    assert Dataset(array) != Dataset(np.arange(3) + 1)
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, None, "false"])
+def test_cache_accepts_only_true_or_false(bad: Any) -> None:
+    with pytest.raises(StepDefinitionError, match=r"step 'value': cache must be True or False"):
+        step(cache=bad)(value.fn)
+    assert step(cache=False)(value.fn).cache is False
+
+
+def test_an_empty_pipeline_is_a_build_error() -> None:
+    with pytest.raises(PipelineBuildError, match=r"pipeline 'empty' has no steps"):
+        Pipeline("empty", persist=False).run()
+
+    @pipeline
+    def nothing() -> None:
+        return None
+
+    with pytest.raises(PipelineBuildError, match=r"pipeline 'nothing' has no steps"):
+        nothing.build()
