@@ -242,3 +242,65 @@ def test_an_empty_pipeline_is_a_build_error() -> None:
 
     with pytest.raises(PipelineBuildError, match=r"pipeline 'nothing' has no steps"):
         nothing.build()
+
+
+# ---------------------------------------------------------------- resume
+
+
+def test_resume_with_changed_params_reruns_what_reads_them(tmp_path: Path) -> None:
+    calls: list[str] = []
+    broken = {"report": True}
+
+    @step
+    def load(n: int) -> list[int]:
+        calls.append(f"load({n})")
+        return list(range(n))
+
+    @step
+    def total(load: list[int]) -> int:
+        calls.append("total")
+        return sum(load)
+
+    @step
+    def unit(label: str = "units") -> str:
+        calls.append("unit")
+        return label
+
+    @step
+    def report(total: int, unit: str) -> str:
+        calls.append("report")
+        if broken["report"]:
+            raise RuntimeError("report is broken")
+        return f"{total} {unit}"
+
+    p = Pipeline(
+        "resume-params",
+        store=f"sqlite:///{tmp_path / 'runs.db'}",
+        artifacts=f"file://{tmp_path / 'art'}",
+        enable_cache=False,
+    )
+    for s in (load, total, unit, report):
+        p.add_step(s)
+    first = p.run(n=3)
+    assert first.status == "failed"
+    assert first.outputs["total"] == 3
+    broken["report"] = False
+    calls.clear()
+
+    second = p.resume(first.run_id, n=5)
+    assert second.success, second.summary()
+    assert second.outputs["load"] == [0, 1, 2, 3, 4]
+    assert second.outputs["report"] == "10 units"  # not 3 (the sum for the old n)
+    assert sorted(calls) == ["load(5)", "report", "total"]  # `unit` reads no changed param
+
+    async def recorded() -> dict[str, Any]:
+        async with Client(store=p.store, artifacts=p.artifacts) as client:
+            detail = await client.get_run(second.run_id)
+            return dict(detail.run.params)
+
+    assert anyio.run(recorded)["n"] == 5
+
+    calls.clear()
+    third = p.resume(first.run_id)  # unchanged parameters: reuse everything that succeeded
+    assert third.outputs["report"] == "3 units"
+    assert calls == ["report"]
