@@ -3,6 +3,12 @@ fault, and nothing is silently merged, ignored or reused."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +310,87 @@ def test_resume_with_changed_params_reruns_what_reads_them(tmp_path: Path) -> No
     third = p.resume(first.run_id)  # unchanged parameters: reuse everything that succeeded
     assert third.outputs["report"] == "3 units"
     assert calls == ["report"]
+
+
+# ---------------------------------------------------------------- the runs command
+
+_SLOW_RUN = """
+import sys, time
+from pathlib import Path
+from flowyml import Pipeline, step
+
+@step
+def hang() -> int:
+    Path(sys.argv[3]).write_text("started")
+    time.sleep(600)
+    return 1
+
+Pipeline("doomed", store=sys.argv[1], artifacts=sys.argv[2]).add_step(hang).run()
+"""
+
+
+def _flowyml(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from flowyml.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**(env or os.environ), "COLUMNS": "250"},  # wide enough for rich's table
+    )
+
+
+def _running_runs(db: Path) -> int:
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        try:
+            row = con.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()
+        except sqlite3.OperationalError:  # the schema is not created yet
+            return 0
+    return int(row[0])
+
+
+def test_runs_marks_the_run_of_a_killed_process_interrupted(tmp_path: Path) -> None:
+    db, marker = tmp_path / "runs.db", tmp_path / "started"
+    store, artifacts = f"sqlite:///{db}", f"file://{tmp_path / 'art'}"
+    child = subprocess.Popen([sys.executable, "-c", _SLOW_RUN, store, artifacts, str(marker)])
+    try:
+        deadline = time.monotonic() + 60
+        while not (marker.exists() and _running_runs(db)):
+            assert child.poll() is None, "the run's process ended early"
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.05)
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    listed = _flowyml("runs", "--store", store, "--artifacts", artifacts)
+    assert listed.returncode == 0, listed.stderr
+    assert "doomed" in listed.stdout
+    assert "interrupted" in listed.stdout
+    assert "running" not in listed.stdout
+    assert _running_runs(db) == 0
+    assert "warning" not in listed.stderr
+
+
+def test_runs_warns_when_the_metadata_is_empty_but_artifacts_exist(tmp_path: Path) -> None:
+    store, art = f"sqlite:///{tmp_path / 'runs.db'}", tmp_path / "art"
+    p = Pipeline("kept", store=store, artifacts=f"file://{art}").add_step(a)
+    assert p.run().success
+    (tmp_path / "runs.db").unlink()  # the metadata is lost; the artifacts remain
+    listed = _flowyml("runs", "--store", store, "--artifacts", f"file://{art}")
+    assert listed.returncode == 0, listed.stderr
+    assert "no runs" in listed.stdout
+    assert "holds no runs, but the artifact folder" in listed.stderr
+    assert str(art) in listed.stderr
+    # the default artifact folder (FLOWYML_HOME) is checked too, and filters do not hide it
+    env = {**os.environ, "FLOWYML_ARTIFACTS": f"file://{art}"}
+    filtered = _flowyml("runs", "--store", store, "--pipeline", "kept", env=env)
+    assert "holds no runs" in filtered.stderr
+
+
+def test_runs_does_not_warn_when_a_filter_matches_nothing(tmp_path: Path) -> None:
+    store, art = f"sqlite:///{tmp_path / 'runs.db'}", f"file://{tmp_path / 'art'}"
+    assert Pipeline("kept", store=store, artifacts=art).add_step(a).run().success
+    listed = _flowyml("runs", "--store", store, "--artifacts", art, "--pipeline", "other")
+    assert listed.returncode == 0, listed.stderr
+    assert "no runs" in listed.stdout
+    assert listed.stderr == ""
