@@ -394,3 +394,36 @@ def test_runs_does_not_warn_when_a_filter_matches_nothing(tmp_path: Path) -> Non
     assert listed.returncode == 0, listed.stderr
     assert "no runs" in listed.stdout
     assert listed.stderr == ""
+
+
+def test_resume_with_changed_params_reruns_mapped_elements(tmp_path: Path) -> None:
+    calls: list[str] = []
+    broken = {"total": True}
+
+    @step
+    def items(n: int) -> list[int]:
+        return list(range(n))
+
+    @step
+    def square(x: int, power: int = 2) -> int:
+        calls.append(f"square({x})")
+        return x**power
+
+    @step
+    def total(square: list[int]) -> int:
+        if broken["total"]:
+            raise RuntimeError("total is broken")
+        return sum(square)
+
+    @pipeline(store=f"sqlite:///{tmp_path / 'runs.db'}", artifacts=f"file://{tmp_path / 'a'}")
+    def squares(n: int = 3, power: int = 2) -> None:
+        total(square.map(items(n), power=power))
+
+    first = squares.run(enable_cache=False)
+    assert first.status == "failed"
+    broken["total"] = False
+    calls.clear()
+    second = squares.resume(first.run_id, power=3, enable_cache=False)
+    assert second.success, second.summary()
+    assert second.outputs["total"] == 0 + 1 + 8
+    assert sorted(calls) == ["square(0)", "square(1)", "square(2)"]
