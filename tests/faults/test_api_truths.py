@@ -407,7 +407,7 @@ def test_resume_with_changed_params_reruns_mapped_elements(tmp_path: Path) -> No
     @step
     def square(x: int, power: int = 2) -> int:
         calls.append(f"square({x})")
-        return x**power
+        return int(x**power)
 
     @step
     def total(square: list[int]) -> int:
