@@ -74,10 +74,8 @@ async def launch(
         else:
             dag = await _build_while_opening(stack, opening, pipeline, params, cache_on)
         # One indexed read, and only for a run id the caller chose.
-        if resumed and changed:
-            resumed = _unaffected(resumed, dag, changed)
-        if rt is not None and run_id is not None and await rt.metadata.get_run(run_id):
-            raise RunExistsError(run_id, rt.metadata.url)
+        resumed = _unaffected(resumed, dag, changed)
+        await _refuse_taken(rt, run_id)
         register = None
         snapshot = None
         if rt is not None:
@@ -250,6 +248,13 @@ async def _resume_state(
     return dict(run.params), done
 
 
+async def _refuse_taken(rt: Runtime | None, run_id: str | None) -> None:
+    """Raise :class:`RunExistsError` when the store already holds ``run_id`` (one indexed
+    read, and only for an id the caller chose)."""
+    if rt is not None and run_id is not None and await rt.metadata.get_run(run_id):
+        raise RunExistsError(run_id, rt.metadata.url)
+
+
 def _changed_params(previous: Mapping[str, Any], given: Mapping[str, Any]) -> set[str]:
     """The parameters of a resume whose value differs from the resumed run's (compared by
     cache hash: a value that lost its type when stored counts as changed)."""
@@ -265,6 +270,8 @@ def _unaffected(
 ) -> dict[str, tuple[str, Mapping[str, ArtifactRecord]]]:
     """The resumed steps whose outputs a changed parameter cannot have affected: steps
     reading one, and everything downstream of them, run again."""
+    if not resumed or not changed:
+        return resumed
     stale: set[str] = set()
     for name in dag.topological_order():
         node = dag.nodes[name]
