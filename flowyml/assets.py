@@ -55,13 +55,24 @@ class Asset(Generic[T]):
         return info
 
     def __eq__(self, other: object) -> bool:
+        """Assets are equal when they are of one class and hold equal values, names and
+        metadata (values whose ``==`` is not a plain truth value, such as arrays, are
+        compared by identity)."""
         if type(other) is not type(self):
             return NotImplemented
         assert isinstance(other, Asset)
-        return bool(self.value == other.value) and self.metadata == other.metadata
+        if self.name != other.name or self.metadata != other.metadata:
+            return False
+        if self.value is other.value:
+            return True
+        try:
+            return bool(self.value == other.value)
+        except (TypeError, ValueError):  # e.g. "the truth value of an array is ambiguous"
+            return False
 
-    def __hash__(self) -> int:
-        return id(self)
+    # Equality follows the wrapped value and the metadata dict, both mutable: like a list,
+    # an asset is unhashable (a hash must never change while the object lives).
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.value!r})"

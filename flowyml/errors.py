@@ -20,7 +20,8 @@
     │   ├── StoreConnectionError (ConnectionError)
     │   ├── UnsupportedURLError (ValueError)
     │   ├── SchemaVersionError
-    │   └── NotFoundError (LookupError)
+    │   ├── NotFoundError (LookupError)
+    │   └── RunExistsError (ValueError)   a run id given to run() is taken
     ├── ArtifactError               artifact store / materializer problems
     │   └── SerializationError (TypeError)
     └── ConfigError (ValueError)
@@ -42,6 +43,7 @@ __all__ = (
     "MissingInputError",
     "NotFoundError",
     "PipelineBuildError",
+    "RunExistsError",
     "RunFailedError",
     "SchemaVersionError",
     "SerializationError",
@@ -117,11 +119,13 @@ class DuplicateStepError(PipelineBuildError):
 class MissingInputError(PipelineBuildError):
     """A step needs a value that nothing provides."""
 
-    def __init__(self, step: str, name: str) -> None:
-        self.step, self.name = step, name
+    def __init__(self, step: str, name: str, *, hint: str = "") -> None:
+        self.step, self.name, self.hint = step, name, hint
         super().__init__(
             f"step {step!r} needs input {name!r}, but no step outputs it and no parameter "
-            f"supplies it; add a step that outputs it, or pass it in context(...) or run(...)"
+            f"supplies it; {hint + '; or ' if hint else ''}add a step that outputs it "
+            f"(or name its source with @step(inputs={{parameter: output}}) or "
+            f"add_step(..., inputs=...)), or pass it in context(...) or run(...)"
         )
 
 
@@ -226,6 +230,18 @@ class SchemaVersionError(StoreError):
 
 class NotFoundError(StoreError, LookupError):
     """A run, step run, artifact or pipeline does not exist."""
+
+
+class RunExistsError(StoreError, ValueError):
+    """``run(run_id=...)`` names a run that the metadata store already holds."""
+
+    def __init__(self, run_id: str, url: str) -> None:
+        self.run_id, self.url = run_id, url
+        super().__init__(
+            f"run {run_id!r} already exists in {url}; a run id names one run: pass a new "
+            f"run_id (or none, for a fresh one), or use resume({run_id!r}) to re-run the steps "
+            f"of that run that did not succeed"
+        )
 
 
 class ArtifactError(FlowymlError):

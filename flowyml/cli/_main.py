@@ -13,6 +13,7 @@ import ipaddress
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
@@ -168,16 +169,47 @@ def _print_runs(items: Sequence[RunRecord]) -> None:
 
 async def _list_runs(
     url: str, pipeline: str | None, status: str | None, limit: int
-) -> list[RunRecord]:
+) -> tuple[list[RunRecord], bool]:
+    """The runs to show, and whether the store holds no run at all.
+
+    Runs whose process died are marked ``interrupted`` first, as :class:`~flowyml.Client`
+    does, so that a killed run is not listed as ``running`` forever.
+    """
     from ..storage.metadata import open_metadata_store
 
     store = open_metadata_store(url)
     await store.open()
     try:
+        await store.mark_interrupted()
         page = await store.list_runs(pipeline=pipeline, status=status, limit=limit)  # type: ignore[arg-type]
+        empty = not page.items and (
+            (pipeline is None and status is None) or not (await store.list_runs(limit=1)).items
+        )
     finally:
         await store.aclose()
-    return page.items
+    return page.items, empty
+
+
+def _local_folder(url: str) -> Path | None:
+    """The folder of a local artifact store URL (``file://`` or a plain path)."""
+    if url.startswith("file://"):
+        return Path(url.removeprefix("file://"))
+    return None if "://" in url else Path(url)
+
+
+def _warn_if_orphaned(store: str, artifacts: str) -> None:
+    """Warn when the store holds no run but the artifact folder holds artifacts: the
+    metadata was most likely lost, or the store URL points elsewhere."""
+    folder = _local_folder(artifacts)
+    if folder is None or not folder.is_dir() or next(folder.iterdir(), None) is None:
+        return
+    typer.secho(
+        f"warning: the metadata store {store} holds no runs, but the artifact folder "
+        f"{folder} is not empty: the metadata may have been deleted or reset, or --store "
+        f"(FLOWYML_STORE, FLOWYML_HOME) points at another store than the runs used",
+        fg=typer.colors.YELLOW,
+        err=True,
+    )
 
 
 def _store_url(store: str | None) -> str:
@@ -192,16 +224,22 @@ def runs(
     status: Annotated[Status | None, typer.Option(help="Only runs with this status")] = None,
     limit: Annotated[int, typer.Option(help="How many runs (newest first)", min=1)] = 20,
     store: StoreOpt = None,
+    artifacts: Annotated[
+        str | None, typer.Option(help="Artifact store URL (default: FLOWYML_ARTIFACTS)")
+    ] = None,
 ) -> None:
-    """List recent runs, newest first."""
+    """List recent runs, newest first (runs whose process died are marked interrupted)."""
+    from ..config import load_config
     from ..errors import StoreError
 
     url = _store_url(store)
     try:
-        items = anyio.run(_list_runs, url, pipeline, status.value if status else None, limit)
+        items, empty = anyio.run(_list_runs, url, pipeline, status.value if status else None, limit)
     except StoreError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc
+    if empty:
+        _warn_if_orphaned(url, artifacts or load_config().artifacts)
     if not items:
         typer.echo("no runs")
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = ("compile_dag",)
 
 _EMPTY: Any = inspect.Parameter.empty
 _POSITIONAL = inspect.Parameter.POSITIONAL_OR_KEYWORD
+_NAMED = (FromInput, FromOutput)  # bindings that name an output
 
 
 def compile_dag(
@@ -43,6 +45,7 @@ def compile_dag(
         as its own subclass, e.g. :class:`~flowyml.errors.CycleError`)
     """
     found: list[PipelineBuildError] = list(problems)
+    _require_steps(pipeline, nodes, found)
     # One pass over the placed steps: each distinct name gets its position (the first
     # placement wins; any duplicate is an error), each output its producer's position.
     position: dict[str, int] = {}
@@ -77,6 +80,7 @@ def compile_dag(
     children: list[list[int]] = [[] for _ in unique]
     ordered = True  # every step placed after all of its producers (so: no cycle)
     used_params: set[str] = set()
+    outputs_of: dict[str, tuple[str, ...]] = {}  # step name -> outputs, for messages
     for i, node in enumerate(unique):
         name = node.name
         bindings: list[tuple[str, Binding]] = []
@@ -91,9 +95,12 @@ def compile_dag(
             b = explicit.get(param)
             kind = type(b)
             src: int | None = None
-            if kind is FromInput or kind is FromOutput:
+            if kind in _NAMED:
                 out = b.source if kind is FromInput else b.output  # type: ignore[union-attr]
                 src = producers.get(out)
+            elif b is None:
+                out = param
+                src = _same_name(step, param, producers, i)
             if src is not None:
                 if out != shared_out:
                     shared_out, shared = out, FromOutput(out)
@@ -109,7 +116,7 @@ def compile_dag(
             else:
                 b = _resolve(node, param, producers, params)
                 if b is None:
-                    found.append(MissingInputError(name, _wanted(node, param)))
+                    found.append(_missing(node, param, unique, outputs_of))
                     continue
                 kind = type(b)
                 if kind is FromParam:
@@ -198,6 +205,55 @@ def _wanted(node: StepNode, param: str) -> str:
     if isinstance(b, FromOutput):
         return b.output
     return param
+
+
+def _require_steps(
+    pipeline: str, nodes: Sequence[StepNode], found: Sequence[PipelineBuildError]
+) -> None:
+    if not nodes and not found:
+        raise PipelineBuildError(
+            f"pipeline {pipeline!r} has no steps; add them with add_step(...) or call @step "
+            f"functions in its @pipeline body"
+        )
+
+
+def _same_name(step: Any, param: str, producers: dict[str, int], i: int) -> int | None:
+    """The position of the other step whose output is named like the unbound ``param``
+    (explicit style binds by name: upstream outputs before run parameters and defaults)."""
+    if param in step.context_params:
+        return None
+    src = producers.get(param)
+    return None if src == i else src
+
+
+def _missing(
+    node: StepNode, param: str, nodes: Sequence[StepNode], outputs_of: dict[str, tuple[str, ...]]
+) -> MissingInputError:
+    """The error for ``param`` of ``node``, which nothing supplies (``outputs_of`` is filled
+    on the first call: step name -> outputs)."""
+    if not outputs_of:
+        outputs_of.update((n.name, n.outputs) for n in nodes)
+    wanted = _wanted(node, param)
+    return MissingInputError(node.name, wanted, hint=_hint(param, wanted, outputs_of))
+
+
+def _hint(param: str, wanted: str, outputs: dict[str, tuple[str, ...]]) -> str:
+    """How to declare where ``param`` comes from: the outputs of a step named like it, or
+    the output closest to its name."""
+    own = outputs.get(wanted)
+    if own is not None:
+        return (
+            f"step {wanted!r} outputs {list(own)}, not {wanted!r}: declare which one feeds "
+            f"{param!r} with inputs={{{param!r}: {own[0]!r}}}"
+        )
+    names = [o for outs in outputs.values() for o in outs]
+    close = difflib.get_close_matches(wanted, names, n=1) if len(names) <= 5000 else []
+    if close:
+        return (
+            f"did you mean the output {close[0]!r}? declare it with "
+            f"inputs={{{param!r}: {close[0]!r}}}"
+        )
+    return ""
 
 
 def _resolve(

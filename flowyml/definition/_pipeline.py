@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from ..errors import StepDefinitionError
 from ._context import Context
+from ._options import RUN_OPTIONS, accepted_names, check_options, check_params
 from ._params import Binding, FromInput
 from ._step import Step
 from ._subpipeline import SubPipeline, normalize_io
@@ -22,22 +23,6 @@ if TYPE_CHECKING:
     from ..results import PipelineResult
 
 __all__ = ("Pipeline", "pipeline")
-
-#: Keyword names ``run()`` keeps for itself; pass a parameter with one of these names via
-#: ``params={...}``.
-RUN_OPTIONS = frozenset(
-    {
-        "run_id",
-        "store",
-        "artifacts",
-        "persist",
-        "on_event",
-        "runtime",
-        "params",
-        "enable_cache",
-        "executor",
-    }
-)
 
 
 class Pipeline:
@@ -94,6 +79,7 @@ class Pipeline:
         self._added: list[StepNode | SubPipeline] = []
         self._body: Callable[..., Any] | None = None
         self._dags: dict[frozenset[str], Dag] = {}
+        self._names: dict[str, str] | None = None  # parameter name -> who takes it
 
     # ------------------------------------------------------------------ definition
     def add_step(
@@ -110,7 +96,7 @@ class Pipeline:
             step = step.as_step(name=name, inputs=inputs, outputs=outputs)
         if isinstance(step, SubPipeline):
             self._added.append(step)
-            self._dags.clear()
+            self._changed()
             return self
         s = step if isinstance(step, Step) else Step(step)
         changes: dict[str, Any] = {}
@@ -128,8 +114,29 @@ class Pipeline:
                 name=s.name, step=s, outputs=s.outputs, bindings=bindings, map_param=s.map_param
             )
         )
-        self._dags.clear()
+        self._changed()
         return self
+
+    def _changed(self) -> None:
+        self._dags.clear()
+        self._names = None
+
+    def _takes(self) -> dict[str, str]:
+        """Every name a run parameter can have (traced once per definition)."""
+        if self._names is None:
+            nodes, _ = self._trace()
+            names = accepted_names(nodes, self.context)
+            if self._body is not None:
+                for p in inspect.signature(self._body).parameters:
+                    names.setdefault(p, "the pipeline's body")
+            self._names = names
+        return self._names
+
+    def _check_call(self, options: dict[str, Any], params: dict[str, Any]) -> None:
+        """Refuse run options of a wrong type and parameters no step can take."""
+        check_options(options, self._takes)
+        given = {**(options.get("params") or {}), **params}
+        check_params((p for p in given if p not in self.context), self._takes)
 
     @property
     def steps(self) -> list[StepNode]:
@@ -255,6 +262,18 @@ class Pipeline:
         """
         from ..execution._launch import launch
 
+        options: dict[str, Any] = {
+            "run_id": run_id,
+            "store": store,
+            "artifacts": artifacts,
+            "persist": persist,
+            "enable_cache": enable_cache,
+            "on_event": on_event,
+            "runtime": runtime,
+            "params": params,
+            "executor": executor,
+        }
+        self._check_call(options, kwargs)
         return await launch(
             self,
             {**(params or {}), **kwargs},
@@ -278,8 +297,9 @@ class Pipeline:
         """Async form of :meth:`resume`; accepts the same options as :meth:`arun`."""
         from ..execution._launch import launch
 
-        options = {k: kwargs.pop(k) for k in list(kwargs) if k in RUN_OPTIONS and k != "params"}
-        params = {**kwargs.pop("params", {}), **kwargs}
+        options = {k: kwargs.pop(k) for k in list(kwargs) if k in RUN_OPTIONS}
+        self._check_call(options, kwargs)
+        params = {**(options.pop("params", None) or {}), **kwargs}
         return await launch(self, params, resume_from=resume_run_id, **options)
 
     def stream(self, **kwargs: Any) -> RunStream:
@@ -294,6 +314,9 @@ class Pipeline:
         """
         from ..execution._stream import RunStream
 
+        options = {k: v for k, v in kwargs.items() if k in RUN_OPTIONS}
+        given = {k: v for k, v in kwargs.items() if k not in RUN_OPTIONS}
+        self._check_call(options, given)
         return RunStream(self, kwargs)
 
     def __repr__(self) -> str:
@@ -337,9 +360,10 @@ def pipeline(
             for p in inspect.signature(body).parameters.values()
             if p.default is not inspect.Parameter.empty
         }
-        ctx = options.pop("context", None)
+        rest = dict(options)  # ``options`` serves every use of the decorator: never mutated
+        ctx = rest.pop("context", None)
         merged = {**defaults, **(dict(ctx) if ctx is not None else {})}
-        p = Pipeline(options.pop("name", None) or body.__name__, context=merged, **options)
+        p = Pipeline(rest.pop("name", None) or body.__name__, context=merged, **rest)
         p._body = body
         p.__doc__ = body.__doc__
         return p

@@ -129,7 +129,11 @@ class Step(Generic[P, R]):
             )
         if timeout is not None and timeout <= 0:
             raise StepDefinitionError(f"step {self.name!r}: timeout must be > 0 seconds")
-        self.cache = bool(cache)
+        if not isinstance(cache, bool):
+            raise StepDefinitionError(
+                f"step {self.name!r}: cache must be True or False, got {cache!r}"
+            )
+        self.cache = cache
         self.retries = retries
         self.retry_delay = float(retry_delay)
         self.backoff = float(backoff)
@@ -312,7 +316,8 @@ def step(
     :param inputs: upstream output names feeding parameters (by name, then in order), or a
         ``{parameter: output}`` mapping
     :param outputs: output names; several outputs unpack a returned tuple
-    :param cache: allow cache hits for this step
+    :param cache: allow cache hits for this step (``True`` or ``False``; anything else
+        raises :class:`~flowyml.errors.StepDefinitionError`)
     :param retries: extra attempts after a failure
     :param retry_delay: seconds before the first retry
     :param backoff: factor applied to the delay after each retry (with jitter)

@@ -11,7 +11,8 @@ import anyio
 import anyio.lowlevel
 
 from .._ids import new_run_id
-from ..errors import NotFoundError
+from ..definition._params import FromParam
+from ..errors import NotFoundError, RunExistsError
 from ..events import Event
 from ..storage._fingerprint import fingerprint_of
 from ._core import Snapshot
@@ -58,12 +59,14 @@ async def launch(
             if rt is None:
                 rt = opening = candidate
         resumed: dict[str, tuple[str, Mapping[str, ArtifactRecord]]] = {}
+        changed: set[str] = set()
         if resume_from is not None:
             assert rt is not None
             if opening is not None:
                 await stack.enter_async_context(opening)
                 opening = None
             previous, resumed = await _resume_state(rt, pipeline.name, resume_from)
+            changed = _changed_params(previous, params)
             params = {**previous, **params}
         merged = {**pipeline.context, **params}
         cache_on = pipeline.enable_cache if enable_cache is None else enable_cache
@@ -71,6 +74,8 @@ async def launch(
             dag = pipeline.build(**params)
         else:
             dag = await _build_while_opening(stack, opening, pipeline, params, cache_on)
+        resumed = _unaffected(resumed, dag, changed)
+        await _refuse_taken(rt, run_id)
         register = None
         snapshot = None
         if rt is not None:
@@ -250,3 +255,37 @@ def code_version(dag: Dag) -> str:
         h.update(fingerprint_of(node.step).encode())
         h.update(repr(node.upstream).encode())
     return h.hexdigest()[:16]
+
+
+async def _refuse_taken(rt: Runtime | None, run_id: str | None) -> None:
+    """Raise :class:`RunExistsError` when the store already holds ``run_id`` (one indexed
+    read, and only for an id the caller chose)."""
+    if rt is not None and run_id is not None and await rt.metadata.get_run(run_id):
+        raise RunExistsError(run_id, rt.metadata.url)
+
+
+def _changed_params(previous: Mapping[str, Any], given: Mapping[str, Any]) -> set[str]:
+    """The parameters of a resume whose value differs from the resumed run's (compared by
+    cache hash: a value that lost its type when stored counts as changed)."""
+    from ..storage._cache import hash_value
+
+    return {
+        k for k, v in given.items() if k not in previous or hash_value(v) != hash_value(previous[k])
+    }
+
+
+def _unaffected(
+    resumed: dict[str, tuple[str, Mapping[str, ArtifactRecord]]], dag: Dag, changed: set[str]
+) -> dict[str, tuple[str, Mapping[str, ArtifactRecord]]]:
+    """The resumed steps whose outputs a changed parameter cannot have affected: steps
+    reading one, and everything downstream of them, run again."""
+    if not resumed or not changed:
+        return resumed
+    stale: set[str] = set()
+    for name in dag.topological_order():
+        node = dag.nodes[name]
+        reads = any(isinstance(b, FromParam) and b.name in changed for _, b in node.bindings)
+        if reads or any(up in stale for up in node.upstream):
+            stale.add(name)
+    # A mapped step's elements are resumed as ``step[i]``.
+    return {k: v for k, v in resumed.items() if k.partition("[")[0] not in stale}

@@ -116,13 +116,11 @@ def _plain(value: Any, depth: int = 0) -> Any:
     if cls is float:
         if not math.isfinite(value):
             raise _NotPlain
-        return value
+        return value or 0.0  # -0.0 == 0.0 (and they are one dict key): one cache key
     if cls is list or cls is tuple:
         return ["L" if cls is list else "T", *(_plain(v, depth + 1) for v in value)]
     if cls is dict:
-        if not all(type(k) is str for k in value):
-            raise _NotPlain
-        return ["D", {k: _plain(v, depth + 1) for k, v in value.items()}]
+        return _plain_dict(value, depth)
     if cls is set or cls is frozenset:
         # A set's iteration order depends on the process's hash seed: sort it.
         items = sorted(_encoder.encode(_plain(v, depth + 1)) for v in value)
@@ -131,6 +129,18 @@ def _plain(value: Any, depth: int = 0) -> Any:
     if cls is bytes:
         return ["B", value.hex()]
     raise _NotPlain
+
+
+def _plain_dict(value: dict[Any, Any], depth: int) -> list[Any]:
+    if all(type(k) is str for k in value):
+        return ["D", {k: _plain(v, depth + 1) for k, v in value.items()}]
+    # Other keys: (key, value) pairs in the order of the encoded keys, so that the
+    # insertion order does not matter (as for str keys, which the encoder sorts).
+    pairs = [
+        (_encoder.encode(_plain(k, depth + 1)), _plain(v, depth + 1)) for k, v in value.items()
+    ]
+    pairs.sort(key=lambda pair: pair[0])
+    return ["M", *([msgspec.json.decode(k), v] for k, v in pairs)]
 
 
 def _stable_bytes(value: Any) -> bytes:
