@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._api import Pipeline as Pipeline
+from ._api import pipeline as pipeline
 from ._version import __version__ as __version__
 from .assets import Asset as Asset
 from .assets import Dataset as Dataset
@@ -33,8 +35,6 @@ from .config import load_config as load_config
 from .definition._context import Context as Context
 from .definition._context import StepContext as StepContext
 from .definition._context import context as context
-from .definition._pipeline import Pipeline as Pipeline
-from .definition._pipeline import pipeline as pipeline
 from .definition._step import Step as Step
 from .definition._step import step as step
 from .definition._when import when as when

@@ -20,7 +20,7 @@ import anyio
 import typer
 
 if TYPE_CHECKING:
-    from ..definition._pipeline import Pipeline
+    from .._api import Pipeline
     from ..storage._records import RunRecord
 
 __all__ = ("app", "load_pipeline", "main")
@@ -57,7 +57,7 @@ def load_pipeline(spec: str) -> Pipeline:
 
     :raises typer.BadParameter: naming what is wrong with ``spec``
     """
-    from ..definition._pipeline import Pipeline
+    from .._api import Pipeline
 
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:

@@ -16,6 +16,7 @@ from ..definition._params import (
     FromOutput,
     FromParam,
 )
+from ..definition._pipeline import PipelineSpec
 from ..definition._trace import StepNode
 from ..errors import (
     CycleError,
@@ -26,7 +27,10 @@ from ..errors import (
 )
 from ._dag import Dag, DagNode, kahn_order
 
-__all__ = ("compile_dag",)
+__all__ = (
+    "build_dag",
+    "compile_dag",
+)
 
 _EMPTY: Any = inspect.Parameter.empty
 _POSITIONAL = inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -310,3 +314,19 @@ def _find_cycle(nodes: dict[str, DagNode], downstream: dict[str, list[str]]) -> 
                 color[name] = BLACK
                 path.pop()
     return None
+
+
+def build_dag(spec: PipelineSpec, params: Collection[str] = ()) -> Dag:
+    """The DAG of ``spec`` given the names of the run parameters that will be supplied.
+
+    Compiled once per set of available names (the pipeline's context plus ``params``) and
+    remembered on the spec until a step is added.
+
+    :raises PipelineBuildError: listing every problem found
+    """
+    available = frozenset(spec.context) | frozenset(params)
+    dag: Dag | None = spec._dags.get(available)
+    if dag is None:
+        nodes, problems = spec._trace()
+        dag = spec._dags[available] = compile_dag(spec.name, nodes, available, problems)
+    return dag

@@ -1,32 +1,29 @@
-"""``Pipeline`` (explicit style) and ``@pipeline`` (functional style, traced from a body)."""
+"""What a pipeline is, as written: its steps and options (inert: nothing here runs it).
+
+:class:`PipelineSpec` holds a pipeline's definition, in either style: steps added with
+:meth:`~PipelineSpec.add_step` (explicit) or traced from a ``@pipeline`` body
+(functional).  The public :class:`flowyml.Pipeline` (``flowyml/_api.py``) adds building
+and running on top of it.
+"""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, overload
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Self
 
 from ..errors import StepDefinitionError
 from ._context import Context
-from ._options import RUN_OPTIONS, accepted_names, check_options, check_params
 from ._params import Binding, FromInput
 from ._step import Step
 from ._subpipeline import SubPipeline, normalize_io
 from ._trace import ParamHandle, StepNode, Trace
 
-if TYPE_CHECKING:
-    from ..compile._dag import Dag
-    from ..events import Event
-    from ..execution._protocol import Executor
-    from ..execution._runtime import Runtime
-    from ..execution._stream import RunStream
-    from ..results import PipelineResult
-
-__all__ = ("Pipeline", "pipeline")
+__all__ = ("PipelineSpec",)
 
 
-class Pipeline:
-    """A named set of steps, compiled to a :class:`~flowyml.compile.Dag` and run on anyio.
+class PipelineSpec:
+    """A named set of steps and the options its runs use.
 
     :param name: the pipeline's name (runs are grouped by it)
     :param context: default run parameters, injected into steps by parameter name
@@ -57,7 +54,7 @@ class Pipeline:
         artifacts: str | None = None,
         persist: bool = True,
         cache_expiry: float | None = None,
-        executor: Executor | None = None,
+        executor: Any = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise StepDefinitionError(f"a pipeline needs a non-empty name, got {name!r}")
@@ -78,21 +75,23 @@ class Pipeline:
         self.executor = executor
         self._added: list[StepNode | SubPipeline] = []
         self._body: Callable[..., Any] | None = None
-        self._dags: dict[frozenset[str], Dag] = {}
+        #: compiled DAGs by the set of parameter names available (filled by
+        #: :func:`flowyml.compile.build_dag`; cleared whenever a step is added)
+        self._dags: dict[frozenset[str], Any] = {}
         self._names: dict[str, str] | None = None  # parameter name -> who takes it
 
     # ------------------------------------------------------------------ definition
     def add_step(
         self,
-        step: Step[..., Any] | SubPipeline | Pipeline | Callable[..., Any],
+        step: Step[..., Any] | SubPipeline | PipelineSpec | Callable[..., Any],
         *,
         name: str | None = None,
         inputs: Sequence[str] | Mapping[str, str] | None = None,
         outputs: Sequence[str] | None = None,
-    ) -> Pipeline:
+    ) -> Self:
         """Add a step (a ``@step``, a plain function, or a sub-pipeline from
         :meth:`as_step`); returns the pipeline for chaining."""
-        if isinstance(step, Pipeline):
+        if isinstance(step, PipelineSpec):
             step = step.as_step(name=name, inputs=inputs, outputs=outputs)
         if isinstance(step, SubPipeline):
             self._added.append(step)
@@ -120,23 +119,6 @@ class Pipeline:
     def _changed(self) -> None:
         self._dags.clear()
         self._names = None
-
-    def _takes(self) -> dict[str, str]:
-        """Every name a run parameter can have (traced once per definition)."""
-        if self._names is None:
-            nodes, _ = self._trace()
-            names = accepted_names(nodes, self.context)
-            if self._body is not None:
-                for p in inspect.signature(self._body).parameters:
-                    names.setdefault(p, "the pipeline's body")
-            self._names = names
-        return self._names
-
-    def _check_call(self, options: dict[str, Any], params: dict[str, Any]) -> None:
-        """Refuse run options of a wrong type and parameters no step can take."""
-        check_options(options, self._takes)
-        given = {**(options.get("params") or {}), **params}
-        check_params((p for p in given if p not in self.context), self._takes)
 
     @property
     def steps(self) -> list[StepNode]:
@@ -199,177 +181,5 @@ class Pipeline:
             )
         return trace.record_pipeline(self, args, kwargs)
 
-    # ------------------------------------------------------------------ compilation
-    def build(self, **params: Any) -> Dag:
-        """Compile to a :class:`Dag`, given the run parameters that will be supplied.
-
-        :raises ~flowyml.errors.PipelineBuildError: listing every problem found
-        """
-        from ..compile._compiler import compile_dag
-
-        available = frozenset(self.context) | frozenset(params)
-        dag = self._dags.get(available)
-        if dag is None:
-            nodes, problems = self._trace()
-            dag = compile_dag(self.name, nodes, available, problems)
-            self._dags[available] = dag
-        return dag
-
-    @property
-    def dag(self) -> Dag:
-        """The DAG compiled with the pipeline's own context."""
-        return self.build()
-
-    # ------------------------------------------------------------------ running
-    def run(self, **params: Any) -> Any:
-        """Run the pipeline: blocking in plain code, awaitable inside an event loop.
-
-        With no event loop running in this thread, runs to completion (``anyio.run``) and
-        returns the :class:`~flowyml.PipelineResult`.  Inside a running loop, returns the
-        :meth:`arun` coroutine, so ``await pipeline.run()`` works.  Keyword arguments are
-        run parameters, except the run options listed in :meth:`arun`.
-        """
-        from ..execution._sync import dispatch
-
-        return dispatch(self.arun, params)
-
-    async def arun(
-        self,
-        *,
-        run_id: str | None = None,
-        store: str | None = None,
-        artifacts: str | None = None,
-        persist: bool | None = None,
-        enable_cache: bool | None = None,
-        on_event: Callable[[Event], Awaitable[None] | None] | None = None,
-        runtime: Runtime | None = None,
-        params: Mapping[str, Any] | None = None,
-        executor: Executor | None = None,
-        **kwargs: Any,
-    ) -> PipelineResult:
-        """Run the pipeline and return its result (always a coroutine).
-
-        :param run_id: use this id for the run (default: a new UUIDv7, 32 hex digits)
-        :param store: metadata store URL for this run (overrides the pipeline's)
-        :param artifacts: artifact store URL for this run (overrides the pipeline's)
-        :param persist: ``False`` for a run kept entirely in memory
-        :param enable_cache: override the pipeline's ``enable_cache`` for this run
-        :param on_event: called with every event of the run, in order
-        :param runtime: an open :class:`~flowyml.Runtime` to use (shares connections)
-        :param executor: run step functions there instead (e.g. a ``DaskExecutor``)
-        :param params: run parameters as a mapping (for names that clash with these options)
-        :param kwargs: run parameters; they win over the pipeline's context
-        """
-        from ..execution._launch import launch
-
-        options: dict[str, Any] = {
-            "run_id": run_id,
-            "store": store,
-            "artifacts": artifacts,
-            "persist": persist,
-            "enable_cache": enable_cache,
-            "on_event": on_event,
-            "runtime": runtime,
-            "params": params,
-            "executor": executor,
-        }
-        self._check_call(options, kwargs)
-        return await launch(
-            self,
-            {**(params or {}), **kwargs},
-            run_id=run_id,
-            store=store,
-            artifacts=artifacts,
-            persist=persist,
-            enable_cache=enable_cache,
-            on_event=on_event,
-            runtime=runtime,
-            executor=executor,
-        )
-
-    def resume(self, run_id: str, **params: Any) -> Any:
-        """Re-run only the steps of ``run_id`` that did not succeed (dispatches like ``run``)."""
-        from ..execution._sync import dispatch
-
-        return dispatch(self.aresume, {"resume_run_id": run_id, **params})
-
-    async def aresume(self, resume_run_id: str, **kwargs: Any) -> PipelineResult:
-        """Async form of :meth:`resume`; accepts the same options as :meth:`arun`."""
-        from ..execution._launch import launch
-
-        options = {k: kwargs.pop(k) for k in list(kwargs) if k in RUN_OPTIONS}
-        self._check_call(options, kwargs)
-        params = {**(options.pop("params", None) or {}), **kwargs}
-        return await launch(self, params, resume_from=resume_run_id, **options)
-
-    def stream(self, **kwargs: Any) -> RunStream:
-        """Run in the background and iterate its events.
-
-        ::
-
-            async with pipeline.stream(n=3) as events:
-                async for event in events:
-                    print(event)
-            print(events.result)
-        """
-        from ..execution._stream import RunStream
-
-        options = {k: v for k, v in kwargs.items() if k in RUN_OPTIONS}
-        given = {k: v for k, v in kwargs.items() if k not in RUN_OPTIONS}
-        self._check_call(options, given)
-        return RunStream(self, kwargs)
-
     def __repr__(self) -> str:
-        return f"<Pipeline {self.name!r} ({len(self.steps)} steps)>"
-
-
-@overload
-def pipeline(fn: Callable[..., Any], /) -> Pipeline: ...
-
-
-@overload
-def pipeline(
-    *,
-    name: str | None = None,
-    context: Context | Mapping[str, Any] | None = None,
-    enable_cache: bool = True,
-    max_concurrency: int | None = None,
-    max_threads: int | None = None,
-    fail_fast: bool = False,
-    store: str | None = None,
-    artifacts: str | None = None,
-    persist: bool = True,
-    cache_expiry: float | None = None,
-    executor: Executor | None = None,
-) -> Callable[[Callable[..., Any]], Pipeline]: ...
-
-
-def pipeline(
-    fn: Callable[..., Any] | None = None, /, **options: Any
-) -> Pipeline | Callable[[Callable[..., Any]], Pipeline]:
-    """Define a pipeline by writing its body: step calls inside return handles.
-
-    The body runs once, at build time, with placeholders for its parameters; its
-    parameters' defaults become the pipeline's context.  Accepts the keyword options
-    of :class:`Pipeline` (``name`` defaults to the function's name).
-    """
-
-    def make(body: Callable[..., Any]) -> Pipeline:
-        defaults = {
-            p.name: p.default
-            for p in inspect.signature(body).parameters.values()
-            if p.default is not inspect.Parameter.empty
-        }
-        rest = dict(options)  # ``options`` serves every use of the decorator: never mutated
-        ctx = rest.pop("context", None)
-        merged = {**defaults, **(dict(ctx) if ctx is not None else {})}
-        p = Pipeline(rest.pop("name", None) or body.__name__, context=merged, **rest)
-        p._body = body
-        p.__doc__ = body.__doc__
-        return p
-
-    if fn is not None:
-        if options:
-            raise StepDefinitionError("use either @pipeline or @pipeline(...), not both")
-        return make(fn)
-    return make
+        return f"<{type(self).__name__} {self.name!r} ({len(self.steps)} steps)>"

@@ -16,21 +16,21 @@ from ._params import Binding, Const, FromInput, FromOutput, FromParam
 from ._trace import StepNode
 
 if TYPE_CHECKING:
-    from ._pipeline import Pipeline
+    from ._pipeline import PipelineSpec
 
 __all__ = ("SubPipeline", "inline")
 
 
 @dataclass(frozen=True, slots=True)
 class SubPipeline:
-    """A pipeline placed in another, from :meth:`Pipeline.as_step`.
+    """A pipeline placed in another, from :meth:`PipelineSpec.as_step`.
 
     ``inputs`` maps the child's input or parameter names to the parent's output or
     parameter names; ``outputs`` maps parent output names to child output names (those
     are exposed unqualified; every other child output stays reachable as ``name.output``).
     """
 
-    pipeline: Pipeline
+    pipeline: PipelineSpec
     name: str
     inputs: Mapping[str, str]
     outputs: Mapping[str, str]

@@ -13,7 +13,7 @@ from ..errors import ForeignHandleError, PipelineBuildError, StepDefinitionError
 from ._params import Binding, Const, FromInput, FromOutput, FromParam
 
 if TYPE_CHECKING:
-    from ._pipeline import Pipeline
+    from ._pipeline import PipelineSpec
     from ._step import Step
 
 __all__ = ("OutputHandle", "ParamHandle", "StepNode", "Trace", "current_trace")
@@ -144,7 +144,7 @@ class Trace:
         return handles[0] if len(handles) == 1 else handles
 
     def record_pipeline(
-        self, child: Pipeline, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, child: PipelineSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """Inline ``child`` (called in this body); return its returned handles, remapped."""
         from ._subpipeline import inline

@@ -11,6 +11,7 @@ import anyio
 import anyio.lowlevel
 
 from .._ids import new_run_id
+from ..compile._compiler import build_dag
 from ..definition._params import FromParam
 from ..errors import NotFoundError, RunExistsError
 from ..events import Event
@@ -22,7 +23,7 @@ from ._runtime import Runtime, active_runtime
 
 if TYPE_CHECKING:
     from ..compile._dag import Dag
-    from ..definition._pipeline import Pipeline
+    from ..definition._pipeline import PipelineSpec
     from ..results import PipelineResult
     from ..storage._records import ArtifactRecord
     from ._protocol import Executor
@@ -33,7 +34,7 @@ T = TypeVar("T")
 
 
 async def launch(
-    pipeline: Pipeline,
+    pipeline: PipelineSpec,
     params: Mapping[str, Any],
     *,
     run_id: str | None = None,
@@ -71,7 +72,7 @@ async def launch(
         merged = {**pipeline.context, **params}
         cache_on = pipeline.enable_cache if enable_cache is None else enable_cache
         if opening is None:
-            dag = pipeline.build(**params)
+            dag = build_dag(pipeline, params)
         else:
             dag = await _build_while_opening(stack, opening, pipeline, params, cache_on)
         resumed = _unaffected(resumed, dag, changed)
@@ -143,7 +144,7 @@ async def _alongside(
 async def _build_while_opening(
     stack: AsyncExitStack,
     opening: Runtime,
-    pipeline: Pipeline,
+    pipeline: PipelineSpec,
     params: Mapping[str, Any],
     cache_on: bool,
 ) -> Dag:
@@ -159,7 +160,7 @@ async def _build_while_opening(
 
     async def build() -> Dag:
         await anyio.lowlevel.checkpoint()  # the opening reaches its first worker thread
-        dag = pipeline.build(**params)
+        dag = build_dag(pipeline, params)
         await _code_version(opening, dag, keys=cache_on)
         return dag
 

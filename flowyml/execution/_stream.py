@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -12,7 +13,6 @@ from anyio.abc import TaskGroup
 from ..events import Event
 
 if TYPE_CHECKING:
-    from ..definition._pipeline import Pipeline
     from ..results import PipelineResult
 
 __all__ = ("RunStream",)
@@ -25,8 +25,10 @@ class RunStream:
     :class:`~flowyml.PipelineResult`.  Leaving the ``async with`` block early cancels the run.
     """
 
-    def __init__(self, pipeline: Pipeline, kwargs: dict[str, Any]) -> None:
-        self._pipeline = pipeline
+    def __init__(
+        self, arun: Callable[..., Awaitable[PipelineResult]], kwargs: dict[str, Any]
+    ) -> None:
+        self._arun = arun
         self._kwargs = kwargs
         self._user_cb = kwargs.pop("on_event", None)
         self._send, self._recv = anyio.create_memory_object_stream[Event](math.inf)
@@ -43,7 +45,7 @@ class RunStream:
 
     async def _run(self) -> None:
         with self._send:
-            self.result = await self._pipeline.arun(on_event=self._forward, **self._kwargs)
+            self.result = await self._arun(on_event=self._forward, **self._kwargs)
 
     async def __aenter__(self) -> Self:
         self._tg = anyio.create_task_group()

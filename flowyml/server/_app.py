@@ -30,8 +30,8 @@ from ._sse import add_event_routes
 from ._static import add_static_routes
 
 if TYPE_CHECKING:
+    from .._api import Pipeline
     from ..config import FlowymlConfig
-    from ..definition._pipeline import Pipeline
     from ..storage._protocols import ArtifactStore, MetadataStore
 
 __all__ = ("FlowymlRouter", "create_app", "flowyml_router")

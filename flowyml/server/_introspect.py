@@ -12,8 +12,8 @@ from ..errors import MissingInputError, PipelineBuildError
 from ..execution._launch import code_version
 
 if TYPE_CHECKING:
+    from .._api import Pipeline
     from ..compile._dag import Dag
-    from ..definition._pipeline import Pipeline
 
 __all__ = ("PipelineInfo", "jsonable", "validate_params")
 

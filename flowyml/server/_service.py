@@ -25,8 +25,8 @@ from ._fanout import EventFanout
 from ._introspect import PipelineInfo, validate_params
 
 if TYPE_CHECKING:
+    from .._api import Pipeline
     from ..config import FlowymlConfig
-    from ..definition._pipeline import Pipeline
     from ..storage._protocols import ArtifactStore, MetadataStore
 
 __all__ = ("FlowymlServer", "ServerOptions")

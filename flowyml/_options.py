@@ -11,10 +11,10 @@ import difflib
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._params import FromInput, FromParam
+from .definition._params import FromInput, FromParam
 
 if TYPE_CHECKING:
-    from ._trace import StepNode
+    from .definition._trace import StepNode
 
 __all__ = ("RUN_OPTIONS", "accepted_names", "check_options", "check_params")
 
@@ -95,12 +95,12 @@ def _option_problem(name: str, value: Any) -> tuple[type[Exception], str] | None
         if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
             return TypeError, f"run option params= must be a dict of name -> value, got {got}"
     elif name == "runtime":
-        from ..execution._runtime import Runtime
+        from .execution._runtime import Runtime
 
         if not isinstance(value, Runtime):
             return TypeError, f"run option runtime= must be a flowyml.Runtime, got {got}"
     elif name == "executor":
-        from ..execution._protocol import Executor
+        from .execution._protocol import Executor
 
         if not isinstance(value, Executor):
             return TypeError, (
