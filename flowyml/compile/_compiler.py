@@ -50,146 +50,126 @@ def compile_dag(
     """
     found: list[PipelineBuildError] = list(problems)
     _require_steps(pipeline, nodes, found)
-    # One pass over the placed steps: each distinct name gets its position (the first
-    # placement wins; any duplicate is an error), each output its producer's position.
-    position: dict[str, int] = {}
-    unique: list[StepNode] = []
-    names: list[str] = []  # by position: reading a producer's name touches no node
-    producers: dict[str, int] = {}
-    clashes: list[PipelineBuildError] = []
-    for node in nodes:
-        name = node.name
-        i = position.setdefault(name, len(unique))
-        if i == len(unique):
-            unique.append(node)
-            names.append(name)
-        else:
-            found.append(DuplicateStepError(name))
-        for out in node.outputs:
-            j = producers.setdefault(out, i)
-            if j != i:
-                clashes.append(DuplicateOutputError(out, [names[j], name]))
-    found.extend(clashes)
-
-    # Consecutive consumers of one output (a fan-out) share one binding object, and
-    # consecutive steps bound alike share their (immutable) tuples: fewer objects for the
-    # cycle collector's first pass over what compiling made, and a smaller DAG.
-    shared_out: str | None = None
-    shared = FromOutput("")
-    last_bindings: tuple[tuple[str, Binding], ...] = ()
-    last_upstream: tuple[str, ...] = ()
-    compiled: dict[str, DagNode] = {}
+    unique, producers = _index(nodes, found)
+    binder = _Binder(unique, producers, params, found)
     order: list[DagNode] = []
-    parents: list[int] = []
-    children: list[list[int]] = [[] for _ in unique]
-    ordered = True  # every step placed after all of its producers (so: no cycle)
-    used_params: set[str] = set()
-    outputs_of: dict[str, tuple[str, ...]] = {}  # step name -> outputs, for messages
     for i, node in enumerate(unique):
-        name = node.name
-        bindings: list[tuple[str, Binding]] = []
-        upstream_names: list[str] = []
-        step = node.step
-        explicit = node.bindings
-        extra: list[str] = []  # bound names the signature lacks (**kwargs receivers)
-        if not explicit.keys() <= step.parameter_set:
-            extra = [p for p in explicit if p not in step.parameter_set]
-        defaults = False
-        for param in (*step.parameters, *extra) if extra else step.parameters:
-            b = explicit.get(param)
-            kind = type(b)
-            src: int | None = None
-            if kind in _NAMED:
-                out = b.source if kind is FromInput else b.output  # type: ignore[union-attr]
-                src = producers.get(out)
-            elif b is None:
-                out = param
-                src = _same_name(step, param, producers, i)
-            if src is not None:
-                if out != shared_out:
-                    shared_out, shared = out, FromOutput(out)
-                b = shared
-                consumers = children[src]
-                # Steps are visited in order, so if this one already depends on ``src``
-                # it is the last child recorded there (an input read twice: one edge).
-                if not consumers or consumers[-1] != i:
-                    consumers.append(i)
-                    upstream_names.append(names[src])
-                    if src >= i:
-                        ordered = False
-            else:
-                b = _resolve(node, param, producers, params)
-                if b is None:
-                    found.append(_missing(node, param, unique, outputs_of))
-                    continue
-                kind = type(b)
-                if kind is FromParam:
-                    used_params.add(b.name)  # type: ignore[union-attr]
-                elif kind is FromDefault:
-                    defaults = True
-            bindings.append((param, b))
-        positional: tuple[str, ...] | None = None
-        if not extra:
-            if step.positional and not defaults:
-                positional = step.parameters
-            else:
-                positional = _positional(step, bindings)
-        bound = tuple(bindings)
-        if (  # one parameter bound to the very same object: no __eq__ of a user's value
-            len(bound) == 1
-            and len(last_bindings) == 1
-            and bound[0][1] is last_bindings[0][1]
-            and bound[0][0] == last_bindings[0][0]
-        ):
-            bound = last_bindings
-        last_bindings = bound
-        ups = tuple(upstream_names)
-        if ups == last_upstream:
-            ups = last_upstream
-        last_upstream = ups
-        dnode = compiled[name] = DagNode(
-            name=name,
-            step=step,
+        bindings, upstream = binder.bind(i, node)
+        dag_node = DagNode(
+            name=node.name,
+            step=node.step,
             outputs=node.outputs,
-            bindings=bound,
-            upstream=ups,
+            bindings=tuple(bindings),
+            upstream=tuple(upstream),
             map_param=node.map_param,
-            positional=positional,
+            positional=_positional(node.step, bindings),
             index=i,
         )
-        order.append(dnode)
-        parents.append(len(upstream_names))
-
-    kids = _shared_tuples(children)
-    if not found and not ordered and len(kahn_order(parents, kids)) < len(parents):
-        named = {n.name: [order[j].name for j in k] for n, k in zip(order, kids, strict=True)}
-        cycle = _find_cycle(compiled, named)
-        assert cycle is not None
-        found.append(CycleError(cycle))
+        order.append(dag_node)
+    children = tuple(tuple(kids) for kids in binder.children)
+    parents = tuple(len(n.upstream) for n in order)
+    if not found and binder.backward and len(kahn_order(parents, children)) < len(parents):
+        found.append(CycleError(_find_cycle(order, children)))
     if found:
         raise PipelineBuildError.combine(pipeline, found)
     return Dag(
         pipeline=pipeline,
-        nodes=compiled,
+        nodes={n.name: n for n in order},
         order=tuple(order),
-        parents=tuple(parents),
-        children=kids,
+        parents=parents,
+        children=children,
         producer_index=producers,
-        params=frozenset(used_params),
+        params=frozenset(binder.used_params),
     )
 
 
-def _shared_tuples(lists: list[list[int]]) -> tuple[tuple[int, ...], ...]:
-    """``lists`` as tuples, consecutive equal ones sharing one (the leaves of a fan-out
-    all have the same single child: one tuple for all of them)."""
-    out: list[tuple[int, ...]] = []
-    prev: list[int] | None = None
-    shared: tuple[int, ...] = ()
-    for kids in lists:
-        if kids != prev:
-            prev, shared = kids, tuple(kids)
-        out.append(shared)
-    return tuple(out)
+def _index(
+    nodes: Sequence[StepNode], found: list[PipelineBuildError]
+) -> tuple[list[StepNode], dict[str, int]]:
+    """The steps with distinct names (the first placement wins), and each output's
+    producer by position; duplicates are reported in ``found``."""
+    position: dict[str, int] = {}
+    unique: list[StepNode] = []
+    producers: dict[str, int] = {}
+    clashes: list[PipelineBuildError] = []
+    for node in nodes:
+        i = position.setdefault(node.name, len(unique))
+        if i == len(unique):
+            unique.append(node)
+        else:
+            found.append(DuplicateStepError(node.name))
+        for out in node.outputs:
+            j = producers.setdefault(out, i)
+            if j != i:
+                clashes.append(DuplicateOutputError(out, [unique[j].name, node.name]))
+    found.extend(clashes)
+    return unique, producers
+
+
+class _Binder:
+    """Resolves each step's parameters, in step order, and records the edges."""
+
+    def __init__(
+        self,
+        nodes: list[StepNode],
+        producers: dict[str, int],
+        params: Collection[str],
+        found: list[PipelineBuildError],
+    ) -> None:
+        self.nodes = nodes
+        self.producers = producers
+        self.params = params
+        self.found = found
+        #: by position: the positions of each step's consumers
+        self.children: list[list[int]] = [[] for _ in nodes]
+        #: run parameters some step reads
+        self.used_params: set[str] = set()
+        #: an edge goes to a step placed earlier (only then can there be a cycle)
+        self.backward = False
+        self._outputs_of: dict[str, tuple[str, ...]] = {}  # for messages, filled on need
+
+    def bind(self, i: int, node: StepNode) -> tuple[list[tuple[str, Binding]], list[str]]:
+        """``node``'s bindings, and the names of the steps it reads from."""
+        step = node.step
+        extra = [p for p in node.bindings if p not in step.parameter_set]  # **kwargs receivers
+        bindings: list[tuple[str, Binding]] = []
+        upstream: list[str] = []
+        for param in (*step.parameters, *extra):
+            b = self._binding(i, node, param)
+            if b is None:
+                self.found.append(self._missing(node, param))
+                continue
+            if isinstance(b, FromOutput):
+                self._edge(self.producers[b.output], i, upstream)
+            elif isinstance(b, FromParam):
+                self.used_params.add(b.name)
+            bindings.append((param, b))
+        return bindings, upstream
+
+    def _binding(self, i: int, node: StepNode, param: str) -> Binding | None:
+        """Where ``param`` comes from: a declared or same-named upstream output first."""
+        match node.bindings.get(param):
+            case FromInput(source=out) | FromOutput(output=out) if out in self.producers:
+                return FromOutput(out)
+            case None if _same_name(node.step, param, self.producers, i) is not None:
+                return FromOutput(param)
+        return _resolve(node, param, self.producers, self.params)
+
+    def _edge(self, src: int, i: int, upstream: list[str]) -> None:
+        consumers = self.children[src]
+        # Steps are visited in order, so if this one already reads from ``src`` it is
+        # the last consumer recorded there (an input read twice: one edge).
+        if not consumers or consumers[-1] != i:
+            consumers.append(i)
+            upstream.append(self.nodes[src].name)
+            self.backward = self.backward or src >= i
+
+    def _missing(self, node: StepNode, param: str) -> MissingInputError:
+        """The error for ``param`` of ``node``, which nothing supplies."""
+        if not self._outputs_of:
+            self._outputs_of.update((n.name, n.outputs) for n in self.nodes)
+        wanted = _wanted(node, param)
+        return MissingInputError(node.name, wanted, hint=_hint(param, wanted, self._outputs_of))
 
 
 def _positional(step: Any, bindings: list[tuple[str, Binding]]) -> tuple[str, ...] | None:
@@ -228,17 +208,6 @@ def _same_name(step: Any, param: str, producers: dict[str, int], i: int) -> int 
         return None
     src = producers.get(param)
     return None if src == i else src
-
-
-def _missing(
-    node: StepNode, param: str, nodes: Sequence[StepNode], outputs_of: dict[str, tuple[str, ...]]
-) -> MissingInputError:
-    """The error for ``param`` of ``node``, which nothing supplies (``outputs_of`` is filled
-    on the first call: step name -> outputs)."""
-    if not outputs_of:
-        outputs_of.update((n.name, n.outputs) for n in nodes)
-    wanted = _wanted(node, param)
-    return MissingInputError(node.name, wanted, hint=_hint(param, wanted, outputs_of))
 
 
 def _hint(param: str, wanted: str, outputs: dict[str, tuple[str, ...]]) -> str:
@@ -288,32 +257,31 @@ def _resolve(
     return None
 
 
-def _find_cycle(nodes: dict[str, DagNode], downstream: dict[str, list[str]]) -> list[str] | None:
-    """Return the steps of one cycle, in order, or ``None`` (iterative DFS)."""
+def _find_cycle(order: Sequence[DagNode], children: Sequence[Sequence[int]]) -> list[str]:
+    """The steps of one cycle, in order (iterative depth-first search by position)."""
     WHITE, GREY, BLACK = 0, 1, 2
-    color = dict.fromkeys(nodes, WHITE)
-    for root in nodes:
+    color = [WHITE] * len(order)
+    for root in range(len(order)):
         if color[root] != WHITE:
             continue
-        stack: list[tuple[str, int]] = [(root, 0)]
-        path: list[str] = []
+        stack: list[tuple[int, int]] = [(root, 0)]
+        path: list[int] = []
         while stack:
-            name, i = stack.pop()
-            if i == 0:
-                color[name] = GREY
-                path.append(name)
-            children = downstream[name]
-            if i < len(children):
-                stack.append((name, i + 1))
-                child = children[i]
+            at, k = stack.pop()
+            if k == 0:
+                color[at] = GREY
+                path.append(at)
+            if k < len(children[at]):
+                stack.append((at, k + 1))
+                child = children[at][k]
                 if color[child] == GREY:
-                    return path[path.index(child) :]
+                    return [order[j].name for j in path[path.index(child) :]]
                 if color[child] == WHITE:
                     stack.append((child, 0))
             else:
-                color[name] = BLACK
+                color[at] = BLACK
                 path.pop()
-    return None
+    raise AssertionError("no cycle found")  # pragma: no cover (called only on a cycle)
 
 
 def build_dag(spec: PipelineSpec, params: Collection[str] = ()) -> Dag:

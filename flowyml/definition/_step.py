@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-import sys
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
@@ -25,19 +24,49 @@ _NAME = re.compile(r"^[A-Za-z_][\w\-.\[\]]*$")
 
 
 def _check_name(kind: str, value: object, step: str) -> str:
-    """``value`` if it is a valid name, interned.
-
-    Interned, the name a step declares and the name another step asks for are one
-    object, as are parameter names (Python interns those of every function): compiling
-    and running look names up in dicts of every step's outputs, where a lookup by the
-    same object never has to read the stored key (on a 100,000-step pipeline each such
-    read is a cache miss).
-    """
+    """``value`` if it is a valid name."""
     if not isinstance(value, str) or not _NAME.match(value):
         raise StepDefinitionError(
             f"step {step!r}: {kind} {value!r} is not a valid name (letters, digits, '_', '-', '.')"
         )
-    return sys.intern(value) if type(value) is str else value
+    return value
+
+
+def _check_outputs(step: str, outputs: Sequence[str] | None) -> tuple[str, ...]:
+    """The declared output names (default: one, named like the step)."""
+    if outputs is None:
+        return (step,)
+    if isinstance(outputs, str):
+        outputs = [outputs]
+    names = tuple(_check_name("output", o, step) for o in outputs)
+    if not names:
+        raise StepDefinitionError(f"step {step!r}: outputs=[] declares no output")
+    dupes = {o for o in names if names.count(o) > 1}
+    if dupes:
+        raise StepDefinitionError(f"step {step!r}: output {min(dupes)!r} twice")
+    return names
+
+
+def _check_options(step: str, options: Mapping[str, Any]) -> None:
+    """Raise a clear error naming the step for an option out of its range."""
+    retries = options["retries"]
+    if not isinstance(retries, int) or retries < 0:
+        raise StepDefinitionError(f"step {step!r}: retries must be an int >= 0")
+    if options["retry_delay"] < 0 or options["backoff"] < 1:
+        raise StepDefinitionError(f"step {step!r}: retry_delay must be >= 0 and backoff >= 1")
+    timeout = options["timeout"]
+    if timeout is not None and timeout <= 0:
+        raise StepDefinitionError(f"step {step!r}: timeout must be > 0 seconds")
+    cache = options["cache"]
+    if not isinstance(cache, bool):
+        raise StepDefinitionError(f"step {step!r}: cache must be True or False, got {cache!r}")
+    condition = options["condition"]
+    if condition is not None and not callable(condition):
+        raise StepDefinitionError(f"step {step!r}: condition must be callable")
+
+
+def _as_list(names: Sequence[str]) -> list[str]:
+    return [names] if isinstance(names, str) else list(names)
 
 
 class Step(Generic[P, R]):
@@ -109,30 +138,19 @@ class Step(Generic[P, R]):
         self.context_params: frozenset[str] = info.context_params
         self.asset_params: frozenset[str] = info.asset_params
         self.positional: bool = info.positional
-        if outputs is None:
-            self.outputs: tuple[str, ...] = (self.name,)
-        else:
-            if isinstance(outputs, str):
-                outputs = [outputs]
-            self.outputs = tuple(_check_name("output", o, self.name) for o in outputs)
-            if not self.outputs:
-                raise StepDefinitionError(f"step {self.name!r}: outputs=[] declares no output")
-            dupes = {o for o in self.outputs if self.outputs.count(o) > 1}
-            if dupes:
-                raise StepDefinitionError(f"step {self.name!r}: output {min(dupes)!r} twice")
+        self.outputs: tuple[str, ...] = _check_outputs(self.name, outputs)
         self.input_map: dict[str, str] | None = None if inputs is None else self._map_inputs(inputs)
-        if not isinstance(retries, int) or retries < 0:
-            raise StepDefinitionError(f"step {self.name!r}: retries must be an int >= 0")
-        if retry_delay < 0 or backoff < 1:
-            raise StepDefinitionError(
-                f"step {self.name!r}: retry_delay must be >= 0 and backoff >= 1"
-            )
-        if timeout is not None and timeout <= 0:
-            raise StepDefinitionError(f"step {self.name!r}: timeout must be > 0 seconds")
-        if not isinstance(cache, bool):
-            raise StepDefinitionError(
-                f"step {self.name!r}: cache must be True or False, got {cache!r}"
-            )
+        _check_options(
+            self.name,
+            {
+                "retries": retries,
+                "retry_delay": retry_delay,
+                "backoff": backoff,
+                "timeout": timeout,
+                "cache": cache,
+                "condition": condition,
+            },
+        )
         self.cache = cache
         self.retries = retries
         self.retry_delay = float(retry_delay)
@@ -140,8 +158,6 @@ class Step(Generic[P, R]):
         self.timeout = None if timeout is None else float(timeout)
         self.tags: tuple[str, ...] = tuple(tags)
         self.persist = bool(persist)
-        if condition is not None and not callable(condition):
-            raise StepDefinitionError(f"step {self.name!r}: condition must be callable")
         self.condition = condition
         self.allow_partial = bool(allow_partial)
         self.map_param: str | None = None if map_over is None else self._map_param(map_over)
@@ -171,28 +187,20 @@ class Step(Generic[P, R]):
             p.kind is inspect.Parameter.VAR_KEYWORD for p in self.signature.parameters.values()
         )
         if isinstance(inputs, Mapping):
-            for param in inputs:
-                if param not in free and not var_kw:
-                    raise StepDefinitionError(
-                        f"step {self.name!r}: inputs maps parameter {param!r}, but the function "
-                        f"has no such parameter (it has {free})"
-                    )
-            return {
-                sys.intern(p) if type(p) is str else p: _check_name("input", src, self.name)
-                for p, src in inputs.items()
-            }
-        if isinstance(inputs, str):
-            inputs = [inputs]
-        names = [_check_name("input", i, self.name) for i in inputs]
-        free_set = set(free)
-        mapping = {n: n for n in names if n in free_set}
+            unknown = [p for p in inputs if p not in free]
+            if unknown and not var_kw:
+                raise StepDefinitionError(
+                    f"step {self.name!r}: inputs maps parameter {unknown[0]!r}, but the "
+                    f"function has no such parameter (it has {free})"
+                )
+            return {p: _check_name("input", src, self.name) for p, src in inputs.items()}
+        names = [_check_name("input", i, self.name) for i in _as_list(inputs)]
+        mapping = {n: n for n in names if n in free}
         rest_params = [p for p in free if p not in mapping]
         rest_inputs = [n for n in names if n not in mapping]
         if var_kw:  # extra inputs arrive through **kwargs, under their own names
-            mapping.update(zip(rest_params, rest_inputs, strict=False))
-            mapping.update({n: n for n in rest_inputs[len(rest_params) :]})
-            return mapping
-        if len(rest_inputs) > len(rest_params):
+            rest_params += rest_inputs[len(rest_params) :]
+        elif len(rest_inputs) > len(rest_params):
             raise StepDefinitionError(
                 f"step {self.name!r} declares inputs {rest_inputs} that match no parameter of "
                 f"{self.name}{self.signature}; name a parameter after each input"

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from flowyml import Step, StepContext, step
@@ -47,25 +45,6 @@ def test_inputs_as_mapping() -> None:
         return 0
 
     assert f.input_map == {"data": "raw"}
-
-
-def test_names_made_at_run_time_are_interned() -> None:
-    """A name built at run time (f-string, concatenation) becomes the one shared object
-    for its value, so the output a step declares and the input another step asks for
-    are the same object (dict lookups by name then never compare characters)."""
-
-    def fn(value: int) -> int:
-        return value
-
-    i = 7
-    made = step(name=f"producer_{i}", outputs=[f"rows_{i}"])(fn)
-    used = step(name="consumer", inputs={"value": "rows_" + str(i)})(fn)
-    by_name = step(name="consumer_2", inputs=["val" + "ue"[: i - 5]])(fn)
-    assert made.name is sys.intern("producer_7")
-    assert used.input_map is not None and by_name.input_map is not None
-    assert made.outputs[0] is used.input_map["value"]
-    key = next(iter(by_name.input_map))
-    assert key is by_name.parameters[0]  # the input names the function's own parameter
 
 
 @pytest.mark.parametrize(
