@@ -15,30 +15,24 @@ job, are given what they need explicitly:
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
-import os
-import socket
 import time
-import traceback as tb_module
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
-import msgspec
 
 from .._ids import time_stamp
-from ..assets import Asset
-from ..definition._params import Const, FromContext, FromOutput, FromParam
 from ..errors import StepCancelledError, StepError, StoreError
-from ..events import Event, RunFinished, RunStarted, RunStatus, StepFailed, StepSkipped
+from ..events import Event, RunFinished, RunStatus, StepSkipped
 from ..results import PipelineResult, StepResult
 from ._attempts import StepCalls
 from ._callbacks import EventCallback
-from ._core import FAILED, OK, PARTIAL, SKIP, TERMINAL, RunState, Snapshot, fold
+from ._core import FAILED, OK, PARTIAL, SKIP, TERMINAL, RunState, Snapshot
+from ._events import RunEvents, run_started
+from ._inputs import condition_holds, optional_consumers, resolve
 from ._mapping import Mapper
 from ._persist import Persistence
 from ._scheduler import Scheduler
@@ -58,15 +52,6 @@ log = logging.getLogger("flowyml")
 
 HEARTBEAT_SECONDS = 10.0
 _cancelled = anyio.get_cancelled_exc_class
-
-
-@functools.cache
-def _host() -> str:
-    return socket.gethostname()
-
-
-def _jsonable(value: Any) -> Any:
-    return msgspec.to_builtins(value, enc_hook=repr, str_keys=True)
 
 
 class Runner:
@@ -106,9 +91,12 @@ class Runner:
         self.state = RunState(dag)
         self._callback = EventCallback(on_event) if on_event is not None else None
         self._writer: EventWriter | None = None
-        self._persist: Persistence | None = None
         if runtime is not None:
             self._writer = EventWriter(runtime.metadata, runtime.hub, on_failure=self._store_failed)
+        events = RunEvents(run_id, self.state, self._writer, self._callback)
+        self._emit, self._fail = events.emit, events.fail
+        self._persist: Persistence | None = None
+        if runtime is not None:
             self._persist = Persistence(
                 runtime=runtime,
                 state=self.state,
@@ -156,35 +144,6 @@ class Runner:
         self._steps_scope: anyio.CancelScope | None = None
         self._t0 = 0.0
 
-    # ------------------------------------------------------------------ events
-    def _emit(self, ev: Event, r: StepResult | None = None) -> None:
-        """Apply ``ev`` to its step's result (``r`` if the caller has it), then send it on."""
-        if r is None and (step := getattr(ev, "step", None)) is not None:
-            r = self.state.results[step]
-        if r is not None:
-            fold(r, ev)
-        if self._writer is not None:
-            self._writer.submit(ev)
-        if self._callback is not None:
-            self._callback(ev)
-
-    def _fail(self, node: Any, attempt: int, error: BaseException, t0: float) -> None:
-        """Record a step's failure (``node``: a node, an element or a result: its name)."""
-        r = self.state.results[node.name]
-        r.error = error
-        failed = StepFailed(
-            run_id=self.run_id,
-            ts=time.time(),
-            step=node.name,
-            attempt=attempt,
-            error=f"{type(error).__name__}: {error}",
-            error_type=type(error).__qualname__,
-            traceback="".join(tb_module.format_exception(error)),
-            duration=time.perf_counter() - t0,
-        )
-        self._emit(failed, r)
-        log.warning("step %r of run %s failed: %s", node.name, self.run_id, error)
-
     # ------------------------------------------------------------------ run
     async def run(self) -> PipelineResult:
         """Execute every step; return the result (the run is persisted before returning).
@@ -199,18 +158,7 @@ class Runner:
         self._t0 = time.perf_counter()
         if self._persist is not None:
             self._persist.id_stamp = time_stamp(started)
-        self._emit(
-            RunStarted(
-                run_id=self.run_id,
-                ts=started,
-                pipeline=self.dag.pipeline,
-                params=_jsonable(self.params),
-                pid=os.getpid(),
-                host=_host(),
-                resumed_from=self.resume_from,
-                steps=list(self.dag.nodes),
-            )
-        )
+        self._emit(run_started(self.run_id, self.dag, self.params, self.resume_from, started))
         status: RunStatus = "failed"
         try:
             async with AsyncExitStack() as stack, anyio.create_task_group() as outer:
@@ -405,7 +353,7 @@ class Runner:
             if await persist.load_outputs(node, records, source_run=source, cache_key=""):
                 self._settle(node, OK)
                 return
-        kwargs, ctx_params = self._resolve(node)
+        kwargs, ctx_params = resolve(node, self.state.values, self.params)
         if persist is not None and self.state.lazy and (node.step.condition or node.map_param):
             await persist.realize(node, kwargs)
         if node.step.condition is not None and not self._condition_holds(node, kwargs):
@@ -445,7 +393,8 @@ class Runner:
             self._start(self._sched.succeeded(node.index))
             return
         if outcome is SKIP:
-            ready, skipped = self._sched.skipped(node.index, self._optional_consumers(node))
+            self.state.values.update(dict.fromkeys(node.outputs))  # None for the tolerant
+            ready, skipped = self._sched.skipped(node.index, optional_consumers(self.dag, node))
             reason = f"upstream step {node.name!r} was skipped (its condition is false)"
         else:
             tolerant: tuple[int, ...] = ()
@@ -464,52 +413,11 @@ class Runner:
             self._emit(StepSkipped(run_id=self.run_id, ts=now, step=name, reason=reason))
         self._start(ready)
 
-    def _optional_consumers(self, node: DagNode) -> tuple[int, ...]:
-        """Dependents whose every parameter fed by ``node`` defaults to ``None``."""
-        outs = set(node.outputs)
-        tolerant = []
-        for d in self.dag.children[node.index]:
-            dn = self._order[d]
-            params = dn.step.signature.parameters
-            fed = [p for p, b in dn.bindings if isinstance(b, FromOutput) and b.output in outs]
-            if fed and all(p in params and params[p].default is None for p in fed):
-                tolerant.append(d)
-        self.state.values.update(dict.fromkeys(node.outputs))
-        return tuple(tolerant)
-
-    def _resolve(self, node: DagNode) -> tuple[dict[str, Any], list[str]]:
-        """The step's keyword arguments, and the parameters that get its StepContext."""
-        kwargs: dict[str, Any] = {}
-        ctx_params: list[str] = []
-        values = self.state.values
-        for param, b in node.bindings:
-            match b:
-                case FromOutput(output=output):
-                    v = values[output]
-                    if isinstance(v, Asset) and param not in node.step.asset_params:
-                        v = v.value
-                    kwargs[param] = v
-                case FromParam(name=name):
-                    kwargs[param] = self.params[name]
-                case Const(value=value):
-                    kwargs[param] = value
-                case FromContext():
-                    ctx_params.append(param)
-        return kwargs, ctx_params
-
     def _condition_holds(self, node: DagNode, kwargs: dict[str, Any]) -> bool:
-        cond = node.step.condition
-        assert cond is not None
+        """Whether a conditional step runs; a false condition skips it, a raising one fails it."""
         try:
-            sig = inspect.signature(cond)
-            if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
-                args = kwargs
-            else:
-                args = {k: v for k, v in kwargs.items() if k in sig.parameters}
-            holds = bool(cond(**args))
-        except Exception as exc:
-            err = StepError(node.name, f"its condition raised {type(exc).__name__}: {exc}")
-            err.__cause__ = exc
+            holds = condition_holds(node, kwargs)
+        except StepError as err:
             self._fail(node, 0, err, time.perf_counter())
             return False
         if not holds:

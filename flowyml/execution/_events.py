@@ -1,0 +1,93 @@
+"""Where a run's events go: its step results, the metadata store, the user's callback."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import socket
+import time
+import traceback
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from ..events import Event, RunStarted, StepFailed
+from ..results import StepResult
+from ._callbacks import EventCallback
+from ._core import RunState, fold
+from ._writer import EventWriter
+
+if TYPE_CHECKING:
+    from ..compile._dag import Dag
+
+__all__ = ("RunEvents", "run_started")
+
+log = logging.getLogger("flowyml")
+
+
+class RunEvents:
+    """Records a run's events: each is folded into its step's result (the run's result
+    derives from its events), queued for the metadata store, and handed to ``on_event``."""
+
+    def __init__(
+        self,
+        run_id: str,
+        state: RunState,
+        writer: EventWriter | None,
+        callback: EventCallback | None,
+    ) -> None:
+        self.run_id = run_id
+        self.state = state
+        self.writer = writer
+        self.callback = callback
+
+    def emit(self, ev: Event, r: StepResult | None = None) -> None:
+        """Record ``ev`` (``r``: its step's result, when the caller has it at hand)."""
+        if r is None and (step := getattr(ev, "step", None)) is not None:
+            r = self.state.results[step]
+        if r is not None:
+            fold(r, ev)
+        if self.writer is not None:
+            self.writer.submit(ev)
+        if self.callback is not None:
+            self.callback(ev)
+
+    def fail(self, node: Any, attempt: int, error: BaseException, t0: float) -> None:
+        """Record a step's failure (``node``: a node, an element or a result: its name)."""
+        r = self.state.results[node.name]
+        r.error = error
+        failed = StepFailed(
+            run_id=self.run_id,
+            ts=time.time(),
+            step=node.name,
+            attempt=attempt,
+            error=f"{type(error).__name__}: {error}",
+            error_type=type(error).__qualname__,
+            traceback="".join(traceback.format_exception(error)),
+            duration=time.perf_counter() - t0,
+        )
+        self.emit(failed, r)
+        log.warning("step %r of run %s failed: %s", node.name, self.run_id, error)
+
+
+def run_started(
+    run_id: str, dag: Dag, params: Mapping[str, Any], resumed_from: str | None, ts: float
+) -> RunStarted:
+    """The first event of a run: what runs, with which parameters, where."""
+    return RunStarted(
+        run_id=run_id,
+        ts=ts,
+        pipeline=dag.pipeline,
+        params=msgspec.to_builtins(params, enc_hook=repr, str_keys=True),
+        pid=os.getpid(),
+        host=_host(),
+        resumed_from=resumed_from,
+        steps=list(dag.nodes),
+    )
+
+
+@functools.cache
+def _host() -> str:
+    return socket.gethostname()
