@@ -35,6 +35,7 @@ from .config import load_config as load_config
 from .definition._context import Context as Context
 from .definition._context import StepContext as StepContext
 from .definition._context import context as context
+from .definition._shared import shared as shared
 from .definition._step import Step as Step
 from .definition._step import step as step
 from .definition._when import when as when
@@ -49,6 +50,7 @@ from .results import StepResult as StepResult
 if TYPE_CHECKING:
     from .client import Client as Client
     from .compile._dag import Dag as Dag
+    from .execution._resources import close_shared as close_shared
     from .execution._runtime import Runtime as Runtime
     from .storage._protocols import ArtifactStore as ArtifactStore
     from .storage._protocols import Materializer as Materializer
@@ -78,15 +80,18 @@ __all__ = (
     "StepError",
     "StepResult",
     "__version__",
+    "close_shared",
     "context",
     "load_config",
     "pipeline",
+    "shared",
     "step",
     "when",
 )
 
 _LAZY = {
     "Client": ("flowyml.client", "Client"),
+    "close_shared": ("flowyml.execution._resources", "close_shared"),
     "Dag": ("flowyml.compile._dag", "Dag"),
     "Runtime": ("flowyml.execution._runtime", "Runtime"),
     "ArtifactStore": ("flowyml.storage._protocols", "ArtifactStore"),

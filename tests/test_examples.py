@@ -30,3 +30,9 @@ def test_async_fetch_fetches_every_resource_concurrently(tmp_path: Path) -> None
     wall = float(words[words.index("wall,") - 1].rstrip("s"))
     busy = float(words[words.index("of") - 1].rstrip("s"))
     assert busy > 2 * wall  # the summed step time far exceeds the wall time: they overlapped
+
+
+def test_crawl_shares_one_client_across_the_map(tmp_path: Path) -> None:
+    env = {**os.environ, "FLOWYML_HOME": str(tmp_path)}
+    out = run_python(str(ROOT / "examples" / "crawl.py"), "500", env=env)
+    assert "crawled 500 pages" in out and "through one client" in out

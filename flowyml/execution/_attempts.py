@@ -28,6 +28,7 @@ from ._threads import run_in_thread
 if TYPE_CHECKING:
     from ._persist import Persistence
     from ._protocol import Executor
+    from ._resources import Resources
 
 __all__ = ("StepCalls",)
 
@@ -56,6 +57,7 @@ class StepCalls:
         emit: Emit,
         fail: Fail,
         persistence: Persistence | None,
+        resources: Resources,
         max_concurrency: int | None,
         max_threads: int | None,
         executor: Executor | None,
@@ -67,6 +69,7 @@ class StepCalls:
         self.emit = emit
         self.fail = fail
         self.persistence = persistence
+        self.resources = resources
         self.executor = executor
         self._limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
         # The daemon threads have one bound for the whole process; max_threads bounds
@@ -193,6 +196,7 @@ class StepCalls:
         A ``CancelledError`` that the run did not ask for is the step's own failure
         (:class:`~flowyml.errors.StepCancelledError`), not the run's cancellation.
         """
+        kwargs = await self.resources.inject(node.name, kwargs)
         guard = CancelGuard()
         try:
             if self._limiter is None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..assets import Asset
 from ..definition._params import Const, FromOutput, FromParam
+from ..definition._shared import Shared
 from ..errors import SerializationError
 from ..events import ArtifactRef, StepCached
 from ..storage import _cache as keys
@@ -250,7 +251,7 @@ def _cache_key(node: Any, kwargs: Mapping[str, Any], refs: Mapping[str, Artifact
             case FromOutput(output=output):
                 ref = refs.get(output)
                 input_hashes[param] = ref.content_hash if ref else keys.hash_value(kwargs[param])
-            case FromParam() | Const():
+            case FromParam() | Const() if not isinstance(kwargs[param], Shared):
                 params[param] = keys.hash_value(kwargs[param])
     if not whole:  # an element: keyed by its item, not the whole list
         input_hashes.pop(node.map_param, None)

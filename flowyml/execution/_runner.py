@@ -35,6 +35,7 @@ from ._events import RunEvents, run_started
 from ._inputs import condition_holds, optional_consumers, resolve
 from ._mapping import Mapper
 from ._persist import Persistence
+from ._resources import Resources
 from ._scheduler import Scheduler
 from ._spawn import Starter
 from ._stray import CancelGuard
@@ -106,6 +107,7 @@ class Runner:
                 cache_expiry=cache_expiry,
                 snapshot=snapshot,
             )
+        self._resources = Resources(self.params)
         self._calls = StepCalls(
             run_id=run_id,
             pipeline=dag.pipeline,
@@ -114,6 +116,7 @@ class Runner:
             emit=self._emit,
             fail=self._fail,
             persistence=self._persist,
+            resources=self._resources,
             max_concurrency=max_concurrency,
             max_threads=max_threads,
             executor=executor,
@@ -178,6 +181,7 @@ class Runner:
                 await self._finish_cancelled("the run was cancelled")
             raise
         finally:
+            await self._resources.aclose()  # shielded and bounded
             if self._callback is not None:
                 self._callback.discard()
         if self._store_error is not None:
