@@ -6,6 +6,8 @@ import {
   MiniMap,
   Position,
   ReactFlow,
+  ReactFlowProvider,
+  type AriaLabelConfig,
   type NodeHandle,
   type Edge,
   type NodeMouseHandler,
@@ -16,7 +18,9 @@ import {
 import '@xyflow/react/dist/style.css';
 import type { Dag, DagNode } from '../api/types';
 import { dagKey, layoutDag, NODE_HEIGHT, NODE_WIDTH, type Point } from '../layout/dagLayout';
+import { parseElement, type ElementSummary } from '../state/mapElements';
 import type { StepView } from '../state/runReducer';
+import { FindStep } from './FindStep';
 import { StepNode, type StepFlowNode } from './StepNode';
 
 const nodeTypes: NodeTypes = { step: StepNode };
@@ -36,6 +40,7 @@ const STATUS_COLOR: Record<string, string> = {
 
 interface CachedNode {
   step: StepView | null;
+  elements: ElementSummary | null;
   selected: boolean;
   position: Point;
   node: StepFlowNode;
@@ -45,10 +50,34 @@ interface Props {
   dag: Dag;
   /** step states of a run; omit to draw the pipeline's definition */
   steps?: Readonly<Record<string, StepView>>;
+  /** per mapped node: its elements' count and statuses */
+  elements?: ReadonlyMap<string, ElementSummary>;
   selected?: string | null;
   onSelect?: (step: string) => void;
   maxHeight?: number;
   label: string;
+}
+
+// The graph is read-only: React Flow's default hints talk about deleting and moving nodes.
+const ARIA: Partial<AriaLabelConfig> = {
+  'node.a11yDescription.default': 'Press Enter to open the step details.',
+  'node.a11yDescription.keyboardDisabled': 'Press Enter to open the step details.',
+  'node.a11yDescription.ariaLiveMessage': () => '',
+  'edge.a11yDescription.default': '',
+  'controls.ariaLabel': 'Graph zoom controls',
+  'controls.zoomIn.ariaLabel': 'Zoom in',
+  'controls.zoomOut.ariaLabel': 'Zoom out',
+  'controls.fitView.ariaLabel': 'Fit the whole graph',
+  'minimap.ariaLabel': 'Overview of the graph',
+};
+
+/** Level of detail by zoom, so that no label is drawn smaller than 11 px on screen. */
+export type Detail = 'full' | 'name' | 'name-large' | 'shapes';
+export function detailFor(zoom: number): Detail {
+  if (zoom >= 1) return 'full'; // 13 px title, 11 px meta
+  if (zoom >= 0.75) return 'name'; // title alone at 15 px
+  if (zoom >= 0.5) return 'name-large'; // title alone at 22 px
+  return 'shapes';
 }
 
 /**
@@ -70,7 +99,6 @@ const FIT_ALL = { padding: 0.08, maxZoom: 1.1 };
 /** Above this many steps the first view zooms onto the interesting part, not the whole DAG. */
 const BIG_DAG = 80;
 const READABLE_ZOOM = 0.6;
-const FAR_ZOOM = 0.4;
 const INTERESTING = new Set(['running', 'retrying', 'failed']);
 
 /** Height that shows the whole DAG at a readable zoom, within bounds. */
@@ -79,23 +107,43 @@ function fittedHeight(width: number, layoutWidth: number, layoutHeight: number, 
   return Math.round(Math.min(max, Math.max(220, layoutHeight * zoom + PAD)));
 }
 
-export function DagView({ dag, steps, selected = null, onSelect, maxHeight = 560, label }: Props) {
+export function DagView(props: Props) {
+  return (
+    <ReactFlowProvider>
+      <DagCanvas {...props} />
+    </ReactFlowProvider>
+  );
+}
+
+/** The node a selection points at: a map element selects its mapped node. */
+function nodeFor(selected: string | null, known: ReadonlyMap<string, Point>): string | null {
+  if (!selected) return null;
+  if (known.has(selected)) return selected;
+  const el = parseElement(selected);
+  return el && known.has(el.parent) ? el.parent : null;
+}
+
+function DagCanvas({ dag, steps, elements, selected: selectedStep = null, onSelect, maxHeight = 560, label }: Props) {
   const key = dagKey(dag);
   const layout = useMemo(() => layoutDag(dag.nodes.map((n) => n.id), dag.edges), [key]); // keyed on structure only
   const defs = useMemo(() => new Map<string, DagNode>(dag.nodes.map((n) => [n.id, n])), [dag]);
   const cache = useRef(new Map<string, CachedNode>());
+  const [found, setFound] = useState<string | null>(null);
+  const selected = nodeFor(selectedStep, layout.positions) ?? found;
 
   const nodes = useMemo(() => {
     const next = new Map<string, CachedNode>();
     const out: StepFlowNode[] = [];
     for (const [id, position] of layout.positions) {
       const step = steps?.[id] ?? null;
+      const els = elements?.get(id) ?? null;
       const isSelected = id === selected;
       const prev = cache.current.get(id);
       let entry = prev;
-      if (!prev || prev.step !== step || prev.selected !== isSelected || prev.position !== position) {
+      if (!prev || prev.step !== step || prev.elements !== els || prev.selected !== isSelected || prev.position !== position) {
         entry = {
           step,
+          elements: els,
           selected: isSelected,
           position,
           node: {
@@ -111,8 +159,8 @@ export function DagView({ dag, steps, selected = null, onSelect, maxHeight = 560
             selected: isSelected,
             draggable: false,
             connectable: false,
-            ariaLabel: `Step ${id}${step ? `, ${step.status}` : ''}`,
-            data: { name: defs.get(id)?.name ?? id, step, definition: defs.get(id) ?? null },
+            ariaLabel: `Step ${id}${step ? `, ${step.status}` : ''}${els ? `, ${els.total} elements` : ''}`,
+            data: { name: defs.get(id)?.name ?? id, step, elements: els, definition: defs.get(id) ?? null },
           },
         };
       }
@@ -121,7 +169,7 @@ export function DagView({ dag, steps, selected = null, onSelect, maxHeight = 560
     }
     cache.current = next;
     return out;
-  }, [layout, steps, selected, defs]);
+  }, [layout, steps, elements, selected, defs]);
 
   const edges = useMemo<Edge[]>(
     () =>
@@ -144,7 +192,13 @@ export function DagView({ dag, steps, selected = null, onSelect, maxHeight = 560
     [layout, steps],
   );
 
-  const onNodeClick = useCallback<NodeMouseHandler<StepFlowNode>>((_, node) => onSelect?.(node.id), [onSelect]);
+  const onNodeClick = useCallback<NodeMouseHandler<StepFlowNode>>(
+    (_, node) => {
+      setFound(null);
+      onSelect?.(node.id);
+    },
+    [onSelect],
+  );
   const onKeyDown = useCallback(
     (e: KeyboardEvent<HTMLDivElement>) => {
       if (e.key !== 'Enter' && e.key !== ' ') return;
@@ -167,6 +221,36 @@ export function DagView({ dag, steps, selected = null, onSelect, maxHeight = 560
   const flow = useRef<ReactFlowInstance<StepFlowNode> | null>(null);
   // an estimate of the box width that does not force a layout (the height follows it)
   const [boxWidth] = useState(() => Math.min(typeof window === 'undefined' ? 1200 : window.innerWidth, 1600) - 80);
+
+  /** Pan (and zoom in to a readable level) so that the node is in view; no-op if it already is. */
+  const bringIntoView = useCallback((id: string, always: boolean) => {
+    const inst = flow.current;
+    const box = boxRef.current?.querySelector('.react-flow');
+    const pos = layoutRef.current.positions.get(id);
+    if (!inst || !box || !pos) return;
+    const { x, y, zoom } = inst.getViewport();
+    const rect = box.getBoundingClientRect();
+    const left = pos.x * zoom + x;
+    const top = pos.y * zoom + y;
+    const inside = left >= 0 && top >= 0 && left + NODE_WIDTH * zoom <= rect.width && top + NODE_HEIGHT * zoom <= rect.height;
+    if (inside && zoom >= READABLE_ZOOM && !always) return;
+    void inst.setCenter(pos.x + NODE_WIDTH / 2, pos.y + NODE_HEIGHT / 2, { zoom: Math.max(zoom, 1), duration: 200 });
+  }, []);
+
+  // a step selected elsewhere (timeline, failure banner, ?step= link) comes into view
+  useEffect(() => {
+    if (selected) bringIntoView(selected, false);
+  }, [selected, bringIntoView]);
+
+  const onFind = useCallback(
+    (id: string) => {
+      if (onSelect) onSelect(id);
+      else setFound(id);
+      bringIntoView(id, true);
+    },
+    [onSelect, bringIntoView],
+  );
+
   useEffect(() => {
     const box = boxRef.current;
     if (!box) return;
@@ -183,14 +267,12 @@ export function DagView({ dag, steps, selected = null, onSelect, maxHeight = 560
       cancelAnimationFrame(frame);
       frame = requestAnimationFrame(() => {
         const inst = flow.current;
-        const focus = selectedRef.current ? layoutRef.current.positions.get(selectedRef.current) : undefined;
+        const focus = selectedRef.current;
         if (!inst) return;
         // show everything; if that is too small to read and a step is selected (panel
         // open), centre that step at a readable zoom instead
         void inst.fitView(FIT).then(() => {
-          if (focus && inst.getZoom() < READABLE_ZOOM) {
-            void inst.setCenter(focus.x + NODE_WIDTH / 2, focus.y + NODE_HEIGHT / 2, { zoom: 0.8 });
-          }
+          if (focus && inst.getZoom() < READABLE_ZOOM) bringIntoView(focus, true);
         });
       });
     });
@@ -199,18 +281,18 @@ export function DagView({ dag, steps, selected = null, onSelect, maxHeight = 560
       observer.disconnect();
       cancelAnimationFrame(frame);
     };
-  }, []);
-  // big DAGs: start on the running/failed steps (or the first ones) at a readable zoom;
-  // the minimap gives the overview. Decided once, on first render.
+  }, [bringIntoView]);
+  // first view: a selected step (deep link) at full size; a big DAG on its running/failed
+  // steps (or its first ones) at a readable zoom; otherwise the whole DAG. Decided once.
   const [initialFit] = useState(() => {
+    if (selected) return { nodes: [{ id: selected }], minZoom: 1, maxZoom: 1 };
     if (dag.nodes.length <= BIG_DAG) return FIT;
     const hot = dag.nodes.filter((n) => INTERESTING.has(steps?.[n.id]?.status ?? '')).map((n) => ({ id: n.id }));
     const focus = hot.length > 0 ? hot.slice(0, 20) : dag.nodes.slice(0, 12).map((n) => ({ id: n.id }));
-    return { ...FIT, nodes: focus, minZoom: 0.5, maxZoom: 0.9 };
+    return { ...FIT, nodes: focus, minZoom: 0.5, maxZoom: 1 };
   });
-  // level of detail: far out, nodes drop their text (CSS), which keeps panning cheap
-  const [far, setFar] = useState(false);
-  const onMove = useCallback((_: unknown, viewport: Viewport) => setFar(viewport.zoom < FAR_ZOOM), []);
+  const [detail, setDetail] = useState<Detail>('full');
+  const onMove = useCallback((_: unknown, viewport: Viewport) => setDetail(detailFor(viewport.zoom)), []);
   // a new structure (an inferred DAG gaining edges) gets a new layout: show it whole
   const firstKey = useRef(key);
   useEffect(() => {
@@ -218,33 +300,45 @@ export function DagView({ dag, steps, selected = null, onSelect, maxHeight = 560
   }, [key]);
   const onInit = useCallback((instance: ReactFlowInstance<StepFlowNode>) => {
     flow.current = instance;
+    setDetail(detailFor(instance.getZoom()));
   }, []);
   const height = fittedHeight(boxWidth, layout.width, layout.height, maxHeight);
+  const ids = useMemo(() => dag.nodes.map((n) => n.id), [dag]);
 
   return (
-    <div ref={boxRef} className={`dag${far ? ' dag-far' : ''}`} style={{ height }} onKeyDown={onKeyDown} role="region" aria-label={label}>
-      <ReactFlow<StepFlowNode>
-        nodes={nodes}
-        edges={edges}
-        nodeTypes={nodeTypes}
-        onNodeClick={onNodeClick}
-        onlyRenderVisibleElements
-        nodesDraggable={false}
-        nodesConnectable={false}
-        elementsSelectable={false}
-        edgesFocusable={false}
-        onInit={onInit}
-        onMove={onMove}
-        fitView
-        fitViewOptions={initialFit}
-        minZoom={0.05}
-        maxZoom={2}
-        proOptions={{ hideAttribution: false }}
-      >
-        <Background gap={20} size={1} color="#e5e7eb" />
-        <Controls showInteractive={false} fitViewOptions={FIT_ALL} />
-        {nodes.length > 12 && <MiniMap<StepFlowNode> pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={0} />}
-      </ReactFlow>
+    <div className="dag-wrap">
+      <FindStep ids={ids} onFind={onFind} />
+      <div ref={boxRef} className={`dag dag-${detail}`} style={{ height }} onKeyDown={onKeyDown} role="region" aria-label={label}>
+        <div className="dag-canvas">
+          <ReactFlow<StepFlowNode>
+            nodes={nodes}
+            edges={edges}
+            nodeTypes={nodeTypes}
+            onNodeClick={onNodeClick}
+            onlyRenderVisibleElements
+            nodesDraggable={false}
+            nodesConnectable={false}
+            elementsSelectable={false}
+            edgesFocusable={false}
+            ariaLabelConfig={ARIA}
+            onInit={onInit}
+            onMove={onMove}
+            fitView
+            fitViewOptions={initialFit}
+            minZoom={0.05}
+            maxZoom={2}
+            proOptions={{ hideAttribution: false }}
+            colorMode="system"
+          >
+            <Background gap={20} size={1} />
+          </ReactFlow>
+        </div>
+        {/* beside the canvas, never over it: no control or overview hides a node */}
+        <div className="dag-side">
+          <Controls showInteractive={false} fitViewOptions={FIT_ALL} orientation="horizontal" />
+          {nodes.length > 12 && <MiniMap<StepFlowNode> pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={0} />}
+        </div>
+      </div>
     </div>
   );
 }

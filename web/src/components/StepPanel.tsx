@@ -1,5 +1,4 @@
 import { useEffect, useRef } from 'react';
-import { Link } from 'react-router';
 import { seg } from '../api/client';
 import type { StepDetailResponse } from '../api/types';
 import { useApi } from '../hooks/useApi';
@@ -8,11 +7,16 @@ import { formatIso, formatTime } from '../util/format';
 import { Elapsed } from './Elapsed';
 import { ArtifactCard } from './ArtifactPreview';
 import { ErrorNote } from './Feedback';
+import { MapElements } from './MapElements';
 import { StatusBadge } from './StatusIcon';
+import { Attempts, attemptsOf, CacheNote, logsOf, SkipNote, skipReasonOf, StepLogs } from './StepDiagnosis';
 
 interface Props {
   runId: string;
   step: StepView;
+  /** the run's step names and states (a mapped step lists its elements) */
+  order: readonly string[];
+  steps: Readonly<Record<string, StepView>>;
   onClose(): void;
 }
 
@@ -20,7 +24,7 @@ interface Props {
  * Side panel for one step: state, timings, cache key, error and traceback, and the
  * input/output artifacts with previews. Escape closes it; focus goes back to where it was.
  */
-export function StepPanel({ runId, step, onClose }: Props) {
+export function StepPanel({ runId, step, order, steps, onClose }: Props) {
   const closeRef = useRef<HTMLButtonElement>(null);
   const returnFocus = useRef<Element | null>(null);
   // refetch when the step's state moves on (new attempt, outputs stored, ...)
@@ -54,6 +58,9 @@ export function StepPanel({ runId, step, onClose }: Props) {
   const inputs = detail.data?.inputs ?? [];
   const outputs = detail.data?.outputs ?? [];
   const paramOf = (id: string, map: Record<string, string>) => Object.entries(map).find(([, v]) => v === id)?.[0];
+  const cached = step.status === 'cached';
+  const cachedFrom = step.cached_from ?? detail.data?.step.cached_from ?? null;
+  const attempts = attemptsOf(detail.data);
 
   return (
     <aside className="panel" aria-labelledby="step-panel-title" data-panel-step={step.step}>
@@ -74,8 +81,12 @@ export function StepPanel({ runId, step, onClose }: Props) {
               <span className="muted small"> next try in {step.retry_delay}s</span>
             )}
           </dd>
-          <dt>Attempts</dt>
-          <dd>{step.attempts}</dd>
+          {!cached && (
+            <>
+              <dt>Attempts</dt>
+              <dd>{step.attempts}</dd>
+            </>
+          )}
           <dt>Started</dt>
           <dd>
             <time dateTime={formatIso(step.started_at)}>{formatTime(step.started_at)}</time>
@@ -86,53 +97,16 @@ export function StepPanel({ runId, step, onClose }: Props) {
           </dd>
           <dt>Duration</dt>
           <dd>
-            <Elapsed start={step.started_at} end={step.finished_at} duration={step.duration} running={running} />
+            {cached ? 'from cache' : <Elapsed start={step.started_at} end={step.finished_at} duration={step.duration} running={running} />}
           </dd>
           <dt>Cache key</dt>
           <dd className="mono break">{step.cache_key ?? '—'}</dd>
-          {step.cached_from && (
-            <>
-              <dt>Cached from</dt>
-              <dd>
-                <Link to={`/runs/${seg(step.cached_from)}`} className="mono">
-                  {step.cached_from}
-                </Link>
-              </dd>
-            </>
-          )}
-          {step.reason && (
-            <>
-              <dt>Reason</dt>
-              <dd>{step.reason}</dd>
-            </>
-          )}
         </dl>
 
-        {(step.error || step.traceback) && (
-          <section className="panel-section">
-            <h3>{step.status === 'retrying' ? 'Last error' : 'Error'}</h3>
-            <div className="error-box">
-              {/* `error` is "Type: message"; show the type in bold once */}
-              {step.error_type && step.error?.startsWith(`${step.error_type}: `) ? (
-                <>
-                  <strong>{step.error_type}: </strong>
-                  {step.error.slice(step.error_type.length + 2)}
-                </>
-              ) : (
-                <>
-                  {step.error_type && <strong>{step.error_type}: </strong>}
-                  {step.error}
-                </>
-              )}
-            </div>
-            {step.traceback && (
-              <details open>
-                <summary>Traceback</summary>
-                <pre className="code traceback">{step.traceback}</pre>
-              </details>
-            )}
-          </section>
-        )}
+        {cached && <CacheNote source={cachedFrom} />}
+        {step.status === 'skipped' && <SkipNote reason={skipReasonOf(step, detail.data)} />}
+        <Attempts attempts={attempts} step={step} />
+        <MapElements parent={step.step} order={order} steps={steps} />
 
         {detail.error !== null && <ErrorNote error={detail.error} title="Step details" />}
 
@@ -154,6 +128,7 @@ export function StepPanel({ runId, step, onClose }: Props) {
             outputs.map((a) => <ArtifactCard key={a.id} artifact={a} open={outputs.length <= 2} />)
           )}
         </section>
+        <StepLogs logs={logsOf(detail.data)} />
       </div>
     </aside>
   );

@@ -48,3 +48,15 @@ describe('isotonicPlace', () => {
     for (let i = 1; i < y.length; i++) expect(y[i]! - y[i - 1]!).toBeGreaterThanOrEqual(20 - 1e-9);
   });
 });
+
+describe('find step', () => {
+  it('prefers an exact name, then a prefix, then a substring, ignoring case', async () => {
+    const { findStep } = await import('./FindStep');
+    const ids = ['load_all', 'reload', 'load', 'Transform'];
+    expect(findStep(ids, 'load')).toBe('load');
+    expect(findStep(ids, 'LOA')).toBe('load_all');
+    expect(findStep(ids, 'form')).toBe('Transform');
+    expect(findStep(ids, 'nope')).toBeNull();
+    expect(findStep(ids, '  ')).toBeNull();
+  });
+});

@@ -1,15 +1,37 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { apiFetch, isAbort, seg } from '../api/client';
 import { LiveStream } from '../api/live';
-import type { Dag, RunDetailResponse } from '../api/types';
+import type { Dag, RunDetailResponse, StepRunRecord } from '../api/types';
 import { dagFromSteps } from '../layout/dagFromSteps';
-import { applyRunEvents, isTerminalRun, runStateFromSnapshot, type RunViewState } from '../state/runReducer';
+import {
+  applyRunEvents,
+  applyStepPage,
+  isTerminalRun,
+  runStateFromSnapshot,
+  type RunViewState,
+} from '../state/runReducer';
 
 export interface RunLive {
   state: RunViewState | null;
   dag: Dag | null;
+  /** the server runs this run and can cancel it */
+  canCancel: boolean;
+  /** later pages of steps are still loading */
+  loadingSteps: boolean;
   error: unknown;
 }
+
+/** Fields of newer servers, read defensively. */
+interface Paged {
+  steps_next_cursor?: string | null;
+  can_cancel?: boolean;
+}
+interface StepPage {
+  items: StepRunRecord[];
+  next_cursor: string | null;
+}
+
+const STEP_PAGE = 1000;
 
 /**
  * One run, live: snapshot from `GET api/runs/{id}`, then its SSE stream (replayed from
@@ -21,6 +43,8 @@ export function useRunLive(runId: string): RunLive {
   const [snapshotDag, setSnapshotDag] = useState<Dag | null>(null);
   const [inferred, setInferred] = useState<RunDetailResponse | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [canCancel, setCanCancel] = useState(false);
+  const [loadingSteps, setLoadingSteps] = useState(false);
   const inferredOnce = useRef(false);
 
   useEffect(() => {
@@ -34,13 +58,36 @@ export function useRunLive(runId: string): RunLive {
     const load = () => apiFetch<RunDetailResponse>(`runs/${seg(runId)}`, { signal: ac.signal });
     const takeSnapshot = (resp: RunDetailResponse) => {
       setState((prev) => runStateFromSnapshot(resp, prev ?? undefined));
+      setCanCancel((resp as RunDetailResponse & Paged).can_cancel ?? !isTerminalRun(resp.run.status));
       if (resp.dag) setSnapshotDag(resp.dag);
       else setInferred(resp);
+    };
+    // big runs: the snapshot holds the first page of steps; the rest load page by page
+    // (drawn as they come) while the stream already runs
+    const loadPages = async (cursor: string) => {
+      setLoadingSteps(true);
+      let next: string | null = cursor;
+      try {
+        while (next !== null && !ac.signal.aborted) {
+          const page: StepPage = await apiFetch<StepPage>(`runs/${seg(runId)}/steps`, {
+            query: { cursor: next, limit: STEP_PAGE },
+            signal: ac.signal,
+          });
+          setState((s) => (s ? applyStepPage(s, page.items) : s));
+          next = page.next_cursor;
+        }
+      } catch (e) {
+        if (!isAbort(e)) setError(e);
+      } finally {
+        if (!ac.signal.aborted) setLoadingSteps(false);
+      }
     };
 
     load()
       .then((resp) => {
         takeSnapshot(resp);
+        const cursor = (resp as RunDetailResponse & Paged).steps_next_cursor;
+        if (cursor) void loadPages(cursor);
         if (isTerminalRun(resp.run.status)) return;
         stream = new LiveStream({
           name: `run:${runId}`,
@@ -74,5 +121,5 @@ export function useRunLive(runId: string): RunLive {
     () => (inferred ? dagFromSteps(inferred.run.pipeline, inferred.steps) : null),
     [inferred],
   );
-  return { state, dag: snapshotDag ?? inferredDag, error };
+  return { state, dag: snapshotDag ?? inferredDag, canCancel, loadingSteps, error };
 }

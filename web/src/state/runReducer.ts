@@ -138,6 +138,25 @@ export function runStateFromSnapshot(resp: RunDetailResponse, prev?: RunViewStat
   });
 }
 
+/**
+ * Merge a further page of step records (`GET api/runs/{id}/steps`): new steps join the
+ * order; known ones are replaced unless the state is already as far or further.
+ */
+export function applyStepPage(state: RunViewState, records: readonly StepRunRecord[]): RunViewState {
+  if (records.length === 0) return state;
+  let steps: Record<string, StepView> | null = null;
+  let order: string[] | null = null;
+  for (const record of records) {
+    const old = (steps ?? state.steps)[record.step];
+    if (old && (sameStep(old, record) || (isTerminalStep(old.status) && !isTerminalStep(record.status)))) continue;
+    steps ??= { ...state.steps };
+    if (!old) (order ??= [...state.order]).push(record.step);
+    steps[record.step] = toView(record);
+  }
+  if (steps === null) return state;
+  return withCounts({ ...state, steps, order: order ?? state.order });
+}
+
 function sameStep(view: StepView, record: StepRunRecord): boolean {
   return (
     view.status === record.status &&
