@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { toTable } from './ArtifactPreview';
-import { parseParams } from './TriggerForm';
 import { formatBytes, formatDuration, shortId } from '../util/format';
 import { isotonicPlace } from '../layout/layered';
 
@@ -10,14 +9,6 @@ describe('table previews', () => {
     expect(toTable([{ a: 1 }, { a: 2, b: 'x' }])).toEqual({ columns: ['a', 'b'], rows: [[1, null], [2, 'x']] });
     expect(toTable([[1, 2], [3]])).toEqual({ columns: ['0', '1'], rows: [[1, 2], [3]] });
     expect(toTable('text')).toBeNull();
-  });
-});
-
-describe('trigger form', () => {
-  it('parses JSON-typed values and names the bad fields', () => {
-    expect(parseParams({ lr: '0.1', tags: '["a"]', name: '"x"' })).toEqual({ params: { lr: 0.1, tags: ['a'], name: 'x' } });
-    const bad = parseParams({ lr: '0.1', name: 'x' });
-    expect('errors' in bad && Object.keys(bad.errors)).toEqual(['name']);
   });
 });
 

@@ -71,3 +71,18 @@ describe('trigger form from a JSON Schema', () => {
     expect(fieldErrorsFromServer('something else broke', names)).toEqual({ '': 'something else broke' });
   });
 });
+
+describe('trigger form without a schema', () => {
+  it('types each field by its default value', async () => {
+    const { fieldsFromDefaults } = await import('./paramForm');
+    const fields = fieldsFromDefaults({ lr: 0.1, name: 'x', flag: false, tags: ['a'], opt: null });
+    expect(fields.map((f) => [f.name, f.kind, f.jsonType])).toEqual([
+      ['lr', 'number', null],
+      ['name', 'string', null],
+      ['flag', 'boolean', null],
+      ['tags', 'json', 'array'],
+      ['opt', 'json', null],
+    ]);
+    expect(parseForm(fields, { lr: 'high' })).toEqual({ errors: { lr: 'lr must be a number.' } });
+  });
+});

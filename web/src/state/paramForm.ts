@@ -221,3 +221,25 @@ export function fieldErrorsFromServer(detail: unknown, names: readonly string[])
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/** Without a schema (older servers): one field per default, typed by the default's value. */
+export function fieldsFromDefaults(defaults: Readonly<Record<string, unknown>>): ParamField[] {
+  return Object.entries(defaults).map(([name, v]) => {
+    const kind: FieldKind =
+      typeof v === 'boolean' ? 'boolean' : typeof v === 'number' ? 'number' : typeof v === 'string' ? 'string' : 'json';
+    return {
+      name,
+      kind,
+      label: name,
+      description: null,
+      required: false,
+      nullable: v === null,
+      hasDefault: true,
+      defaultValue: v as Json,
+      options: [],
+      minimum: null,
+      maximum: null,
+      jsonType: Array.isArray(v) ? 'array' : v !== null && typeof v === 'object' ? 'object' : null,
+    };
+  });
+}
