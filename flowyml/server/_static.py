@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 from urllib.parse import quote
@@ -18,6 +19,7 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from ._errors import error_response
 
@@ -92,13 +94,37 @@ async def _static_file(static: Path, tail: str) -> Path | None:
     return Path(resolved)
 
 
-def add_static_routes(router: APIRouter, static: Path | None = None) -> None:
-    """Serve the dashboard from ``static`` (default: the built-in build) on ``router``."""
+def _allowed_methods(api: Sequence[BaseRoute], path: str) -> list[str]:
+    """Methods of the API routes whose path template matches ``path`` (for a 405)."""
+    allowed: set[str] = set()
+    for route in api:
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(path):
+            allowed.update(getattr(route, "methods", None) or ())
+    return sorted(allowed)
+
+
+def add_static_routes(
+    router: APIRouter, static: Path | None = None, api: Sequence[BaseRoute] = ()
+) -> None:
+    """Serve the dashboard from ``static`` (default: the built-in build) on ``router``.
+
+    ``api`` are the API routes (relative to the same prefix): a request for one of their
+    paths with another method is answered 405 rather than 404.
+    """
     static = (static or STATIC_DIR).resolve()
 
     @router.api_route("/{tail:path}", methods=["GET", "HEAD"], include_in_schema=False)
     async def dashboard(request: Request, tail: str) -> Response:
         if tail == "api" or tail.startswith("api/"):
+            allowed = _allowed_methods(api, "/" + tail)
+            if allowed:
+                return error_response(
+                    405,
+                    f"{request.url.path} does not answer {request.method}; it answers "
+                    f"{', '.join(allowed)}",
+                    {"Allow": ", ".join(allowed)},
+                )
             return error_response(404, f"no API route {request.method} {request.url.path}")
         if tail != "index.html":
             found = await _static_file(static, tail)
