@@ -6,75 +6,25 @@ deterministically.  Screenshots of the run view are saved to ``test-artifacts/``
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from flowyml import Pipeline, step
-from flowyml.server import create_app, flowyml_router
+from flowyml.server import flowyml_router
+from tests.dashboard.browser import (
+    ARTIFACTS,
+    Gate,
+    app_for,
+    browser_page,
+    status_of,
+    wait_status,
+)
 from tests.server.conftest import FAST, serve
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-STATIC = Path(__file__).resolve().parents[2] / "flowyml" / "server" / "static" / "index.html"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(autouse=True)
-def needs_browser_and_build() -> None:
-    missing = []
-    if not os.path.exists(CHROMIUM):
-        missing.append("Debian chromium (apt-get install chromium)")
-    if not STATIC.exists():
-        missing.append("the dashboard build (npm --prefix web ci && npm --prefix web run build)")
-    if missing:
-        msg = "browser tests need " + " and ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-
-
-@asynccontextmanager
-async def browser_page() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(TIMEOUT_MS)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            yield page
-            assert errors == [], errors
-        finally:
-            await browser.close()
-
-
-class Gate:
-    def __init__(self) -> None:
-        self.entered = anyio.Event()
-        self.release = anyio.Event()
 
 
 def gated_pipeline(gates: dict[str, Gate]) -> Pipeline:
@@ -106,24 +56,6 @@ def gated_pipeline(gates: dict[str, Gate]) -> Pipeline:
 
     p = Pipeline("etl-live", enable_cache=False)
     return p.add_step(extract).add_step(transform).add_step(load).add_step(audit)
-
-
-def app_for(tmp_path: Path, pipelines: list[Pipeline]) -> FastAPI:
-    return create_app(
-        store=f"sqlite:///{tmp_path / 'meta.db'}",
-        artifacts=f"file://{tmp_path / 'artifacts'}",
-        pipelines=pipelines,
-        options=FAST,
-    )
-
-
-async def status_of(page: Any, name: str) -> str:
-    value: str = await page.get_attribute(f'[data-step="{name}"]', "data-status")
-    return value
-
-
-async def wait_status(page: Any, name: str, status: str) -> None:
-    await page.wait_for_selector(f'[data-step="{name}"][data-status="{status}"]')
 
 
 async def test_run_view_follows_a_live_run(tmp_path: Path) -> None:

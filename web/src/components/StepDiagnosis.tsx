@@ -46,7 +46,9 @@ export function logsOf(detail: StepDetailResponse | null): LogRecord[] | null {
 
 export function skipReasonOf(step: StepView, detail: StepDetailResponse | null): string | null {
   const fromDetail = (detail as (StepDetailResponse & Extra) | null)?.skip_reason;
-  return step.reason ?? (typeof fromDetail === 'string' && fromDetail ? fromDetail : null);
+  if (step.reason) return step.reason;
+  if (typeof fromDetail === 'string' && fromDetail) return fromDetail;
+  return step.status === 'skipped' ? step.error : null; // stores keep the reason as the error
 }
 
 /** "upstream step 'extract' failed" -> the step it names, to link to. */
@@ -115,7 +117,8 @@ function ErrorLine({ error, type }: { error: string | null; type: string | null 
 /** Every attempt, oldest first; each failed one keeps its error and traceback. */
 export function Attempts({ attempts, step }: { attempts: Attempt[]; step: StepView }) {
   if (attempts.length === 0) {
-    if (!step.error && !step.traceback) return null;
+    // a skipped step's "error" is its reason, shown by SkipNote
+    if ((!step.error && !step.traceback) || step.status === 'skipped') return null;
     return (
       <section className="panel-section" aria-label="Error">
         <h3>{step.status === 'retrying' ? 'Last error' : 'Error'}</h3>
