@@ -14,6 +14,7 @@ from ._deps import ServerDep
 from ._errors import api_router, documented
 from ._schemas import (
     CancelRunResponse,
+    Dag,
     RunDetailResponse,
     RunListResponse,
     TriggerRunResponse,
@@ -26,6 +27,9 @@ __all__ = ("router",)
 router = api_router()
 
 MAX_PAGE = 500
+#: The largest DAG (in steps) ``GET /api/runs/{run_id}`` includes: a 10,000-step DAG is
+#: about 200 KB gzipped, too much to wait for before the first steps can be drawn.
+DAG_INLINE = 2000
 RUN_ID = Path(min_length=1, max_length=200, description="The run's id")
 
 
@@ -67,24 +71,49 @@ async def list_runs(
     summary="One run: its DAG and the first page of its steps",
 )
 async def get_run(server: ServerDep, run_id: Annotated[str, RUN_ID]) -> dict[str, Any]:
-    """The run, its pipeline's DAG (when known) and its first steps; page on with
-    ``GET /api/runs/{run_id}/steps?cursor=<steps_next_cursor>``."""
-    store = server.store
+    """The run, its pipeline's DAG (when known and at most ``DAG_INLINE`` steps) and its
+    first steps; page on with ``GET /api/runs/{run_id}/steps?cursor=<steps_next_cursor>``.
+    A larger DAG is left out (``dag_size`` says how big it is): load it from
+    ``GET /api/runs/{run_id}/dag``."""
     run = await _run(server, run_id)
     page = await step_page(server, run_id)
-    dag: dict[str, Any] | None = None
-    record = await store.get_pipeline(run.pipeline)
-    if record is not None:
-        dag = record.dag
-    elif run.pipeline in server.pipelines:
-        dag = server.pipelines[run.pipeline].dag_dict
+    dag = await _dag_of(server, run)
+    size = len(dag.get("nodes", ())) if dag is not None else 0
     return {
         "run": msgspec.to_builtins(run),
         "steps": page["items"],
         "steps_next_cursor": page["next_cursor"],
-        "dag": dag,
+        "dag": dag if size <= DAG_INLINE else None,
+        "dag_size": size,
         "can_cancel": server.is_running(run_id),
     }
+
+
+async def _dag_of(server: FlowymlServer, run: RunRecord) -> dict[str, Any] | None:
+    record = await server.store.get_pipeline(run.pipeline)
+    if record is not None:
+        return record.dag
+    if run.pipeline in server.pipelines:
+        return server.pipelines[run.pipeline].dag_dict
+    return None
+
+
+@router.get(
+    "/api/runs/{run_id}/dag",
+    response_model=Dag,
+    responses=documented(e404="No such run, or its pipeline's DAG is unknown"),
+    summary="The DAG of a run's pipeline, however large",
+)
+async def get_run_dag(server: ServerDep, run_id: Annotated[str, RUN_ID]) -> dict[str, Any]:
+    """The DAG ``GET /api/runs/{run_id}`` leaves out when it has over ``DAG_INLINE`` steps."""
+    run = await _run(server, run_id)
+    dag = await _dag_of(server, run)
+    if dag is None:
+        raise NotFoundError(
+            f"the DAG of pipeline {run.pipeline!r} (run {run_id!r}) is not recorded in "
+            f"{server.store_url}"
+        )
+    return dag
 
 
 @router.post(

@@ -215,6 +215,10 @@ class RunDetailResponse(_Out):
     steps_next_cursor: str | None = Field(
         default=None, description="Pass to GET /api/runs/{run_id}/steps for the next page"
     )
+    dag_size: int = Field(
+        default=0,
+        description="Steps in the DAG; over 2000 ``dag`` is null: GET /api/runs/{run_id}/dag",
+    )
     can_cancel: bool = Field(
         default=False, description="The run executes in this server, which can cancel it"
     )

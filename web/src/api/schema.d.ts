@@ -236,8 +236,10 @@ export interface paths {
         };
         /**
          * One run: its DAG and the first page of its steps
-         * @description The run, its pipeline's DAG (when known) and its first steps; page on with
-         *     ``GET /api/runs/{run_id}/steps?cursor=<steps_next_cursor>``.
+         * @description The run, its pipeline's DAG (when known and at most ``DAG_INLINE`` steps) and its
+         *     first steps; page on with ``GET /api/runs/{run_id}/steps?cursor=<steps_next_cursor>``.
+         *     A larger DAG is left out (``dag_size`` says how big it is): load it from
+         *     ``GET /api/runs/{run_id}/dag``.
          */
         get: operations["get_run"];
         put?: never;
@@ -262,6 +264,26 @@ export interface paths {
          * @description Cancel the run; it is recorded as ``cancelled`` within about a second.
          */
         post: operations["cancel_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/dag": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The DAG of a run's pipeline, however large
+         * @description The DAG ``GET /api/runs/{run_id}`` leaves out when it has over ``DAG_INLINE`` steps.
+         */
+        get: operations["get_run_dag"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -625,6 +647,12 @@ export interface components {
              */
             can_cancel: boolean;
             dag: components["schemas"]["Dag"] | null;
+            /**
+             * Dag Size
+             * @description Steps in the DAG; over 2000 ``dag`` is null: GET /api/runs/{run_id}/dag
+             * @default 0
+             */
+            dag_size: number;
             run: components["schemas"]["RunRecord"];
             /** Steps */
             steps: components["schemas"]["StepRunRecord"][];
@@ -1746,6 +1774,65 @@ export interface operations {
             };
             /** @description The run is not running in this server */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The metadata or artifact store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_run_dag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The run's id */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dag"];
+                };
+            };
+            /** @description Missing or wrong bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such run, or its pipeline's DAG is unknown */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
