@@ -9,6 +9,7 @@ exist in the build (``assets/*``, favicons) are served as they are.
 from __future__ import annotations
 
 import html
+import mimetypes
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -94,6 +95,34 @@ async def _static_file(static: Path, tail: str) -> Path | None:
     return Path(resolved)
 
 
+#: Pre-compressed siblings the build writes (``web/precompress.ts``), best first.
+_ENCODINGS: Final = (("br", ".br"), ("gzip", ".gz"))
+
+
+def _accepted(request: Request) -> set[str]:
+    header = request.headers.get("accept-encoding", "")
+    accepted = set()
+    for part in header.split(","):
+        coding, _, params = part.strip().partition(";")
+        if params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
+            accepted.add(coding.strip().lower())
+    return accepted
+
+
+async def _file_response(request: Request, found: Path, cache: str) -> Response:
+    """``found``, or its pre-compressed sibling when the client accepts that encoding."""
+    headers = {"Cache-Control": cache, "Vary": "Accept-Encoding"}
+    accepted = _accepted(request)
+    media_type = mimetypes.guess_type(found.name)[0] or "application/octet-stream"
+    for coding, suffix in _ENCODINGS:
+        if coding in accepted:
+            sibling = anyio.Path(f"{found}{suffix}")
+            if await sibling.is_file():
+                headers["Content-Encoding"] = coding
+                return FileResponse(Path(sibling), media_type=media_type, headers=headers)
+    return FileResponse(found, media_type=media_type, headers=headers)
+
+
 def _allowed_methods(api: Sequence[BaseRoute], path: str) -> list[str]:
     """Methods of the API routes whose path template matches ``path`` (for a 405)."""
     allowed: set[str] = set()
@@ -131,7 +160,7 @@ def add_static_routes(
             if found is not None:
                 immutable = tail.startswith("assets/")
                 cache = "public, max-age=31536000, immutable" if immutable else "no-cache"
-                return FileResponse(found, headers={"Cache-Control": cache})
+                return await _file_response(request, found, cache)
             if tail.startswith("assets/"):
                 return error_response(404, f"no dashboard file {tail!r}")
         base = base_href(request, tail)
