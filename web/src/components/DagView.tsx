@@ -336,7 +336,7 @@ function DagCanvas({ dag, steps, elements, selected: selectedStep = null, onSele
         {/* beside the canvas, never over it: no control or overview hides a node */}
         <div className="dag-side">
           <Controls showInteractive={false} fitViewOptions={FIT_ALL} orientation="horizontal" />
-          {nodes.length > 12 && <MiniMap<StepFlowNode> pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={0} />}
+          {nodes.length > 12 && nodes.length <= 2000 && <MiniMap<StepFlowNode> pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={0} />}
         </div>
       </div>
     </div>

@@ -1,7 +1,7 @@
 import { useEffect, useId, useState } from 'react';
 import { useNavigate } from 'react-router';
 import { apiFetch, errorMessage, seg } from '../api/client';
-import type { CancelRunResponse, PipelineDetailResponse, RunRecord, TriggerRunResponse } from '../api/types';
+import type { CancelRunResponse, PipelineListResponse, RunRecord, TriggerRunResponse } from '../api/types';
 import { useApi } from '../hooks/useApi';
 import { runActionStates } from '../state/runActions';
 
@@ -12,12 +12,17 @@ import { runActionStates } from '../state/runActions';
  */
 export function RunActions({ run, canCancel }: { run: RunRecord; canCancel: boolean }) {
   const navigate = useNavigate();
-  const pipeline = useApi<PipelineDetailResponse>(`pipelines/${seg(run.pipeline)}`);
+  // the list, not the pipeline's detail: that one carries the whole DAG (10,000 steps...)
+  const pipelines = useApi<PipelineListResponse>('pipelines');
   const [busy, setBusy] = useState<'resume' | 'rerun' | 'cancel' | null>(null);
   const [error, setError] = useState<{ action: string; message: string } | null>(null);
   const [noCache, setNoCache] = useState(false);
   const reasonId = useId();
-  const registered = pipeline.data ? pipeline.data.registered : pipeline.error !== null ? false : null;
+  const registered = pipelines.data
+    ? (pipelines.data.items.find((p) => p.name === run.pipeline)?.registered ?? false)
+    : pipelines.error !== null
+      ? false
+      : null;
   const states = runActionStates({ run, registered, canCancel, busy: busy !== null });
   const running = run.status === 'running';
 

@@ -1,23 +1,13 @@
 import { Link } from 'react-router';
 import { seg } from '../api/client';
-import type { StepDetailResponse } from '../api/types';
+import type { StepAttempt, StepDetailResponse } from '../api/types';
 import type { StepView } from '../state/runReducer';
 import { formatDuration, formatTime } from '../util/format';
 import { errorText } from './RunHeader';
 import { StatusBadge } from './StatusIcon';
 import { Traceback } from './Traceback';
 
-/** One attempt of a step, as the step detail route lists them. */
-export interface Attempt {
-  attempt: number;
-  status: string;
-  error: string | null;
-  error_type: string | null;
-  traceback: string | null;
-  started_at: number | null;
-  finished_at: number | null;
-  duration: number | null;
-}
+export type Attempt = StepAttempt;
 
 /** A log record of a step (the shape the step-log events carry). */
 export interface LogRecord {
@@ -26,28 +16,23 @@ export interface LogRecord {
   message: string;
 }
 
-/** Fields of the step detail that older servers do not send: read them defensively. */
-interface Extra {
-  attempts?: unknown;
+/** Step logs (#24) are not in the API yet: read them defensively when they come. */
+interface WithLogs {
   logs?: unknown;
-  skip_reason?: unknown;
-  cached_from?: unknown;
 }
 
 export function attemptsOf(detail: StepDetailResponse | null): Attempt[] {
-  const list = (detail as (StepDetailResponse & Extra) | null)?.attempts;
-  return Array.isArray(list) ? (list as Attempt[]) : [];
+  return detail?.attempts ?? [];
 }
 
 export function logsOf(detail: StepDetailResponse | null): LogRecord[] | null {
-  const list = (detail as (StepDetailResponse & Extra) | null)?.logs;
+  const list = (detail as (StepDetailResponse & WithLogs) | null)?.logs;
   return Array.isArray(list) ? (list as LogRecord[]) : null;
 }
 
 export function skipReasonOf(step: StepView, detail: StepDetailResponse | null): string | null {
-  const fromDetail = (detail as (StepDetailResponse & Extra) | null)?.skip_reason;
   if (step.reason) return step.reason;
-  if (typeof fromDetail === 'string' && fromDetail) return fromDetail;
+  if (detail?.skip_reason) return detail.skip_reason;
   return step.status === 'skipped' ? step.error : null; // stores keep the reason as the error
 }
 
@@ -134,7 +119,7 @@ export function Attempts({ attempts, step }: { attempts: Attempt[]; step: StepVi
         {attempts.map((a) => (
           <li key={a.attempt} className="attempt" data-attempt={a.attempt} data-status={a.status}>
             <div className="attempt-head">
-              <span>Attempt {a.attempt}</span> <StatusBadge status={a.status as StepView['status']} />{' '}
+              <span>Attempt {a.attempt}</span> <StatusBadge status={a.status} />{' '}
               <span className="muted small">
                 {formatTime(a.started_at)} · {formatDuration(a.duration)}
               </span>

@@ -59,7 +59,7 @@ export function StepPanel({ runId, step, order, steps, onClose }: Props) {
   const outputs = detail.data?.outputs ?? [];
   const paramOf = (id: string, map: Record<string, string>) => Object.entries(map).find(([, v]) => v === id)?.[0];
   const cached = step.status === 'cached';
-  const cachedFrom = step.cached_from ?? detail.data?.step.cached_from ?? null;
+  const cachedFrom = step.cached_from ?? detail.data?.cached_from ?? detail.data?.step.cached_from ?? null;
   const attempts = attemptsOf(detail.data);
 
   return (

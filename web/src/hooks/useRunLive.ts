@@ -1,7 +1,8 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { apiFetch, isAbort, seg } from '../api/client';
 import { LiveStream } from '../api/live';
-import type { Dag, RunDetailResponse, StepRunRecord } from '../api/types';
+import type { Dag, RunDetailResponse, StepPageResponse } from '../api/types';
+import { preloadDagView } from '../components/LazyDagView';
 import { dagFromSteps } from '../layout/dagFromSteps';
 import {
   applyRunEvents,
@@ -21,16 +22,6 @@ export interface RunLive {
   error: unknown;
 }
 
-/** Fields of newer servers, read defensively. */
-interface Paged {
-  steps_next_cursor?: string | null;
-  can_cancel?: boolean;
-}
-interface StepPage {
-  items: StepRunRecord[];
-  next_cursor: string | null;
-}
-
 const STEP_PAGE = 1000;
 
 /**
@@ -48,6 +39,7 @@ export function useRunLive(runId: string): RunLive {
   const inferredOnce = useRef(false);
 
   useEffect(() => {
+    void preloadDagView(); // in parallel with the run's data
     const ac = new AbortController();
     let stream: LiveStream | null = null;
     setState(null);
@@ -58,18 +50,33 @@ export function useRunLive(runId: string): RunLive {
     const load = () => apiFetch<RunDetailResponse>(`runs/${seg(runId)}`, { signal: ac.signal });
     const takeSnapshot = (resp: RunDetailResponse) => {
       setState((prev) => runStateFromSnapshot(resp, prev ?? undefined));
-      setCanCancel((resp as RunDetailResponse & Paged).can_cancel ?? !isTerminalRun(resp.run.status));
+      setCanCancel(resp.can_cancel);
       if (resp.dag) setSnapshotDag(resp.dag);
-      else setInferred(resp);
+      else if (resp.dag_size === 0) setInferred(resp);
     };
+    // a big DAG is not inlined in the run: fetch it once (the layout is per structure)
+    let dagRequest: Promise<unknown> | null = null;
+    const loadDag = (resp: RunDetailResponse): Promise<unknown> => {
+      if (resp.dag || resp.dag_size === 0) return Promise.resolve();
+      dagRequest ??= apiFetch<Dag>(`runs/${seg(runId)}/dag`, { signal: ac.signal }).then(setSnapshotDag, (e: unknown) => {
+        if (!isAbort(e)) setError(e);
+      });
+      return dagRequest;
+    };
+    const nextFrames = () =>
+      new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(resolve, 0))));
     // big runs: the snapshot holds the first page of steps; the rest load page by page
     // (drawn as they come) while the stream already runs
-    const loadPages = async (cursor: string) => {
+    const loadPages = async (cursor: string, dagReady: Promise<unknown>) => {
       setLoadingSteps(true);
       let next: string | null = cursor;
       try {
+        // draw the first nodes before asking for more: the pages compete for the network,
+        // the server and the main thread with the DAG itself
+        await Promise.all([preloadDagView(), dagReady]);
+        await nextFrames();
         while (next !== null && !ac.signal.aborted) {
-          const page: StepPage = await apiFetch<StepPage>(`runs/${seg(runId)}/steps`, {
+          const page: StepPageResponse = await apiFetch<StepPageResponse>(`runs/${seg(runId)}/steps`, {
             query: { cursor: next, limit: STEP_PAGE },
             signal: ac.signal,
           });
@@ -86,8 +93,8 @@ export function useRunLive(runId: string): RunLive {
     load()
       .then((resp) => {
         takeSnapshot(resp);
-        const cursor = (resp as RunDetailResponse & Paged).steps_next_cursor;
-        if (cursor) void loadPages(cursor);
+        const dagReady = loadDag(resp);
+        if (resp.steps_next_cursor) void loadPages(resp.steps_next_cursor, dagReady);
         if (isTerminalRun(resp.run.status)) return;
         stream = new LiveStream({
           name: `run:${runId}`,

@@ -102,7 +102,10 @@ function dagOrder(dag: Dag | null): string[] {
  * Build the state from `GET api/runs/{id}`. With `prev` (polling, refetch) keep its
  * event position, and never move a step or the run back from a terminal state.
  */
-export function runStateFromSnapshot(resp: RunDetailResponse, prev?: RunViewState): RunViewState {
+export function runStateFromSnapshot(
+  resp: Pick<RunDetailResponse, 'run' | 'steps' | 'dag'>,
+  prev?: RunViewState,
+): RunViewState {
   const runId = resp.run.run_id;
   const records = new Map(resp.steps.map((r) => [r.step, r]));
   const order: string[] = [];

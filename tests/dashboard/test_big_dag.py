@@ -1,0 +1,180 @@
+"""Big DAGs in the browser: finding steps, deep links, readable labels, 10,000 steps.
+
+The 10,000-step test records how long the first nodes take to appear and the frame
+rate while panning (``requestAnimationFrame`` in the page) in
+``test-artifacts/dashboard-big-dag.json``; it asserts behaviour, not speed (the
+machine is shared), and the figures are reported in docs/dashboard.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from flowyml import Pipeline, step
+from tests.dashboard.browser import ARTIFACTS, app_for, browser_page
+from tests.server.conftest import serve
+
+pytestmark = pytest.mark.browser
+
+
+def chains(n_chains: int, length: int) -> Pipeline:
+    """``n_chains`` independent chains of ``length`` steps: c000_s000 -> c000_s001 -> ..."""
+
+    def first() -> int:
+        return 1
+
+    def nxt(x: int) -> int:
+        return x + 1
+
+    p = Pipeline("big", enable_cache=False)
+    for c in range(n_chains):
+        p = p.add_step(step(name=f"c{c:03d}_s000", outputs=[f"o{c}_0"])(first))
+        for i in range(1, length):
+            p = p.add_step(
+                step(
+                    name=f"c{c:03d}_s{i:03d}", inputs={"x": f"o{c}_{i - 1}"}, outputs=[f"o{c}_{i}"]
+                )(nxt)
+            )
+    return p
+
+
+@asynccontextmanager
+async def big_run(tmp_path: Path, n_chains: int, length: int) -> AsyncIterator[tuple[str, str]]:
+    app = app_for(tmp_path, [chains(n_chains, length)])
+    async with serve(app) as base, httpx.AsyncClient(base_url=base, timeout=60) as http:
+        run_id: str = (await http.post("/api/pipelines/big/runs", json={})).json()["run_id"]
+        with anyio.fail_after(120):
+            while (await http.get(f"/api/runs/{run_id}")).json()["run"]["status"] == "running":
+                await anyio.sleep(0.1)
+        yield base, run_id
+
+
+async def in_view(page: Any, name: str) -> bool:
+    """The node is drawn and lies wholly inside the graph's canvas."""
+    node = page.locator(f'.react-flow__node[data-id="{name}"]')
+    await node.wait_for()
+    box = await node.bounding_box()
+    canvas = await page.locator(".dag-canvas .react-flow").bounding_box()
+    assert box is not None and canvas is not None
+    return bool(
+        box["x"] >= canvas["x"] - 1
+        and box["y"] >= canvas["y"] - 1
+        and box["x"] + box["width"] <= canvas["x"] + canvas["width"] + 1
+        and box["y"] + box["height"] <= canvas["y"] + canvas["height"] + 1
+    )
+
+
+SMALLEST_TEXT = """() => {
+  const vp = document.querySelector('.react-flow__viewport');
+  const zoom = new DOMMatrixReadOnly(getComputedStyle(vp).transform).a;
+  let smallest = Infinity;
+  for (const el of document.querySelectorAll('.react-flow__node *')) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const style = getComputedStyle(el);
+    if (!own || style.visibility === 'hidden' || style.display === 'none' || el.offsetParent === null) continue;
+    smallest = Math.min(smallest, parseFloat(style.fontSize) * zoom);
+  }
+  return { zoom, smallest };
+}"""
+
+
+async def test_find_step_deep_links_and_readable_labels(tmp_path: Path) -> None:
+    async with big_run(tmp_path, 3, 100) as (base, run_id), browser_page() as page:
+        # a deep link opens the step's panel and brings its node into view
+        await page.goto(f"{base}/runs/{run_id}?step=c002_s090")
+        await page.locator('[data-panel-step="c002_s090"]').wait_for()
+        assert await in_view(page, "c002_s090")
+
+        # "Find step" selects the step and centres the graph on it
+        await page.get_by_role("searchbox", name="Find step").fill("c000_s050")
+        await page.get_by_role("button", name="Find", exact=True).click()
+        await page.locator('[data-panel-step="c000_s050"]').wait_for()
+        await page.wait_for_timeout(400)  # the pan is animated for 200 ms
+        assert await in_view(page, "c000_s050")
+        assert "step=c000_s050" in page.url
+
+        # the overview and the controls sit beside the canvas, never over a node
+        canvas = await page.locator(".dag-canvas").bounding_box()
+        minimap = await page.locator(".react-flow__minimap").bounding_box()
+        assert canvas is not None and minimap is not None
+        assert minimap["x"] >= canvas["x"] + canvas["width"] - 1
+
+        # no label under 11 px on screen, however far out the user zooms
+        zoom_out = page.get_by_role("button", name="Zoom out")
+        seen = set()
+        for _ in range(8):
+            sizes = await page.evaluate(SMALLEST_TEXT)
+            seen.add(round(sizes["zoom"], 2))
+            assert sizes["smallest"] >= 10.99, sizes
+            await zoom_out.click()
+            await page.wait_for_timeout(150)
+        assert len(seen) >= 4  # the zoom really changed
+
+        # a phone: no minimap, nothing wider than the screen
+        await page.set_viewport_size({"width": 375, "height": 800})
+        await page.wait_for_timeout(200)
+        assert not await page.locator(".react-flow__minimap").is_visible()
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375
+
+
+FPS = """async (ms) => {
+  const pane = document.querySelector('.dag-canvas .react-flow__pane');
+  const r = pane.getBoundingClientRect();
+  let frames = 0;
+  let running = true;
+  const count = () => { frames += 1; if (running) requestAnimationFrame(count); };
+  requestAnimationFrame(count);
+  const t0 = performance.now();
+  const x0 = r.left + r.width / 2, y0 = r.top + r.height / 2;
+  const opts = (x, y, buttons) => ({ bubbles: true, clientX: x, clientY: y, buttons, pointerId: 1, isPrimary: true, view: window });
+  pane.dispatchEvent(new PointerEvent('pointerdown', opts(x0, y0, 1)));
+  pane.dispatchEvent(new MouseEvent('mousedown', opts(x0, y0, 1)));
+  let i = 0;
+  while (performance.now() - t0 < ms) {
+    i += 1;
+    const x = x0 - (i * 7) % 600, y = y0 - (i * 5) % 300;
+    window.dispatchEvent(new PointerEvent('pointermove', opts(x, y, 1)));
+    window.dispatchEvent(new MouseEvent('mousemove', opts(x, y, 1)));
+    await new Promise((res) => setTimeout(res, 8));
+  }
+  window.dispatchEvent(new MouseEvent('mouseup', opts(x0, y0, 0)));
+  running = false;
+  return { frames, seconds: (performance.now() - t0) / 1000 };
+}"""
+
+
+async def test_ten_thousand_steps_first_nodes_then_pages(tmp_path: Path) -> None:
+    async with big_run(tmp_path, 100, 100) as (base, run_id), browser_page() as page:
+        await page.goto(f"{base}/runs/{run_id}")
+        await page.locator(".react-flow__node").first.wait_for()
+        first_node_ms = await page.evaluate("performance.now()")  # since navigation start
+        # every later page of steps arrives, and the DAG's nodes show their final state
+        await page.get_by_text("10000/10000 done").wait_for(timeout=60_000)
+        drawn = await page.locator(".react-flow__node").count()
+        assert 0 < drawn < 10_000  # only what is in view is in the DOM
+        transform = await page.evaluate(
+            "getComputedStyle(document.querySelector('.react-flow__viewport')).transform"
+        )
+        pan = await page.evaluate(FPS, 2000)
+        moved = await page.evaluate(
+            "getComputedStyle(document.querySelector('.react-flow__viewport')).transform"
+        )
+        assert moved != transform  # the drag panned the graph
+        figures = {
+            "steps": 10_000,
+            "first_node_ms": round(first_node_ms),
+            "pan_fps": round(pan["frames"] / pan["seconds"], 1),
+            "nodes_in_dom": drawn,
+        }
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "dashboard-big-dag.json").write_text(json.dumps(figures, indent=2))
+        print(figures)
