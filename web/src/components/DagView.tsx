@@ -20,6 +20,7 @@ import type { Dag, DagNode } from '../api/types';
 import { dagKey, layoutDag, NODE_HEIGHT, NODE_WIDTH, type Point } from '../layout/dagLayout';
 import { parseElement, type ElementSummary } from '../state/mapElements';
 import type { StepView } from '../state/runReducer';
+import { CanvasMiniMap } from './CanvasMiniMap';
 import { FindStep } from './FindStep';
 import { StepNode, type StepFlowNode } from './StepNode';
 
@@ -99,6 +100,8 @@ const FIT_ALL = { padding: 0.08, maxZoom: 1.1 };
 /** Above this many steps the first view zooms onto the interesting part, not the whole DAG. */
 const BIG_DAG = 80;
 const READABLE_ZOOM = 0.6;
+/** Above this many nodes the overview is drawn on a canvas (one SVG element per node is too slow). */
+const SVG_MINIMAP_MAX = 1500;
 const INTERESTING = new Set(['running', 'retrying', 'failed']);
 
 /** Height that shows the whole DAG at a readable zoom, within bounds. */
@@ -212,6 +215,10 @@ function DagCanvas({ dag, steps, elements, selected: selectedStep = null, onSele
     [onSelect],
   );
   const minimapColor = useCallback((n: StepFlowNode) => STATUS_COLOR[n.data.step?.status ?? 'none'] ?? '#94a3b8', []);
+  const statusColorOf = useCallback(
+    (id: string) => STATUS_COLOR[steps?.[id]?.status ?? 'none'] ?? '#94a3b8',
+    [steps],
+  );
 
   const boxRef = useRef<HTMLDivElement>(null);
   const selectedRef = useRef(selected);
@@ -336,7 +343,20 @@ function DagCanvas({ dag, steps, elements, selected: selectedStep = null, onSele
         {/* beside the canvas, never over it: no control or overview hides a node */}
         <div className="dag-side">
           <Controls showInteractive={false} fitViewOptions={FIT_ALL} orientation="horizontal" />
-          {nodes.length > 12 && nodes.length <= 2000 && <MiniMap<StepFlowNode> pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={0} />}
+          {nodes.length > 12 && nodes.length <= SVG_MINIMAP_MAX && (
+            <MiniMap<StepFlowNode> pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={0} />
+          )}
+          {nodes.length > SVG_MINIMAP_MAX && (
+            <CanvasMiniMap
+              positions={layout.positions}
+              nodeWidth={NODE_WIDTH}
+              nodeHeight={NODE_HEIGHT}
+              layoutWidth={layout.width}
+              layoutHeight={layout.height}
+              colorOf={statusColorOf}
+              version={steps}
+            />
+          )}
         </div>
       </div>
     </div>
