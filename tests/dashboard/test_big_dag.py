@@ -178,3 +178,58 @@ async def test_ten_thousand_steps_first_nodes_then_pages(tmp_path: Path) -> None
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / "dashboard-big-dag.json").write_text(json.dumps(figures, indent=2))
         print(figures)
+
+
+def with_sub_pipeline() -> Pipeline:
+    @step(outputs=["raw"])
+    def load() -> list[int]:
+        return [3, 1, 3]
+
+    @step(inputs=["raw"], outputs=["clean"])
+    def clean(raw: list[int]) -> list[int]:
+        return sorted(raw)
+
+    @step(inputs=["clean"], outputs=["deduped"])
+    def dedupe(clean: list[int]) -> list[int]:
+        return sorted(set(clean))
+
+    @step(inputs=["deduped"], outputs=["model"])
+    def train(deduped: list[int]) -> int:
+        return len(deduped)
+
+    prep = Pipeline("prep").add_step(clean).add_step(dedupe)
+    outer = Pipeline("outer", enable_cache=False).add_step(load)
+    outer.add_step(prep, name="prep", inputs={"raw": "raw"}, outputs=["deduped"])
+    return outer.add_step(train)
+
+
+async def test_sub_pipelines_collapse_into_one_node(tmp_path: Path) -> None:
+    app = app_for(tmp_path, [with_sub_pipeline()])
+    async with serve(app) as base, httpx.AsyncClient(base_url=base) as http, browser_page() as page:
+        run_id = (await http.post("/api/pipelines/outer/runs", json={})).json()["run_id"]
+        with anyio.fail_after(20):
+            while (await http.get(f"/api/runs/{run_id}")).json()["run"]["status"] == "running":
+                await anyio.sleep(0.05)
+        await page.goto(f"{base}/runs/{run_id}")
+        await page.locator('[data-step="prep.clean"]').wait_for()
+        await page.get_by_role("button", name="Collapse sub-pipelines").click()
+        group = page.locator('[data-step="prep"]')
+        await group.wait_for()
+        assert "sub-pipeline · 2 steps" in await group.inner_text()
+        assert await group.get_by_role("img").get_attribute("aria-label") == "2 steps: 2 succeeded"
+        assert await page.locator('[data-step="prep.clean"]').count() == 0
+        assert (
+            await page.get_by_role("button", name="Expand sub-pipelines").get_attribute(
+                "aria-pressed"
+            )
+            == "true"
+        )
+        # the folded node opens again on a click, and finding a step inside opens it too
+        await group.click()
+        await page.locator('[data-step="prep.dedupe"]').wait_for()
+        await page.get_by_role("button", name="Collapse sub-pipelines").click()
+        await page.locator('[data-step="prep"]').wait_for()
+        await page.get_by_role("searchbox", name="Find step").fill("dedupe")
+        await page.get_by_role("button", name="Find", exact=True).click()
+        await page.locator('[data-panel-step="prep.dedupe"]').wait_for()
+        await page.locator('[data-step="prep.dedupe"]').wait_for()

@@ -18,6 +18,7 @@ import {
 import '@xyflow/react/dist/style.css';
 import type { Dag, DagNode } from '../api/types';
 import { dagKey, layoutDag, NODE_HEIGHT, NODE_WIDTH, type Point } from '../layout/dagLayout';
+import { collapseDag, groupOf, groupsOf } from '../layout/collapse';
 import { parseElement, type ElementSummary } from '../state/mapElements';
 import type { StepView } from '../state/runReducer';
 import { CanvasMiniMap } from './CanvasMiniMap';
@@ -126,7 +127,36 @@ function nodeFor(selected: string | null, known: ReadonlyMap<string, Point>): st
   return el && known.has(el.parent) ? el.parent : null;
 }
 
-function DagCanvas({ dag, steps, elements, selected: selectedStep = null, onSelect, maxHeight = 560, label }: Props) {
+function DagCanvas({ dag: fullDag, steps, elements, selected: selectedStep = null, onSelect, maxHeight = 560, label }: Props) {
+  // sub-pipelines (steps named `<sub>.<step>`) can be folded into one node each
+  const groups = useMemo(() => groupsOf(fullDag), [fullDag]);
+  const [collapsed, setCollapsed] = useState<ReadonlySet<string>>(() => new Set());
+  const selectedGroup = selectedStep ? groupOf(parseElement(selectedStep)?.parent ?? selectedStep) : null;
+  const expand = useCallback((group: string) => {
+    setCollapsed((prev) => {
+      if (!prev.has(group)) return prev;
+      const next = new Set(prev);
+      next.delete(group);
+      return next;
+    });
+  }, []);
+  useEffect(() => {
+    if (selectedGroup) expand(selectedGroup); // a step selected inside a folded sub-pipeline opens it
+  }, [selectedGroup, expand]);
+  const shown = useMemo(() => collapseDag(fullDag, collapsed), [fullDag, collapsed]);
+  const dag = shown.dag;
+  const groupSummaries = useMemo(() => {
+    const out = new Map<string, ElementSummary>();
+    for (const [g, ids] of shown.members) {
+      const summary: ElementSummary = { total: ids.length, counts: {} };
+      for (const id of ids) {
+        const status = steps?.[id]?.status ?? 'pending';
+        summary.counts[status] = (summary.counts[status] ?? 0) + 1;
+      }
+      out.set(g, summary);
+    }
+    return out;
+  }, [shown, steps]);
   const key = dagKey(dag);
   const layout = useMemo(() => layoutDag(dag.nodes.map((n) => n.id), dag.edges), [key]); // keyed on structure only
   const defs = useMemo(() => new Map<string, DagNode>(dag.nodes.map((n) => [n.id, n])), [dag]);
@@ -139,7 +169,7 @@ function DagCanvas({ dag, steps, elements, selected: selectedStep = null, onSele
     const out: StepFlowNode[] = [];
     for (const [id, position] of layout.positions) {
       const step = steps?.[id] ?? null;
-      const els = elements?.get(id) ?? null;
+      const els = elements?.get(id) ?? groupSummaries.get(id) ?? null;
       const isSelected = id === selected;
       const prev = cache.current.get(id);
       let entry = prev;
@@ -172,7 +202,7 @@ function DagCanvas({ dag, steps, elements, selected: selectedStep = null, onSele
     }
     cache.current = next;
     return out;
-  }, [layout, steps, elements, selected, defs]);
+  }, [layout, steps, elements, groupSummaries, selected, defs]);
 
   const edges = useMemo<Edge[]>(
     () =>
@@ -198,21 +228,25 @@ function DagCanvas({ dag, steps, elements, selected: selectedStep = null, onSele
   const onNodeClick = useCallback<NodeMouseHandler<StepFlowNode>>(
     (_, node) => {
       setFound(null);
-      onSelect?.(node.id);
+      if (shown.members.has(node.id)) expand(node.id);
+      else onSelect?.(node.id);
     },
-    [onSelect],
+    [onSelect, shown, expand],
   );
   const onKeyDown = useCallback(
     (e: KeyboardEvent<HTMLDivElement>) => {
       if (e.key !== 'Enter' && e.key !== ' ') return;
       const el = (e.target as HTMLElement).closest<HTMLElement>('.react-flow__node');
       const id = el?.dataset.id;
-      if (id && onSelect) {
+      if (id && shown.members.has(id)) {
+        e.preventDefault();
+        expand(id);
+      } else if (id && onSelect) {
         e.preventDefault();
         onSelect(id);
       }
     },
-    [onSelect],
+    [onSelect, shown, expand],
   );
   const minimapColor = useCallback((n: StepFlowNode) => STATUS_COLOR[n.data.step?.status ?? 'none'] ?? '#94a3b8', []);
   const statusColorOf = useCallback(
@@ -310,11 +344,24 @@ function DagCanvas({ dag, steps, elements, selected: selectedStep = null, onSele
     setDetail(detailFor(instance.getZoom()));
   }, []);
   const height = fittedHeight(boxWidth, layout.width, layout.height, maxHeight);
-  const ids = useMemo(() => dag.nodes.map((n) => n.id), [dag]);
+  const ids = useMemo(() => fullDag.nodes.map((n) => n.id), [fullDag]);
+  const allCollapsed = groups.length > 0 && groups.every((g) => collapsed.has(g));
 
   return (
     <div className="dag-wrap">
-      <FindStep ids={ids} onFind={onFind} />
+      <div className="dag-toolbar">
+        <FindStep ids={ids} onFind={onFind} />
+        {groups.length > 0 && (
+          <button
+            type="button"
+            className="btn"
+            aria-pressed={allCollapsed}
+            onClick={() => setCollapsed(allCollapsed ? new Set() : new Set(groups))}
+          >
+            {allCollapsed ? 'Expand sub-pipelines' : 'Collapse sub-pipelines'}
+          </button>
+        )}
+      </div>
       <div ref={boxRef} className={`dag dag-${detail}`} style={{ height }} onKeyDown={onKeyDown} role="region" aria-label={label}>
         <div className="dag-canvas">
           <ReactFlow<StepFlowNode>

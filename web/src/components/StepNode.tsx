@@ -31,18 +31,21 @@ export const StepNode = memo(function StepNode({ data, selected }: NodeProps<Ste
   const { name, step, elements, definition } = data;
   const status = step?.status;
   const histogram = elements ? histogramText(elements, STEP_STATUSES) : '';
+  const group = definition?.options?.group === true;
   return (
     <div
-      className={`step-node ${status ? `status-${status}` : 'status-none'}${selected ? ' selected' : ''}`}
+      className={`step-node ${status ? `status-${status}` : 'status-none'}${selected ? ' selected' : ''}${group ? ' step-group' : ''}`}
       data-step={name}
       data-status={status}
       data-elements={elements?.total}
-      title={histogram ? `${name}: ${elements?.total} elements (${histogram})` : name}
+      title={histogram ? `${name}: ${elements?.total} ${group ? 'steps' : 'elements'} (${histogram}); ${group ? 'click to expand' : ''}` : name}
     >
       <Handle type="target" position={Position.Left} isConnectable={false} className="step-handle" />
       <div className="step-node-title">{name}</div>
       <div className="step-node-meta">
-        {step ? (
+        {group && elements ? (
+          <span className="step-node-status">sub-pipeline · {elements.total} steps</span>
+        ) : step ? (
           <>
             <span className="step-node-status">
               <StatusIcon status={step.status} size={12} />
@@ -62,16 +65,16 @@ export const StepNode = memo(function StepNode({ data, selected }: NodeProps<Ste
           </span>
         )}
       </div>
-      {elements && <Histogram summary={elements} label={histogram} />}
+      {elements && <Histogram summary={elements} label={histogram} noun={group ? 'steps' : 'elements'} />}
       <Handle type="source" position={Position.Right} isConnectable={false} className="step-handle" />
     </div>
   );
 });
 
 /** A thin stacked bar of the elements' statuses along the node's bottom edge. */
-function Histogram({ summary, label }: { summary: ElementSummary; label: string }) {
+function Histogram({ summary, label, noun }: { summary: ElementSummary; label: string; noun: string }) {
   return (
-    <div className="step-histogram" role="img" aria-label={`${summary.total} elements: ${label}`} data-histogram={label}>
+    <div className="step-histogram" role="img" aria-label={`${summary.total} ${noun}: ${label}`} data-histogram={label}>
       {STEP_STATUSES.map((s) => {
         const n = summary.counts[s] ?? 0;
         return n > 0 ? <span key={s} className={`hist-${s}`} style={{ flexGrow: n }} /> : null;
