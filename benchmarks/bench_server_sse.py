@@ -100,7 +100,15 @@ def _serve_baseline(port: int) -> None:
 
 
 def _start(kind: str, port: int, db: str) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "benchmarks.bench_server_sse", "--serve", kind, "--port", str(port)]
+    args = [
+        sys.executable,
+        "-m",
+        "benchmarks.bench_server_sse",
+        "--serve",
+        kind,
+        "--port",
+        str(port),
+    ]
     args += ["--db", db]
     return subprocess.Popen(args, start_new_session=True)
 
@@ -128,10 +136,10 @@ class Watcher:
         self.writer: asyncio.StreamWriter | None = None
 
     async def connect(self, port: int, *, read: bool = True) -> None:
-        self.reader, self.writer = await asyncio.open_connection(
-            "127.0.0.1", port, limit=1 << 20
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+        self.writer.write(
+            b"GET /api/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
         )
-        self.writer.write(b"GET /api/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
         await self.writer.drain()
         if read:
             await self.reader.readuntil(b"\r\n\r\n")  # the response head
@@ -206,7 +214,7 @@ async def burst(kind: str, port: int, db: str, watchers: int, n: int) -> dict[st
         t0 = await _burst_flowyml(db, n)
     else:
         t0 = await _burst_baseline(port, n)
-    done, pending = await asyncio.wait(readers, timeout=60)
+    _done, pending = await asyncio.wait(readers, timeout=60)
     for task in pending:
         task.cancel()
     latencies = sorted(a - t0 for c in clients for a in c.arrivals)

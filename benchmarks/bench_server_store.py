@@ -51,7 +51,11 @@ def _dag(pipeline: str) -> dict[str, Any]:
         {"id": s, "name": s, "inputs": [steps[i - 1]] if i else [], "outputs": [s]}
         for i, s in enumerate(steps)
     ]
-    edges = [{"source": steps[i - 1], "target": s, "name": steps[i - 1]} for i, s in enumerate(steps) if i]
+    edges = [
+        {"source": steps[i - 1], "target": s, "name": steps[i - 1]}
+        for i, s in enumerate(steps)
+        if i
+    ]
     return {"pipeline": pipeline, "nodes": nodes, "edges": edges}
 
 
@@ -114,9 +118,11 @@ def _event_rows(runs: int, t0: float) -> Iterator[tuple[int, str, str, float, st
             run_id,
             "run_started",
             start,
-            f'{{"type":"run_started","run_id":"{run_id}","ts":{start},"pipeline":'
-            f'"pipeline_{r % PIPELINES}","params":{{"n":{r % 100}}},"pid":1234,'
-            f'"host":"bench-host","steps":{steps}}}',
+            (
+                f'{{"type":"run_started","run_id":"{run_id}","ts":{start},"pipeline":'
+                f'"pipeline_{r % PIPELINES}","params":{{"n":{r % 100}}},"pid":1234,'
+                f'"host":"bench-host","steps":{steps}}}'
+            ),
         )
         for i in range(STEPS_PER_RUN):
             ts = start + i * 0.1
@@ -126,8 +132,10 @@ def _event_rows(runs: int, t0: float) -> Iterator[tuple[int, str, str, float, st
                 run_id,
                 "step_started",
                 ts,
-                f'{{"type":"step_started","run_id":"{run_id}","ts":{ts},"step":"step_{i}",'
-                f'"attempt":1,"inputs":{{}}}}',
+                (
+                    f'{{"type":"step_started","run_id":"{run_id}","ts":{ts},"step":"step_{i}",'
+                    f'"attempt":1,"inputs":{{}}}}'
+                ),
             )
             eid += 1
             yield (
@@ -135,8 +143,10 @@ def _event_rows(runs: int, t0: float) -> Iterator[tuple[int, str, str, float, st
                 run_id,
                 "step_succeeded",
                 ts + 0.05,
-                f'{{"type":"step_succeeded","run_id":"{run_id}","ts":{ts + 0.05},'
-                f'"step":"step_{i}","attempt":1,"duration":0.05,"outputs":{{}}}}',
+                (
+                    f'{{"type":"step_succeeded","run_id":"{run_id}","ts":{ts + 0.05},'
+                    f'"step":"step_{i}","attempt":1,"duration":0.05,"outputs":{{}}}}'
+                ),
             )
         eid += 1
         yield (
@@ -144,12 +154,16 @@ def _event_rows(runs: int, t0: float) -> Iterator[tuple[int, str, str, float, st
             run_id,
             "run_finished",
             start + 9.0,
-            f'{{"type":"run_finished","run_id":"{run_id}","ts":{start + 9.0},'
-            f'"status":"succeeded","duration":9.0}}',
+            (
+                f'{{"type":"run_finished","run_id":"{run_id}","ts":{start + 9.0},'
+                f'"status":"succeeded","duration":9.0}}'
+            ),
         )
 
 
-def _batched(rows: Iterator[tuple[Any, ...]], size: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
+def _batched(
+    rows: Iterator[tuple[Any, ...]], size: int = 50_000
+) -> Iterator[list[tuple[Any, ...]]]:
     batch: list[tuple[Any, ...]] = []
     for row in rows:
         batch.append(row)
@@ -259,9 +273,10 @@ async def measure(path: Path, runs: int, reps: int) -> dict[str, list[float]]:
     mid_event = mid * EVENTS_PER_RUN + EVENTS_PER_RUN // 2
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as artifacts:
-        async with _serve(path, Path(artifacts)) as base, httpx.AsyncClient(
-            base_url=base, timeout=60
-        ) as c:
+        async with (
+            _serve(path, Path(artifacts)) as base,
+            httpx.AsyncClient(base_url=base, timeout=60) as c,
+        ):
             await c.get("/api/health")  # warm the connection and the store
             deep = (await c.get("/api/runs", params={"limit": 50})).json()["next_cursor"]
             for _ in range(mid // 50 // 10):  # walk a tenth of the way to the middle
@@ -304,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
             path.unlink(missing_ok=True)
             took = build(path, runs)
             size = path.stat().st_size >> 20
-            print(f"built {runs:,} runs, {runs * EVENTS_PER_RUN:,} events in {took:.0f} s ({size} MiB)")
+            print(
+                f"built {runs:,} runs, {runs * EVENTS_PER_RUN:,} events in {took:.0f} s ({size} MiB)"
+            )
         results = anyio.run(measure, path, runs, args.reps)
     missed = False
     print(f"{'request':32} {'median ms':>10} {'p95 ms':>8} {'target':>8}")
