@@ -66,6 +66,14 @@ async def browser_page(
             await browser.close()
 
 
+async def shoot(page: Any, name: str, *, docs: str | None = None) -> None:
+    """Save a screenshot in test-artifacts/ and, with ``docs``, as docs/images/<docs>."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / name))
+    if docs:
+        await page.screenshot(path=str(IMAGES / docs))
+
+
 class Gate:
     """A step waits on ``release``; the test waits on ``entered``."""
 

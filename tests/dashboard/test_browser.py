@@ -19,6 +19,7 @@ from tests.dashboard.browser import (
     Gate,
     app_for,
     browser_page,
+    shoot,
     status_of,
     wait_status,
 )
@@ -77,7 +78,7 @@ async def test_run_view_follows_a_live_run(tmp_path: Path) -> None:
         await wait_status(page, "transform", "running")
         await wait_status(page, "audit", "running")
         assert await status_of(page, "load") == "pending"
-        await page.screenshot(path=str(ARTIFACTS / "run-view-live.png"))
+        await shoot(page, "run-view-live.png")
 
         gates["audit"].release.set()
         await wait_status(page, "audit", "failed")
@@ -95,7 +96,7 @@ async def test_run_view_follows_a_live_run(tmp_path: Path) -> None:
         await panel.wait_for()
         assert "audit found 3 suspicious rows" in await panel.inner_text()
         assert "ValueError" in await panel.inner_text()
-        await page.screenshot(path=str(ARTIFACTS / "run-view-finished.png"))
+        await shoot(page, "run-view-finished.png", docs="dashboard-run.png")
         await page.keyboard.press("Escape")
         await panel.wait_for(state="detached")
 
@@ -125,7 +126,7 @@ async def test_run_list_updates_without_reload(tmp_path: Path) -> None:
         for name in ("extract", "transform", "load", "audit"):
             gates[name].release.set()
         await page.wait_for_selector(f'{row}[data-status="failed"]')
-        await page.screenshot(path=str(ARTIFACTS / "runs-list.png"))
+        await shoot(page, "runs-list.png")
 
 
 async def test_deep_links_work_under_a_prefix_in_another_app(tmp_path: Path) -> None:

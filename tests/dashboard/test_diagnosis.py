@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from flowyml import Pipeline, step
-from tests.dashboard.browser import ARTIFACTS, app_for, browser_page
+from tests.dashboard.browser import app_for, browser_page, shoot
 from tests.server.conftest import serve
 
 pytestmark = pytest.mark.browser
@@ -108,7 +108,7 @@ async def test_failed_run_banner_leads_to_the_failing_step_and_its_elements(tmp_
         assert "of flowyml and the async runtime" in await folded.locator("summary").inner_text()
         assert "KeyError: 'row 3 has no id'" in await element.inner_text()
         await element.get_by_role("heading", name="Logs").wait_for()
-        await page.screenshot(path=str(ARTIFACTS / "run-view-diagnosis.png"))
+        await shoot(page, "run-view-diagnosis.png", docs="dashboard-diagnosis.png")
 
 
 async def test_attempts_skips_and_cache_hits_explain_themselves(tmp_path: Path) -> None:

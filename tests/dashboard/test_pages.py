@@ -19,7 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from flowyml import Pipeline, step
-from tests.dashboard.browser import ARTIFACTS, app_for, browser_page
+from tests.dashboard.browser import ARTIFACTS, app_for, browser_page, shoot
 from tests.server.conftest import serve
 
 pytestmark = pytest.mark.browser
@@ -160,7 +160,7 @@ async def test_runs_list_search_filters_sorting_and_charts(tmp_path: Path) -> No
         assert (await alpha.get_attribute("aria-label") or "").startswith(
             "Last 2 runs of alpha: 2 succeeded"
         )
-        await page.screenshot(path=str(ARTIFACTS / "runs-list.png"))
+        await shoot(page, "runs-list-search.png", docs="dashboard-runs.png")
 
 
 CONTRAST = """() => {
@@ -221,7 +221,7 @@ async def test_contrast_keyboard_and_quiet_graph(
         dark = scheme == "dark"
         assert (result["bg"] == "rgb(15, 20, 25)") is dark
         if dark:
-            await page.screenshot(path=str(ARTIFACTS / "run-view-dark.png"))
+            await shoot(page, "run-view-dark.png", docs="dashboard-dark.png")
 
         # the read-only graph does not announce React Flow's editing hints
         hints = await page.evaluate(
@@ -297,3 +297,92 @@ async def test_connection_indicator_tells_the_truth(tmp_path: Path) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "dashboard-reconnect.json").write_text(json.dumps(figures))
     print(figures)
+
+
+async def test_pipeline_page_and_artifacts(tmp_path: Path) -> None:
+    app = app_for(tmp_path, [small_pipeline("alpha"), small_pipeline("beta", fail=True)])
+    async with serve(app) as base, httpx.AsyncClient(base_url=base) as http, browser_page() as page:
+        for name in ("alpha", "alpha", "beta"):
+            await wait_finished(
+                http, (await http.post(f"/api/pipelines/{name}/runs", json={})).json()["run_id"]
+            )
+
+        await page.goto(f"{base}/pipelines/alpha")
+        await (
+            page.locator("[data-success-rate]")
+            .get_by_text("100% of the last 2 finished runs")
+            .wait_for()
+        )
+        row = page.locator('tr[data-step-row="total"]')
+        await row.wait_for()
+        cells = await row.locator("td").all_inner_texts()
+        assert cells[1:4] == ["no", "none", "on"]  # retries, timeout, cache
+        await page.get_by_role("img", name="Last 2 runs of alpha", exact=False).wait_for()
+        await shoot(page, "pipeline-page.png", docs="dashboard-pipeline.png")
+
+        # artifacts: substring search, type filter, and the lineage drawn as a graph
+        await page.goto(f"{base}/artifacts")
+        await page.locator("tbody tr").nth(2).wait_for()
+        await page.get_by_role("searchbox", name="Search").fill("tot")
+        await page.get_by_role("button", name="Search").click()
+        await page.wait_for_url("**q=tot**")
+        names = await page.locator("tbody tr td:first-child").all_inner_texts()
+        assert names and set(names) == {"total"}
+        await page.get_by_label("Type").select_option("builtins.int")
+        await page.get_by_role("button", name="Search").click()
+        await page.wait_for_url("**type=builtins.int**")
+        await page.get_by_role("link", name="total").first.click()
+        graph = page.get_by_role("figure", name="Lineage of total")
+        await graph.wait_for()
+        assert (
+            await graph.get_by_role("group", name="produced by (1)")
+            .get_by_role("link")
+            .inner_text()
+            == "total"
+        )
+        assert (
+            await graph.get_by_role("group", name="made from (1)").get_by_role("link").inner_text()
+            == "raw"
+        )
+
+
+async def test_cancel_only_where_the_server_can_and_phone_layouts(tmp_path: Path) -> None:
+    gate = anyio.Event()
+    entered = anyio.Event()
+
+    @step(outputs=["raw"])
+    async def slow() -> int:
+        entered.set()
+        await gate.wait()
+        return 1
+
+    elsewhere = Pipeline("elsewhere", enable_cache=False).add_step(slow)
+    store, artifacts = f"sqlite:///{tmp_path / 'meta.db'}", f"file://{tmp_path / 'artifacts'}"
+    app = app_for(tmp_path, [elsewhere])
+    async with (
+        serve(app) as base,
+        httpx.AsyncClient(base_url=base) as http,
+        browser_page(width=375, height=800) as page,
+        anyio.create_task_group() as tg,
+    ):
+        # a run this server did not start (another process, in real life): no Cancel
+        tg.start_soon(lambda: elsewhere.arun(store=store, artifacts=artifacts))
+        await entered.wait()
+        with anyio.fail_after(10):
+            while not (items := (await http.get("/api/runs")).json()["items"]):
+                await anyio.sleep(0.05)
+        run_id = items[0]["run_id"]
+        await page.goto(f"{base}/runs/{run_id}")
+        await page.locator('[data-step="slow"][data-status="running"]').wait_for()
+        await page.get_by_role("button", name="Resume").wait_for()
+        assert await page.get_by_role("button", name="Resume").is_disabled()
+        await page.get_by_text("The run is still running.").wait_for()
+        assert await page.get_by_role("button", name="Cancel run").count() == 0
+        # a phone: nothing wider than the screen, on the run page and the runs list
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+        await shoot(page, "run-view-phone.png", docs="dashboard-phone.png")
+        gate.set()
+        await page.locator('[data-step="slow"][data-status="succeeded"]').wait_for()
+        await page.goto(f"{base}/")
+        await page.locator("tr[data-run]").first.wait_for()
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 375
