@@ -61,7 +61,10 @@ def flowyml_router(
         app.include_router(flowyml_router(pipelines=[train]), prefix="/flowyml")
 
     Routes are relative to the prefix (``/flowyml/api/runs``, ``/flowyml/`` for the
-    dashboard).  CORS is the host application's business (add ``CORSMiddleware`` to it).
+    dashboard).  CORS and compression are the host application's business (add
+    ``CORSMiddleware``/``GZipMiddleware`` to it); add
+    ``app.add_middleware(FlowymlGuard, router=router, prefix="/flowyml")`` so the token and
+    the body limit are checked before a request body is read.
 
     :param store: metadata store URL (default: ``FLOWYML_STORE`` or the SQLite file in
         ``FLOWYML_HOME``), or an open ``MetadataStore`` you open and close yourself
@@ -142,7 +145,9 @@ def create_app(
     """A standalone flowyml server: the API, live event streams and the dashboard.
 
     Accepts the keywords of :func:`flowyml_router`, plus ``cors_origins`` (CORS stays off
-    unless given).  ``app.state.flowyml`` is the :class:`FlowymlServer`.
+    unless given).  ``app.state.flowyml`` is the :class:`FlowymlServer`.  In front of the
+    routes: :class:`~flowyml.server.FlowymlGuard` (the token and the body limit, before a
+    byte of the body is read) and gzip for answers over 1 KiB (never for event streams).
     """
     router = flowyml_router(
         store=store,
