@@ -66,8 +66,22 @@ export function RunsTable({
   );
 }
 
+/**
+ * "done/total" of the DAG's steps. A store that counts map elements (`fetch[3]`) among the
+ * finished steps reports more done than there are steps: then say so rather than "53/3".
+ */
+export function stepsText(run: Pick<RunRecord, 'steps_done' | 'steps_failed' | 'steps_total'>): {
+  text: string;
+  ratio: number;
+} {
+  const { steps_done: done, steps_failed: failed, steps_total: total } = run;
+  if (done + failed <= total || total === 0) return { text: `${done}/${total}`, ratio: total > 0 ? done / total : 0 };
+  return { text: `${total} steps · ${done} done incl. map elements`, ratio: failed > 0 ? 1 - failed / (done + failed) : 1 };
+}
+
 const RunRow = memo(function RunRow({ run, showPipeline }: { run: RunRecord; showPipeline: boolean }) {
-  const pct = run.steps_total > 0 ? Math.round((run.steps_done / run.steps_total) * 100) : 0;
+  const steps = stepsText(run);
+  const pct = Math.round(steps.ratio * 100);
   return (
     <tr data-run={run.run_id} data-status={run.status}>
       <td>
@@ -91,9 +105,7 @@ const RunRow = memo(function RunRow({ run, showPipeline }: { run: RunRecord; sho
       </td>
       <td>
         <div className="steps-cell">
-          <span className="steps-count">
-            {run.steps_done}/{run.steps_total}
-          </span>
+          <span className="steps-count">{steps.text}</span>
           <span className="progress" aria-hidden="true">
             <span className={`progress-bar bar-${run.status}`} style={{ width: `${pct}%` }} />
           </span>

@@ -51,3 +51,14 @@ describe('find step', () => {
     expect(findStep(ids, '  ')).toBeNull();
   });
 });
+
+describe('steps column', () => {
+  it('never shows more steps done than the DAG has', async () => {
+    const { stepsText } = await import('./RunsTable');
+    expect(stepsText({ steps_done: 2, steps_failed: 1, steps_total: 4 }).text).toBe('2/4');
+    // a 50-element map in a 3-step run, as a store that counts elements reports it
+    const map = stepsText({ steps_done: 52, steps_failed: 0, steps_total: 3 });
+    expect(map.text).toBe('3 steps · 52 done incl. map elements');
+    expect(map.text).not.toContain('52/3');
+  });
+});
