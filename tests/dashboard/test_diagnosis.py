@@ -107,6 +107,9 @@ async def test_failed_run_banner_leads_to_the_failing_step_and_its_elements(tmp_
         assert await folded.get_attribute("open") is None
         assert "of flowyml and the async runtime" in await folded.locator("summary").inner_text()
         assert "KeyError: 'row 3 has no id'" in await element.inner_text()
+        # its input: item 3 of the list the map received, linked
+        assert "item [3] of rows" in " ".join((await element.inner_text()).split())
+        await element.get_by_role("link", name="rows").wait_for()
         await element.get_by_role("heading", name="Logs").wait_for()
         await shoot(page, "run-view-diagnosis.png", docs="dashboard-diagnosis.png")
 

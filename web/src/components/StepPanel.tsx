@@ -1,4 +1,5 @@
 import { useEffect, useRef } from 'react';
+import { Link } from 'react-router';
 import { seg } from '../api/client';
 import type { StepDetailResponse } from '../api/types';
 import { useApi } from '../hooks/useApi';
@@ -7,6 +8,7 @@ import { formatIso, formatTime } from '../util/format';
 import { Elapsed } from './Elapsed';
 import { ArtifactCard } from './ArtifactPreview';
 import { ErrorNote } from './Feedback';
+import { parseElement } from '../state/mapElements';
 import { MapElements } from './MapElements';
 import { StatusBadge } from './StatusIcon';
 import { Attempts, attemptsOf, CacheNote, logsOf, SkipNote, skipReasonOf, StepLogs } from './StepDiagnosis';
@@ -61,6 +63,7 @@ export function StepPanel({ runId, step, order, steps, onClose }: Props) {
   const cached = step.status === 'cached';
   const cachedFrom = step.cached_from ?? detail.data?.cached_from ?? detail.data?.step.cached_from ?? null;
   const attempts = attemptsOf(detail.data);
+  const element = parseElement(step.step);
 
   return (
     <aside className="panel" aria-labelledby="step-panel-title" data-panel-step={step.step}>
@@ -112,8 +115,9 @@ export function StepPanel({ runId, step, order, steps, onClose }: Props) {
 
         <section className="panel-section">
           <h3>Inputs</h3>
+          {element && <ElementInput element={element} parent={steps[element.parent] ?? null} />}
           {inputs.length === 0 ? (
-            <p className="muted small">{detail.loading ? 'Loading…' : 'No input artifacts.'}</p>
+            !element && <p className="muted small">{detail.loading ? 'Loading…' : 'No input artifacts.'}</p>
           ) : (
             inputs.map((a) => (
               <ArtifactCard key={a.id} artifact={a} label={paramOf(a.id, step.inputs) ?? a.name} open={inputs.length <= 2} />
@@ -131,5 +135,26 @@ export function StepPanel({ runId, step, order, steps, onClose }: Props) {
         <StepLogs logs={logsOf(detail.data)} />
       </div>
     </aside>
+  );
+}
+
+/** A map element's input: item `index` of the list its mapped step received (a fixed input is passed whole). */
+function ElementInput({ element, parent }: { element: { parent: string; index: number }; parent: StepView | null }) {
+  const lists = Object.entries(parent?.inputs ?? {});
+  if (lists.length === 0) {
+    return <p className="muted small">Element {element.index} of the list mapped by {element.parent}.</p>;
+  }
+  return (
+    <ul className="link-list">
+      {lists.map(([name, id]) => (
+        <li key={name}>
+          item <span className="mono">[{element.index}]</span> of{' '}
+          <Link to={`/artifacts/${seg(id)}`} className="mono">
+            {name}
+          </Link>
+          , an input of <span className="mono">{element.parent}</span>
+        </li>
+      ))}
+    </ul>
   );
 }
