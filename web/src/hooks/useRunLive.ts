@@ -55,12 +55,17 @@ export function useRunLive(runId: string): RunLive {
       else if (resp.dag_size === 0) setInferred(resp);
     };
     // a big DAG is not inlined in the run: fetch it once (the layout is per structure)
+    // ask for the DAG at once, beside the run: a big one is not inlined in the run's answer,
+    // and waiting for that answer to learn so costs a round trip (unused for small runs)
+    const early = apiFetch<Dag>(`runs/${seg(runId)}/dag`, { signal: ac.signal }).catch(() => null);
     let dagRequest: Promise<unknown> | null = null;
     const loadDag = (resp: RunDetailResponse): Promise<unknown> => {
       if (resp.dag || resp.dag_size === 0) return Promise.resolve();
-      dagRequest ??= apiFetch<Dag>(`runs/${seg(runId)}/dag`, { signal: ac.signal }).then(setSnapshotDag, (e: unknown) => {
-        if (!isAbort(e)) setError(e);
-      });
+      dagRequest ??= early
+        .then((dag) => dag ?? apiFetch<Dag>(`runs/${seg(runId)}/dag`, { signal: ac.signal }))
+        .then(setSnapshotDag, (e: unknown) => {
+          if (!isAbort(e)) setError(e);
+        });
       return dagRequest;
     };
     const nextFrames = () =>
