@@ -116,6 +116,8 @@ class FlowymlServer:
         self._runs_tg: TaskGroup | None = None
         self._active: dict[str, _ActiveRun] = {}
         self.stopping = anyio.Event()
+        #: set when the ASGI server exits: live event streams end cleanly
+        self.streams_closing = anyio.Event()
         #: single-use tickets that authenticate an SSE connection
         self.tickets = TicketBook(ttl=self.options.ticket_ttl)
 
@@ -173,10 +175,12 @@ class FlowymlServer:
             )
             await self._register_pipelines(rt)
             self.stopping = anyio.Event()
+            self.streams_closing = anyio.Event()
             async with anyio.create_task_group() as background:
                 background.start_soon(fanout.run)
                 background.start_soon(fanout.watch_hub)
                 background.start_soon(self._sweep_interrupted, rt.metadata)
+                background.start_soon(self._end_streams_on_exit, fanout)
                 try:
                     async with anyio.create_task_group() as runs:
                         self._runtime, self._fanout, self._runs_tg = rt, fanout, runs
@@ -189,6 +193,12 @@ class FlowymlServer:
                     fanout.close_all()
                     self._runtime = self._fanout = self._runs_tg = None
                     background.cancel_scope.cancel()
+
+    async def _end_streams_on_exit(self, fanout: EventFanout) -> None:
+        # The ASGI server is exiting (sse-starlette sets this event): end every live
+        # stream now, so each response finishes cleanly instead of being cut off.
+        await self.streams_closing.wait()
+        fanout.close_all()
 
     async def _register_pipelines(self, rt: Runtime) -> None:
         import time

@@ -179,7 +179,12 @@ async def _clamp(server: FlowymlServer, last_event_id: int | None) -> int | None
 
 
 def _respond(server: FlowymlServer, frames: AsyncIterator[bytes]) -> EventSourceResponse:
-    return EventSourceResponse(frames, ping=server.options.ping_interval)
+    return EventSourceResponse(
+        frames,
+        ping=server.options.ping_interval,
+        shutdown_event=server.streams_closing,
+        shutdown_grace_period=1.0,
+    )
 
 
 @router.get(

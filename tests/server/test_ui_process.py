@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -135,11 +136,32 @@ def test_unauthenticated_huge_body_costs_no_memory_and_no_secret_is_logged(
         with httpx.stream("GET", f"{base}/api/events", params={"token": TOKEN}) as r:
             assert r.status_code == 200
         assert httpx.get(f"{base}/api/health", params={"token": TOKEN}).status_code == 401
+
+        # A stream still open when the server stops ends cleanly (not cut off).
+        ended: list[str] = []
+        opened = threading.Event()
+
+        def watch() -> None:
+            try:
+                with httpx.stream("GET", f"{base}/api/events", headers=bearer) as r:
+                    opened.set()
+                    for _ in r.iter_bytes():
+                        pass
+                ended.append("clean")
+            except httpx.HTTPError as exc:
+                ended.append(type(exc).__name__)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        assert opened.wait(10)
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=15)
+        watcher.join(10)
+    assert ended == ["clean"]
     assert "GET /api/events?ticket=***" in output, output
     assert "token=***" in output
     assert TOKEN not in output and ticket not in output
+    assert "ERROR" not in output, output
 
 
 def wait_until_running(base: str, run_id: str) -> None:
