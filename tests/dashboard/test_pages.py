@@ -386,3 +386,23 @@ async def test_cancel_only_where_the_server_can_and_phone_layouts(tmp_path: Path
         await page.goto(f"{base}/")
         await page.locator("tr[data-run]").first.wait_for()
         assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+async def test_live_streams_use_tickets_not_the_token(tmp_path: Path) -> None:
+    app = app_for(tmp_path, [small_pipeline("alpha")], token="s3cret-token")
+    auth = {"Authorization": "Bearer s3cret-token"}
+    async with (
+        serve(app) as base,
+        httpx.AsyncClient(base_url=base, headers=auth) as http,
+        browser_page() as page,
+    ):
+        urls: list[str] = []
+        page.on("request", lambda r: urls.append(r.url))
+        await page.goto(f"{base}/?token=s3cret-token")
+        await page.wait_for_selector('[data-connection="live"]')
+        assert "token" not in page.url  # taken out of the address bar
+        run_id = (await http.post("/api/pipelines/alpha/runs", json={})).json()["run_id"]
+        await page.locator(f'tr[data-run="{run_id}"][data-status="succeeded"]').wait_for()
+        streams = [u for u in urls if u.split("?")[0].endswith("/events")]
+        assert streams and all("ticket=" in u for u in streams), streams
+        assert not any("s3cret-token" in u for u in urls[1:]), urls

@@ -125,11 +125,16 @@ describe('LiveStream', () => {
     expect(es.url).toBe('http://example.test/prefix/api/runs/r1/events?ticket=tk1');
     expect(es.url).not.toContain('t0k');
     expect(calls).toEqual([{ url: 'http://example.test/prefix/api/sse-tickets', auth: 'Bearer t0k' }]);
-    // the server refuses the reconnect (the ticket is spent): a new ticket for the next try
+    // the stream drops and the browser's reconnect is refused (its ticket is spent): a new
+    // ticket and a new stream at once
+    es.open();
     es.fail(true);
-    second.m.tickIntervals();
+    expect(second.stream.state).toBe('reconnecting');
     await flush();
-    expect(FakeEventSource.instances.at(-1)!.url).toContain('ticket=tk2');
+    const again = FakeEventSource.instances.at(-1)!;
+    expect(again.url).toContain('ticket=tk2');
+    again.open();
+    expect(second.stream.state).toBe('live');
     second.stream.close();
   });
 

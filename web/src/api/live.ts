@@ -58,6 +58,8 @@ export class LiveStream {
   private polling = false;
   /** the last poll failed: the server is unreachable */
   private offline = false;
+  /** the current stream was open at some point (so a refusal now is likely a spent ticket) */
+  private wasLive = false;
   private closed = false;
   private readonly batcher: Batcher<StreamEvent>;
   private readonly opts: Required<Omit<LiveStreamOptions, 'poll' | 'EventSourceImpl' | 'baseURI'>> &
@@ -120,6 +122,7 @@ export class LiveStream {
     es.onopen = () => {
       if (this.es !== es) return;
       this.errors = 0;
+      this.wasLive = true;
       this.offline = false;
       this.stopTimers();
       this.setState('live');
@@ -137,6 +140,15 @@ export class LiveStream {
 
   private onSseError(es: EventSource | null, Impl: typeof EventSource): void {
     this.errors += 1;
+    if (es && es.readyState === Impl.CLOSED && this.wasLive && !this.polling) {
+      // the browser's own reconnect was refused (with tickets: the ticket is spent); try
+      // once more at once with a fresh URL before falling back to polling
+      this.wasLive = false;
+      this.dropSse();
+      this.setState('reconnecting');
+      this.openSse();
+      return;
+    }
     if (!es || es.readyState === Impl.CLOSED || this.polling || this.errors >= this.opts.maxErrors) {
       this.dropSse();
       this.enterPolling();
