@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -138,9 +139,13 @@ def unauthorized_detail(allow_ticket: bool) -> str:
     )
 
 
+_STREAM_PATH = re.compile(r"/api/(?:events|runs/[^/]+/events)$")
+
+
 def is_stream_path(path: str) -> bool:
-    """Whether ``path`` (below the API root) is an SSE route, where tickets are accepted."""
-    return path.endswith("/events")
+    """Whether ``path`` ends in an SSE route (``/api/events``, ``/api/runs/{id}/events``),
+    the only routes where tickets are accepted."""
+    return _STREAM_PATH.search(path) is not None
 
 
 def authorized(scope: Scope, expected: bytes, tickets: TicketBook, *, stream: bool) -> bool:

@@ -72,7 +72,7 @@ class FlowymlGuard:
         sub = self._api_path(scope)
         expected = router.secret
         if sub is not None and expected is not None:
-            stream = is_stream_path(sub)
+            stream = is_stream_path("/api" + sub)
             if not authorized(scope, expected, router.server.tickets, stream=stream):
                 detail = unauthorized_detail(stream)
                 await send_json(send, 401, {"detail": detail}, [(b"www-authenticate", b"Bearer")])

@@ -116,6 +116,8 @@ async def test_sse_tickets_are_single_use_and_expire(urls: tuple[str, str]) -> N
         # Tickets open event streams only.
         other = (await c.post("/api/sse-tickets", headers=bearer)).json()["ticket"]
         assert (await c.get("/api/health", params={"ticket": other})).status_code == 401
+        # ... not the detail of a run that happens to be called "events"
+        assert (await c.get("/api/runs/events", params={"ticket": other})).status_code == 401
         late = (await c.post("/api/sse-tickets", headers=bearer)).json()["ticket"]
         await anyio.sleep(0.6)
         assert await status_of(c, "GET", "/api/events", params={"ticket": late}) == 401
