@@ -16,6 +16,7 @@ import msgspec
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from .._version import __version__
 from ..events import Event
@@ -168,7 +169,9 @@ def create_app(
     _document_events(app)
     # Outermost last: CORS answers preflights (which carry no token) before the guard,
     # and the guard runs before anything reads a body.  SSE streams are never gzipped.
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # Artifact bytes stream as they are (often already compressed: Parquet, pickles, images).
+    plain = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/octet-stream")
+    app.add_middleware(GZipMiddleware, minimum_size=1024, exclude_content_types=plain)
     app.add_middleware(FlowymlGuard, router=router)
     if cors_origins:
         app.add_middleware(

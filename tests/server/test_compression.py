@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI
 from flowyml.server import ServerOptions
 from flowyml.server._static import add_static_routes
 
-from .conftest import make_app, serve
+from .conftest import make_app, quick, serve
 
 
 async def test_json_is_gzipped_when_accepted_and_streams_never(urls: tuple[str, str]) -> None:
@@ -26,6 +26,11 @@ async def test_json_is_gzipped_when_accepted_and_streams_never(urls: tuple[str, 
         assert "content-encoding" not in plain.headers
         assert plain.json() == zipped.json()
         headers = {"Accept-Encoding": "gzip, br"}
+        await quick().arun(store=urls[0], artifacts=urls[1], n=2000)
+        artifacts = (await c.get("/api/artifacts", params={"name": "load"})).json()["items"]
+        content = await c.get(f"/api/artifacts/{artifacts[0]['id']}/content", headers=headers)
+        assert content.status_code == 200 and len(content.content) > 1024
+        assert "content-encoding" not in content.headers  # artifact bytes go as they are
         async with c.stream("GET", "/api/events", headers=headers) as r:
             assert r.headers["content-type"].startswith("text/event-stream")
             assert "content-encoding" not in r.headers
