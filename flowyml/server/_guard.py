@@ -2,7 +2,7 @@
 
 :func:`~flowyml.server.create_app` installs :class:`FlowymlGuard` around the whole app.  It
 answers 401 to an API request without a valid token without reading its body (whatever
-its size or content), and 413 to any request whose body is over
+its size or content), and 413 to an API request whose body is over
 ``ServerOptions.max_body_bytes``: at once when ``Content-Length`` says so, or as soon as a
 chunked body has streamed past the limit (at most the limit is ever buffered).  An app that
 embeds :func:`~flowyml.server.flowyml_router` adds it itself::
@@ -42,7 +42,9 @@ AUTHORIZED = "flowyml.authorized"
 
 
 class FlowymlGuard:
-    """ASGI middleware: authenticate ``{prefix}/api`` requests and bound every body.
+    """ASGI middleware: authenticate ``{prefix}/api`` requests and bound their bodies.
+
+    Other paths (the dashboard's files, an embedding app's own routes) pass untouched.
 
     :param app: the ASGI app to protect
     :param router: the :func:`~flowyml.server.flowyml_router` whose token and limits apply
@@ -70,8 +72,11 @@ class FlowymlGuard:
             return
         router = self.router
         sub = self._api_path(scope)
+        if sub is None:  # not flowyml's API (the dashboard, or the embedding app's routes)
+            await self.app(scope, receive, send)
+            return
         expected = router.secret
-        if sub is not None and expected is not None:
+        if expected is not None:
             stream = is_stream_path("/api" + sub)
             if not authorized(scope, expected, router.server.tickets, stream=stream):
                 detail = unauthorized_detail(stream)

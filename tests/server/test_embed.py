@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from flowyml.server import FlowymlGuard, ServerOptions, flowyml_router
 
@@ -125,6 +125,11 @@ async def test_embedded_router_with_the_guard(urls: tuple[str, str]) -> None:
         options=ServerOptions(max_body_bytes=1000),
     )
     host = FastAPI()
+
+    @host.post("/upload")
+    async def upload(request: Request) -> dict[str, int]:
+        return {"size": len(await request.body())}
+
     host.include_router(router, prefix="/flowyml")
     host.add_middleware(FlowymlGuard, router=router, prefix="/flowyml")
     path = "/flowyml/api/pipelines/quick/runs"
@@ -136,6 +141,8 @@ async def test_embedded_router_with_the_guard(urls: tuple[str, str]) -> None:
         assert (await c.post(path, content=big, headers=bearer)).status_code == 413
         r = await c.post(path, json={"params": {"n": 2}}, headers=bearer)
         assert r.status_code == 202, r.text
+        # The host's own routes keep their rules: no token, no flowyml body limit.
+        assert (await c.post("/upload", content=b"u" * 5000)).json() == {"size": 5000}
         # Without the guard in front, the router's own dependency still refuses.
         bare = FastAPI()
         inner = flowyml_router(store=urls[0], artifacts=urls[1], token="t0ken", dashboard=False)
