@@ -57,19 +57,20 @@ async def big_run(tmp_path: Path, n_chains: int, length: int) -> AsyncIterator[t
         yield base, run_id
 
 
+IN_VIEW = """(name) => {
+  const node = document.querySelector(`.react-flow__node[data-id="${name}"]`);
+  const canvas = document.querySelector('.dag-canvas .react-flow');
+  if (!node || !canvas) return false;
+  const n = node.getBoundingClientRect();
+  const c = canvas.getBoundingClientRect();
+  return n.width > 0 && n.left >= c.left - 1 && n.top >= c.top - 1 && n.right <= c.right + 1 && n.bottom <= c.bottom + 1;
+}"""
+
+
 async def in_view(page: Any, name: str) -> bool:
-    """The node is drawn and lies wholly inside the graph's canvas."""
-    node = page.locator(f'.react-flow__node[data-id="{name}"]')
-    await node.wait_for()
-    box = await node.bounding_box()
-    canvas = await page.locator(".dag-canvas .react-flow").bounding_box()
-    assert box is not None and canvas is not None
-    return bool(
-        box["x"] >= canvas["x"] - 1
-        and box["y"] >= canvas["y"] - 1
-        and box["x"] + box["width"] <= canvas["x"] + canvas["width"] + 1
-        and box["y"] + box["height"] <= canvas["y"] + canvas["height"] + 1
-    )
+    """The node is drawn and lies wholly inside the graph's canvas (waits up to 5 s)."""
+    await page.wait_for_function(IN_VIEW, arg=name, timeout=5_000)
+    return True
 
 
 SMALLEST_TEXT = """() => {
@@ -97,7 +98,6 @@ async def test_find_step_deep_links_and_readable_labels(tmp_path: Path) -> None:
         await page.get_by_role("searchbox", name="Find step").fill("c000_s050")
         await page.get_by_role("button", name="Find", exact=True).click()
         await page.locator('[data-panel-step="c000_s050"]').wait_for()
-        await page.wait_for_timeout(400)  # the pan is animated for 200 ms
         assert await in_view(page, "c000_s050")
         assert "step=c000_s050" in page.url
 
@@ -172,6 +172,16 @@ async def test_ten_thousand_steps_first_nodes_then_pages(tmp_path: Path) -> None
             "getComputedStyle(document.querySelector('.react-flow__viewport')).transform"
         )
         assert moved != transform  # the drag panned the graph
+        # windowed rendering: a step far from the view is found and drawn, the fit button
+        # shows the whole graph (from its layout, not from the nodes in the DOM)
+        await page.get_by_role("searchbox", name="Find step").fill("c099_s099")
+        await page.get_by_role("button", name="Find", exact=True).click()
+        assert await in_view(page, "c099_s099")
+        await page.get_by_role("button", name="Fit the whole graph").click()
+        await page.wait_for_function(
+            "new DOMMatrixReadOnly(getComputedStyle(document.querySelector('.react-flow__viewport'))"
+            ".transform).a < 0.2"
+        )
         figures = {
             "steps": 10_000,
             "first_node_ms": round(first_node_ms),

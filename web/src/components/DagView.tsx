@@ -7,6 +7,8 @@ import {
   Position,
   ReactFlow,
   ReactFlowProvider,
+  getViewportForBounds,
+  useStore,
   type AriaLabelConfig,
   type NodeHandle,
   type Edge,
@@ -19,6 +21,7 @@ import '@xyflow/react/dist/style.css';
 import type { Dag, DagNode } from '../api/types';
 import { dagKey, layoutDag, NODE_HEIGHT, NODE_WIDTH, type Point } from '../layout/dagLayout';
 import { collapseDag, groupOf, groupsOf } from '../layout/collapse';
+import { boundsOf, idsInWindow, sameRect, visibleRect, windowFor, type Rect } from '../layout/viewWindow';
 import { parseElement, type ElementSummary } from '../state/mapElements';
 import type { StepView } from '../state/runReducer';
 import { CanvasMiniMap } from './CanvasMiniMap';
@@ -56,6 +59,8 @@ interface Props {
   elements?: ReadonlyMap<string, ElementSummary>;
   selected?: string | null;
   onSelect?: (step: string) => void;
+  /** called once React Flow has drawn the graph */
+  onReady?: () => void;
   maxHeight?: number;
   label: string;
 }
@@ -103,6 +108,15 @@ const BIG_DAG = 80;
 const READABLE_ZOOM = 0.6;
 /** Above this many nodes the overview is drawn on a canvas (one SVG element per node is too slow). */
 const SVG_MINIMAP_MAX = 1500;
+/** Above this many nodes React Flow gets only the nodes around the view (see layout/viewWindow). */
+const WINDOWED = 1500;
+const NODE_BOX = { width: NODE_WIDTH, height: NODE_HEIGHT };
+const SIDE_STRIP = 200;
+interface FitOptions {
+  padding?: number;
+  minZoom?: number;
+  maxZoom?: number;
+}
 const INTERESTING = new Set(['running', 'retrying', 'failed']);
 
 /** Height that shows the whole DAG at a readable zoom, within bounds. */
@@ -127,7 +141,16 @@ function nodeFor(selected: string | null, known: ReadonlyMap<string, Point>): st
   return el && known.has(el.parent) ? el.parent : null;
 }
 
-function DagCanvas({ dag: fullDag, steps, elements, selected: selectedStep = null, onSelect, maxHeight = 560, label }: Props) {
+function DagCanvas({
+  dag: fullDag,
+  steps,
+  elements,
+  selected: selectedStep = null,
+  onSelect,
+  onReady,
+  maxHeight = 560,
+  label,
+}: Props) {
   // sub-pipelines (steps named `<sub>.<step>`) can be folded into one node each
   const groups = useMemo(() => groupsOf(fullDag), [fullDag]);
   const [collapsed, setCollapsed] = useState<ReadonlySet<string>>(() => new Set());
@@ -312,7 +335,7 @@ function DagCanvas({ dag: fullDag, steps, elements, selected: selectedStep = nul
         if (!inst) return;
         // show everything; if that is too small to read and a step is selected (panel
         // open), centre that step at a readable zoom instead
-        void inst.fitView(FIT).then(() => {
+        void fitAllRef.current(FIT).then(() => {
           if (focus && inst.getZoom() < READABLE_ZOOM) bringIntoView(focus, true);
         });
       });
@@ -325,25 +348,82 @@ function DagCanvas({ dag: fullDag, steps, elements, selected: selectedStep = nul
   }, [bringIntoView]);
   // first view: a selected step (deep link) at full size; a big DAG on its running/failed
   // steps (or its first ones) at a readable zoom; otherwise the whole DAG. Decided once.
-  const [initialFit] = useState(() => {
+  const [initialFit] = useState<FitOptions & { nodes?: { id: string }[] }>(() => {
     if (selected) return { nodes: [{ id: selected }], minZoom: 1, maxZoom: 1 };
     if (dag.nodes.length <= BIG_DAG) return FIT;
     const hot = dag.nodes.filter((n) => INTERESTING.has(steps?.[n.id]?.status ?? '')).map((n) => ({ id: n.id }));
     const focus = hot.length > 0 ? hot.slice(0, 20) : dag.nodes.slice(0, 12).map((n) => ({ id: n.id }));
     return { ...FIT, nodes: focus, minZoom: 0.5, maxZoom: 1 };
   });
+  const height = fittedHeight(boxWidth, layout.width, layout.height, maxHeight);
+
+  // very big DAGs: React Flow gets the nodes around the view only; the first viewport is
+  // computed here (React Flow's fitView would only see those nodes)
+  const windowed = layout.positions.size > WINDOWED;
+  const flowWidth = useStore((st) => st.width);
+  const flowHeight = useStore((st) => st.height);
+  const flowSize = useRef({ width: boxWidth - SIDE_STRIP, height });
+  if (flowWidth > 0 && flowHeight > 0) flowSize.current = { width: flowWidth, height: flowHeight };
+  const [initialViewport] = useState(() => {
+    if (!windowed) return undefined;
+    const ids = initialFit.nodes ? initialFit.nodes.map((n) => n.id) : layout.positions.keys();
+    const b = boundsOf(layout.positions, ids, NODE_BOX) ?? { x: 0, y: 0, width: 1, height: 1 };
+    const { width: w, height: h } = flowSize.current;
+    return getViewportForBounds(b, w, h, initialFit.minZoom ?? 0.05, initialFit.maxZoom ?? 1.1, initialFit.padding ?? 0.12);
+  });
+  const [win, setWin] = useState<Rect | null>(() =>
+    initialViewport ? windowFor(visibleRect(initialViewport, flowSize.current)) : null,
+  );
+  const visible = useMemo(
+    () => (windowed && win ? idsInWindow(layout.positions, layout.edges, win, NODE_BOX) : null),
+    [windowed, win, layout],
+  );
+  const flowNodes = useMemo(() => (visible ? nodes.filter((n) => visible.has(n.id)) : nodes), [nodes, visible]);
+  const flowEdges = useMemo(
+    () => (visible ? edges.filter((e) => visible.has(e.source) && visible.has(e.target)) : edges),
+    [edges, visible],
+  );
+  /** Fit the whole layout (React Flow's own fitView, or by hand when windowed). */
+  const fitAll = useCallback(
+    async (opts: FitOptions): Promise<void> => {
+      const inst = flow.current;
+      if (!inst) return;
+      if (!windowed) {
+        await inst.fitView(opts);
+        return;
+      }
+      const { width: w, height: h } = flowSize.current;
+      const bounds = { x: 0, y: 0, width: layout.width, height: layout.height };
+      await inst.setViewport(getViewportForBounds(bounds, w, h, opts.minZoom ?? 0.05, opts.maxZoom ?? 2, opts.padding ?? 0.1));
+    },
+    [windowed, layout],
+  );
+  const fitAllRef = useRef(fitAll);
+  fitAllRef.current = fitAll;
+
   const [detail, setDetail] = useState<Detail>('full');
-  const onMove = useCallback((_: unknown, viewport: Viewport) => setDetail(detailFor(viewport.zoom)), []);
+  const onMove = useCallback(
+    (_: unknown, viewport: Viewport) => {
+      setDetail(detailFor(viewport.zoom));
+      if (!windowed) return;
+      const next = windowFor(visibleRect(viewport, flowSize.current));
+      setWin((prev) => (sameRect(prev, next) ? prev : next));
+    },
+    [windowed],
+  );
   // a new structure (an inferred DAG gaining edges) gets a new layout: show it whole
   const firstKey = useRef(key);
   useEffect(() => {
-    if (key !== firstKey.current) void flow.current?.fitView(FIT);
+    if (key !== firstKey.current) void fitAllRef.current(FIT);
   }, [key]);
-  const onInit = useCallback((instance: ReactFlowInstance<StepFlowNode>) => {
-    flow.current = instance;
-    setDetail(detailFor(instance.getZoom()));
-  }, []);
-  const height = fittedHeight(boxWidth, layout.width, layout.height, maxHeight);
+  const onInit = useCallback(
+    (instance: ReactFlowInstance<StepFlowNode>) => {
+      flow.current = instance;
+      setDetail(detailFor(instance.getZoom()));
+      onReady?.();
+    },
+    [onReady],
+  );
   const ids = useMemo(() => fullDag.nodes.map((n) => n.id), [fullDag]);
   const allCollapsed = groups.length > 0 && groups.every((g) => collapsed.has(g));
 
@@ -365,8 +445,8 @@ function DagCanvas({ dag: fullDag, steps, elements, selected: selectedStep = nul
       <div ref={boxRef} className={`dag dag-${detail}`} style={{ height }} onKeyDown={onKeyDown} role="region" aria-label={label}>
         <div className="dag-canvas">
           <ReactFlow<StepFlowNode>
-            nodes={nodes}
-            edges={edges}
+            nodes={flowNodes}
+            edges={flowEdges}
             nodeTypes={nodeTypes}
             onNodeClick={onNodeClick}
             onlyRenderVisibleElements
@@ -377,8 +457,9 @@ function DagCanvas({ dag: fullDag, steps, elements, selected: selectedStep = nul
             ariaLabelConfig={ARIA}
             onInit={onInit}
             onMove={onMove}
-            fitView
+            fitView={!windowed}
             fitViewOptions={initialFit}
+            defaultViewport={initialViewport}
             minZoom={0.05}
             maxZoom={2}
             proOptions={{ hideAttribution: false }}
@@ -389,7 +470,12 @@ function DagCanvas({ dag: fullDag, steps, elements, selected: selectedStep = nul
         </div>
         {/* beside the canvas, never over it: no control or overview hides a node */}
         <div className="dag-side">
-          <Controls showInteractive={false} fitViewOptions={FIT_ALL} orientation="horizontal" />
+          <Controls
+            showInteractive={false}
+            fitViewOptions={FIT_ALL}
+            onFitView={windowed ? () => void fitAll(FIT_ALL) : undefined}
+            orientation="horizontal"
+          />
           {nodes.length > 12 && nodes.length <= SVG_MINIMAP_MAX && (
             <MiniMap<StepFlowNode> pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={0} />
           )}

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { apiFetch, isAbort, seg } from '../api/client';
 import { LiveStream } from '../api/live';
 import type { Dag, RunDetailResponse, StepPageResponse } from '../api/types';
@@ -19,6 +19,8 @@ export interface RunLive {
   canCancel: boolean;
   /** later pages of steps are still loading */
   loadingSteps: boolean;
+  /** call once the DAG is on screen: later pages of steps wait for it */
+  onDrawn(): void;
   error: unknown;
 }
 
@@ -37,6 +39,7 @@ export function useRunLive(runId: string): RunLive {
   const [canCancel, setCanCancel] = useState(false);
   const [loadingSteps, setLoadingSteps] = useState(false);
   const inferredOnce = useRef(false);
+  const drawn = useRef<() => void>(() => undefined);
 
   useEffect(() => {
     void preloadDagView(); // in parallel with the run's data
@@ -68,6 +71,11 @@ export function useRunLive(runId: string): RunLive {
         });
       return dagRequest;
     };
+    // the first nodes on screen, or a few seconds (no DAG, or a failed one): then page on
+    const drawnOrLate = new Promise<void>((resolve) => {
+      drawn.current = resolve;
+      setTimeout(resolve, 3000);
+    });
     const nextFrames = () =>
       new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(resolve, 0))));
     // big runs: the snapshot holds the first page of steps; the rest load page by page
@@ -79,6 +87,7 @@ export function useRunLive(runId: string): RunLive {
         // draw the first nodes before asking for more: the pages compete for the network,
         // the server and the main thread with the DAG itself
         await Promise.all([preloadDagView(), dagReady]);
+        await drawnOrLate;
         await nextFrames();
         while (next !== null && !ac.signal.aborted) {
           const page: StepPageResponse = await apiFetch<StepPageResponse>(`runs/${seg(runId)}/steps`, {
@@ -133,5 +142,6 @@ export function useRunLive(runId: string): RunLive {
     () => (inferred ? dagFromSteps(inferred.run.pipeline, inferred.steps) : null),
     [inferred],
   );
-  return { state, dag: snapshotDag ?? inferredDag, canCancel, loadingSteps, error };
+  const onDrawn = useCallback(() => drawn.current(), []);
+  return { state, dag: snapshotDag ?? inferredDag, canCancel, loadingSteps, onDrawn, error };
 }

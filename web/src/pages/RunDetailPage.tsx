@@ -29,7 +29,7 @@ export function RunDetailPage() {
   const { runId = '' } = useParams();
   const [params, setParams] = useSearchParams();
   const selected = params.get('step');
-  const { state, dag, canCancel, loadingSteps, error } = useRunLive(runId);
+  const { state, dag, canCancel, loadingSteps, onDrawn, error } = useRunLive(runId);
 
   const select = useCallback(
     (step: string | null) => {
@@ -81,6 +81,7 @@ export function RunDetailPage() {
               elements={elements}
               selected={selected}
               onSelect={onSelect}
+              onReady={onDrawn}
               label={`DAG of run ${runId}`}
             />
           ) : (
