@@ -111,6 +111,7 @@ def ui(
 
     from ..server import create_app
     from ..server._auth import TOKEN_ENV
+    from ..server._logs import redact_access_log
 
     pipelines = [load_pipeline(spec) for spec in pipeline or ()]
     if not is_loopback(host) and not os.environ.get(TOKEN_ENV):
@@ -123,7 +124,44 @@ def ui(
             err=True,
         )
     server_app = create_app(store=store, artifacts=artifacts, pipelines=pipelines)
-    uvicorn.run(server_app, host=host, port=port)
+    # Open SSE streams never end by themselves: bound the wait for them on shutdown.
+    config = uvicorn.Config(server_app, host=host, port=port, timeout_graceful_shutdown=2)
+    redact_access_log()  # after Config, which (re)configures uvicorn's loggers
+    status = 0
+    try:
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        status = 130
+    _exit_past_abandoned_steps(status)
+
+
+def _exit_past_abandoned_steps(status: int) -> None:
+    """End the process even if a cancelled run left a sync step running in its thread.
+
+    Python cannot stop such a thread, and the interpreter would wait for it at exit
+    forever; the runs were already recorded ``cancelled`` by the server's shutdown.
+    """
+    import logging
+    import threading
+
+    stuck = [
+        t
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and t.is_alive() and not t.daemon
+    ]
+    if not stuck:
+        if status:
+            raise typer.Exit(status)
+        return
+    typer.secho(
+        f"flowyml ui: leaving {len(stuck)} abandoned step thread(s) behind",
+        err=True,
+        fg=typer.colors.YELLOW,
+    )
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def _when(ts: float | None) -> str:

@@ -11,7 +11,15 @@ from __future__ import annotations
 from ._app import FlowymlRouter as FlowymlRouter
 from ._app import create_app as create_app
 from ._app import flowyml_router as flowyml_router
+from ._guard import FlowymlGuard as FlowymlGuard
 from ._service import FlowymlServer as FlowymlServer
 from ._service import ServerOptions as ServerOptions
 
-__all__ = ("FlowymlRouter", "FlowymlServer", "ServerOptions", "create_app", "flowyml_router")
+__all__ = (
+    "FlowymlGuard",
+    "FlowymlRouter",
+    "FlowymlServer",
+    "ServerOptions",
+    "create_app",
+    "flowyml_router",
+)

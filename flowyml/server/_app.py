@@ -15,18 +15,17 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.routing import APIRoute
+from fastapi.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from .._version import __version__
 from ..events import Event
-from ._artifacts import add_artifact_routes
-from ._auth import require_token, resolve_token
-from ._errors import ERROR_RESPONSES, FlowymlRoute
-from ._pipelines import add_pipeline_routes
-from ._runs import add_run_routes
-from ._schemas import HealthResponse
+from . import _artifacts, _pipelines, _runs, _sse, _steps, _system
+from ._auth import resolve_token
+from ._deps import binding
+from ._errors import FlowymlRoute
+from ._guard import FlowymlGuard
 from ._service import FlowymlServer, ServerOptions
-from ._sse import add_event_routes
 from ._static import add_static_routes
 
 if TYPE_CHECKING:
@@ -37,29 +36,12 @@ if TYPE_CHECKING:
 __all__ = ("FlowymlRouter", "create_app", "flowyml_router")
 
 
-def _mask(url: str) -> str:
-    from ..storage.metadata._base import mask_url
-
-    return mask_url(url)
-
-
-def _operation_id(route: APIRoute) -> str:
-    # The endpoint's name ("list_runs"): stable and readable in generated clients.
-    return route.name
-
-
 class FlowymlRouter(APIRouter):
     """The router :func:`flowyml_router` returns; :attr:`server` triggers and cancels runs."""
 
     server: FlowymlServer
-
-
-def _add_health(router: APIRouter, server: FlowymlServer) -> None:
-    @router.get("/api/health", response_model=HealthResponse, summary="Is the server healthy?")
-    async def health() -> dict[str, Any]:
-        """``ok`` when the metadata store answers (else 503)."""
-        await server.store.last_event_id()
-        return {"status": "ok", "version": __version__, "store": _mask(server.store_url)}
+    #: the API token this router requires (``None``: no authentication)
+    secret: bytes | None
 
 
 def flowyml_router(
@@ -80,7 +62,10 @@ def flowyml_router(
         app.include_router(flowyml_router(pipelines=[train]), prefix="/flowyml")
 
     Routes are relative to the prefix (``/flowyml/api/runs``, ``/flowyml/`` for the
-    dashboard).  CORS is the host application's business (add ``CORSMiddleware`` to it).
+    dashboard).  CORS and compression are the host application's business (add
+    ``CORSMiddleware``/``GZipMiddleware`` to it); add
+    ``app.add_middleware(FlowymlGuard, router=router, prefix="/flowyml")`` so the token and
+    the body limit are checked before a request body is read.
 
     :param store: metadata store URL (default: ``FLOWYML_STORE`` or the SQLite file in
         ``FLOWYML_HOME``), or an open ``MetadataStore`` you open and close yourself
@@ -107,28 +92,14 @@ def flowyml_router(
     router = FlowymlRouter(lifespan=lifespan, route_class=FlowymlRoute)
     router.server = server
     secret = resolve_token(token)
-    rest = APIRouter(
-        route_class=FlowymlRoute,
-        generate_unique_id_function=_operation_id,
-        responses=ERROR_RESPONSES,
-        dependencies=[Depends(require_token(secret, allow_query=False))] if secret else [],
-    )
-    _add_health(rest, server)
-    add_pipeline_routes(rest, server)
-    add_run_routes(rest, server)
-    add_artifact_routes(rest, server)
-    streams = APIRouter(
-        route_class=FlowymlRoute,
-        generate_unique_id_function=_operation_id,
-        responses=ERROR_RESPONSES,
-        dependencies=[Depends(require_token(secret, allow_query=True))] if secret else [],
-    )
-    add_event_routes(streams, server)
-    router.include_router(rest)
-    router.include_router(streams)
+    router.secret = secret.encode("utf-8") if secret else None
+    bind = [Depends(binding(server, secret))]
+    modules = (_system, _pipelines, _runs, _steps, _artifacts, _sse)
+    for module in modules:
+        router.include_router(module.router, dependencies=bind)
     if dashboard:
         pages = APIRouter()
-        add_static_routes(pages)
+        add_static_routes(pages, api=[r for m in modules for r in m.router.routes])
         router.include_router(pages)
     return router
 
@@ -175,7 +146,9 @@ def create_app(
     """A standalone flowyml server: the API, live event streams and the dashboard.
 
     Accepts the keywords of :func:`flowyml_router`, plus ``cors_origins`` (CORS stays off
-    unless given).  ``app.state.flowyml`` is the :class:`FlowymlServer`.
+    unless given).  ``app.state.flowyml`` is the :class:`FlowymlServer`.  In front of the
+    routes: :class:`~flowyml.server.FlowymlGuard` (the token and the body limit, before a
+    byte of the body is read) and gzip for answers over 1 KiB (never for event streams).
     """
     router = flowyml_router(
         store=store,
@@ -194,6 +167,12 @@ def create_app(
     app.include_router(router)
     app.state.flowyml = router.server
     _document_events(app)
+    # Outermost last: CORS answers preflights (which carry no token) before the guard,
+    # and the guard runs before anything reads a body.  SSE streams are never gzipped.
+    # Artifact bytes stream as they are (often already compressed: Parquet, pickles, images).
+    plain = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/octet-stream")
+    app.add_middleware(GZipMiddleware, minimum_size=1024, exclude_content_types=plain)
+    app.add_middleware(FlowymlGuard, router=router)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,

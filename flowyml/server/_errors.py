@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
-from fastapi import HTTPException
+from fastapi import APIRouter, HTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -21,7 +21,16 @@ from starlette.responses import Response
 from ..errors import ArtifactError, NotFoundError, PipelineBuildError, StoreError
 from ._schemas import ErrorResponse
 
-__all__ = ("ERROR_RESPONSES", "FlowymlRoute", "documented", "error_response", "validation_message")
+__all__ = (
+    "ERROR_RESPONSES",
+    "FlowymlRoute",
+    "InvalidRequestError",
+    "TooManyRunsError",
+    "api_router",
+    "documented",
+    "error_response",
+    "validation_message",
+)
 
 log = logging.getLogger("flowyml.server")
 
@@ -68,6 +77,21 @@ def validation_message(errors: Sequence[Any]) -> str:
     return "invalid request: " + "; ".join(parts) + more
 
 
+class InvalidRequestError(ValueError):
+    """A request the server understood but refuses (answered 422 with the message)."""
+
+
+class TooManyRunsError(RuntimeError):
+    """The server already executes ``limit`` runs (answered 429 with ``Retry-After``)."""
+
+    def __init__(self, limit: int, retry_after: int = 5) -> None:
+        self.limit, self.retry_after = limit, retry_after
+        super().__init__(
+            f"this server already executes {limit} runs (ServerOptions.max_active_runs); "
+            f"retry in {retry_after} s or cancel a run"
+        )
+
+
 class FlowymlRoute(APIRoute):
     """An ``APIRoute`` that turns flowyml and validation errors into JSON answers.
 
@@ -91,10 +115,26 @@ class FlowymlRoute(APIRoute):
                 return error_response(422, validation_message(exc.errors()))
             except NotFoundError as exc:
                 return error_response(404, str(exc))
-            except PipelineBuildError as exc:
+            except (PipelineBuildError, InvalidRequestError) as exc:
                 return error_response(422, str(exc))
+            except TooManyRunsError as exc:
+                return error_response(429, str(exc), {"Retry-After": str(exc.retry_after)})
             except (StoreError, ArtifactError) as exc:
                 log.warning("%s %s: store unavailable: %s", request.method, request.url.path, exc)
                 return error_response(503, f"store unavailable: {exc}")
 
         return guarded
+
+
+def _operation_id(route: APIRoute) -> str:
+    # The endpoint's name ("list_runs"): stable and readable in generated clients.
+    return route.name
+
+
+def api_router() -> APIRouter:
+    """A module's router of API routes: flowyml error mapping, documented error answers."""
+    return APIRouter(
+        route_class=FlowymlRoute,
+        generate_unique_id_function=_operation_id,
+        responses=ERROR_RESPONSES,
+    )

@@ -10,6 +10,7 @@ import msgspec
 
 from ..errors import MissingInputError, PipelineBuildError
 from ..execution._launch import code_version
+from ._params import ParamSpec, param_specs, params_schema, validate_values
 
 if TYPE_CHECKING:
     from .._api import Pipeline
@@ -38,10 +39,17 @@ class PipelineInfo:
     dag: Dag
     params: dict[str, Any]
     required: frozenset[str]
-    #: ``Dag.code_version()``, computed once (it reads the steps' source code).
+    #: the DAG's code version (``code_version(dag)``), computed once (it reads the steps' source code).
     code_version: str
     #: The DAG as JSON data (``Dag.to_dict()``).
     dag_dict: dict[str, Any]
+    #: Each parameter's type, from the annotations of the steps that read it.
+    specs: dict[str, ParamSpec]
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        """JSON Schema (draft 2020-12) of the run parameters."""
+        return params_schema(self.pipeline.name, self.specs, self.params, self.required)
 
     @classmethod
     def of(cls, pipeline: Pipeline) -> PipelineInfo:
@@ -71,14 +79,16 @@ class PipelineInfo:
             required=missing,
             code_version=code_version(dag),
             dag_dict=jsonable(dag.to_dict()),
+            specs=param_specs(dag, params),
         )
 
 
-def validate_params(info: PipelineInfo, params: Mapping[str, Any]) -> None:
-    """Check run parameters before a run starts.
+def validate_params(info: PipelineInfo, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Check run parameters before a run starts; return them converted to their types.
 
     :raises PipelineBuildError: naming unknown or missing parameters, or listing the
         compiler's problems with these parameters
+    :raises InvalidRequestError: naming a parameter whose value does not fit its annotation
     """
     name = info.pipeline.name
     unknown = sorted(set(params) - set(info.params))
@@ -94,4 +104,6 @@ def validate_params(info: PipelineInfo, params: Mapping[str, Any]) -> None:
             f"pipeline {name!r} needs a value for {', '.join(repr(a) for a in absent)}; "
             f'pass it in the request body: {{"params": {{"{absent[0]}": ...}}}}'
         )
-    info.pipeline.build(**params)
+    values = validate_values(info.specs, params)
+    info.pipeline.build(**values)
+    return values

@@ -32,7 +32,10 @@ __all__ = (
     "RunDetailResponse",
     "RunListResponse",
     "RunRecord",
+    "SseTicketResponse",
+    "StepAttempt",
     "StepDetailResponse",
+    "StepPageResponse",
     "StepRunRecord",
     "TriggerRunRequest",
     "TriggerRunResponse",
@@ -182,7 +185,12 @@ class TriggerRunRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Run parameters (see GET /api/pipelines/{name}/schema)"
+    )
+    enable_cache: bool | None = Field(
+        default=None, description="false: run every step, even those with a cached result"
+    )
 
 
 class TriggerRunResponse(_Out):
@@ -199,11 +207,48 @@ class RunListResponse(_Out):
 
 
 class RunDetailResponse(_Out):
-    """``GET /api/runs/{run_id}``."""
+    """``GET /api/runs/{run_id}``: the run, its DAG and the first page of its steps."""
 
     run: RunRecord
     steps: list[StepRunRecord]
     dag: Dag | None = None
+    steps_next_cursor: str | None = Field(
+        default=None, description="Pass to GET /api/runs/{run_id}/steps for the next page"
+    )
+    dag_size: int = Field(
+        default=0,
+        description="Steps in the DAG; over 2000 ``dag`` is null: GET /api/runs/{run_id}/dag",
+    )
+    can_cancel: bool = Field(
+        default=False, description="The run executes in this server, which can cancel it"
+    )
+
+
+class StepPageResponse(_Out):
+    """``GET /api/runs/{run_id}/steps``: a page of step runs in run order."""
+
+    items: list[StepRunRecord]
+    next_cursor: str | None = None
+
+
+class StepAttempt(_Out):
+    """One attempt of a step, from the run's event log."""
+
+    attempt: int
+    status: Literal["running", "succeeded", "failed"]
+    error: str | None = None
+    error_type: str | None = None
+    traceback: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration: float | None = None
+
+
+class SseTicketResponse(_Out):
+    """A single-use ticket for one SSE connection: ``GET .../events?ticket=<ticket>``."""
+
+    ticket: str
+    expires_in: float
 
 
 class CancelRunResponse(_Out):
@@ -219,6 +264,11 @@ class StepDetailResponse(_Out):
     step: StepRunRecord
     inputs: list[ArtifactRecord]
     outputs: list[ArtifactRecord]
+    attempts: list[StepAttempt] = Field(default_factory=list)
+    cached_from: str | None = Field(
+        default=None, description="A cached step: the run that produced its outputs"
+    )
+    skip_reason: str | None = Field(default=None, description="A skipped step: why")
 
 
 class ArtifactListResponse(_Out):

@@ -21,8 +21,11 @@ from anyio.abc import TaskGroup
 from .._ids import new_run_id
 from ..errors import ConfigError, NotFoundError, PipelineBuildError, StoreError
 from ..execution._runtime import Runtime
+from ._auth import TicketBook
+from ._errors import TooManyRunsError
 from ._fanout import EventFanout
 from ._introspect import PipelineInfo, validate_params
+from ._params import check_limits
 
 if TYPE_CHECKING:
     from .._api import Pipeline
@@ -43,6 +46,12 @@ class ServerOptions:
     :param client_buffer: events an SSE client may lag behind before it resyncs from the store
     :param interrupt_interval: seconds between sweeps for runs whose process died
     :param start_timeout: how long ``POST .../runs`` waits for the run to be recorded
+    :param max_body_bytes: largest request body accepted (413 above it)
+    :param max_param_bytes: largest run parameter accepted, as JSON (422 above it)
+    :param max_param_depth: deepest nesting of lists and objects in a run parameter
+    :param max_active_runs: runs this server executes at once (429 above it; ``None``: no
+        bound)
+    :param ticket_ttl: seconds an SSE ticket from ``POST /api/sse-tickets`` stays valid
     """
 
     ping_interval: float = 15.0
@@ -50,6 +59,11 @@ class ServerOptions:
     client_buffer: int = 1000
     interrupt_interval: float = 30.0
     start_timeout: float = 5.0
+    max_body_bytes: int = 1 << 20
+    max_param_bytes: int = 64 * 1024
+    max_param_depth: int = 32
+    max_active_runs: int | None = 32
+    ticket_ttl: float = 30.0
 
 
 @dataclass(slots=True, eq=False)
@@ -102,6 +116,10 @@ class FlowymlServer:
         self._runs_tg: TaskGroup | None = None
         self._active: dict[str, _ActiveRun] = {}
         self.stopping = anyio.Event()
+        #: set when the ASGI server exits: live event streams end cleanly
+        self.streams_closing = anyio.Event()
+        #: single-use tickets that authenticate an SSE connection
+        self.tickets = TicketBook(ttl=self.options.ticket_ttl)
 
     # ------------------------------------------------------------------ state
     @property
@@ -157,10 +175,12 @@ class FlowymlServer:
             )
             await self._register_pipelines(rt)
             self.stopping = anyio.Event()
+            self.streams_closing = anyio.Event()
             async with anyio.create_task_group() as background:
                 background.start_soon(fanout.run)
                 background.start_soon(fanout.watch_hub)
                 background.start_soon(self._sweep_interrupted, rt.metadata)
+                background.start_soon(self._end_streams_on_exit, fanout)
                 try:
                     async with anyio.create_task_group() as runs:
                         self._runtime, self._fanout, self._runs_tg = rt, fanout, runs
@@ -173,6 +193,12 @@ class FlowymlServer:
                     fanout.close_all()
                     self._runtime = self._fanout = self._runs_tg = None
                     background.cancel_scope.cancel()
+
+    async def _end_streams_on_exit(self, fanout: EventFanout) -> None:
+        # The ASGI server is exiting (sse-starlette sets this event): end every live
+        # stream now, so each response finishes cleanly instead of being cut off.
+        await self.streams_closing.wait()
+        fanout.close_all()
 
     async def _register_pipelines(self, rt: Runtime) -> None:
         import time
@@ -214,36 +240,47 @@ class FlowymlServer:
             await anyio.sleep(self.options.interrupt_interval)
 
     # ------------------------------------------------------------------ runs
-    async def trigger(self, pipeline: str, params: Mapping[str, Any] | None = None) -> str:
+    async def trigger(
+        self,
+        pipeline: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        enable_cache: bool | None = None,
+        resume_from: str | None = None,
+    ) -> str:
         """Start a run of a registered pipeline in the server's task group; return its id.
 
         Returns once the run is recorded in the store (so ``GET /api/runs/{id}`` finds it),
         or after ``options.start_timeout`` seconds at most.
 
+        :param enable_cache: override the pipeline's ``enable_cache`` for this run
+        :param resume_from: resume this run (its parameters apply; ``params`` win)
         :raises NotFoundError: when no pipeline of that name is registered with this server
         :raises PipelineBuildError: for unknown or missing parameters, or a DAG that does not
             compile with them
+        :raises TooManyRunsError: when ``options.max_active_runs`` runs execute already
         :raises StoreError: when the server is not running, or the run could not be recorded
         """
-        info = self.pipelines.get(pipeline)
-        if info is None:
-            registered = ", ".join(sorted(self.pipelines)) or "none"
-            raise NotFoundError(
-                f"pipeline {pipeline!r} is not registered with this server (registered: "
-                f"{registered}); pass it in create_app(pipelines=[...]) or flowyml_router(...)"
-            )
+        info = self.registered(pipeline)
         values = dict(params or {})
-        validate_params(info, values)
+        opts = self.options
+        check_limits(values, max_bytes=opts.max_param_bytes, max_depth=opts.max_param_depth)
+        if resume_from is None:
+            values = validate_params(info, values)
         rt = self.runtime
         tg = self._runs_tg
         if tg is None or self.stopping.is_set():
             raise StoreError("the flowyml server is shutting down; it starts no new runs")
+        limit = self.options.max_active_runs
+        if limit is not None and len(self._active) >= limit:
+            raise TooManyRunsError(limit)
         run_id = new_run_id()
         active = _ActiveRun(run_id=run_id, pipeline=pipeline, scope=anyio.CancelScope())
         self._active[run_id] = active
         recorded = rt.hub.subscribe(run_id, maxsize=math.inf)
+        options: dict[str, Any] = {"enable_cache": enable_cache, "resume_from": resume_from}
         try:
-            tg.start_soon(self._execute, info.pipeline, active, values)
+            tg.start_soon(self._execute, info.pipeline, active, values, options)
             with anyio.move_on_after(self.options.start_timeout):
                 async with anyio.create_task_group() as race:
                     race.start_soon(_then_cancel, recorded.receive, race)
@@ -256,12 +293,46 @@ class FlowymlServer:
             raise StoreError(f"run {run_id} of {pipeline!r} could not start: {active.error}")
         return run_id
 
+    def registered(self, pipeline: str) -> PipelineInfo:
+        """The pipeline registered under that name.
+
+        :raises NotFoundError: when no pipeline of that name is registered with this server
+        """
+        info = self.pipelines.get(pipeline)
+        if info is None:
+            registered = ", ".join(sorted(self.pipelines)) or "none"
+            raise NotFoundError(
+                f"pipeline {pipeline!r} is not registered with this server (registered: "
+                f"{registered}); pass it in create_app(pipelines=[...]) or flowyml_router(...)"
+            )
+        return info
+
     async def _execute(
-        self, pipeline: Pipeline, active: _ActiveRun, params: dict[str, Any]
+        self,
+        pipeline: Pipeline,
+        active: _ActiveRun,
+        params: dict[str, Any],
+        options: dict[str, Any],
     ) -> None:
+        resume_from: str | None = options["resume_from"]
+        enable_cache: bool | None = options["enable_cache"]
         try:
             with active.scope:
-                await pipeline.arun(run_id=active.run_id, runtime=self._runtime, params=params)
+                if resume_from is None:
+                    await pipeline.arun(
+                        run_id=active.run_id,
+                        runtime=self._runtime,
+                        params=params,
+                        enable_cache=enable_cache,
+                    )
+                else:
+                    await pipeline.aresume(
+                        resume_from,
+                        run_id=active.run_id,
+                        runtime=self._runtime,
+                        params=params,
+                        enable_cache=enable_cache,
+                    )
         except Exception as exc:  # a broken run must never take the server down
             active.error = exc
             log.exception("run %s of pipeline %r failed to execute", active.run_id, pipeline.name)

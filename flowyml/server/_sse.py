@@ -20,21 +20,26 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Header, Path
+from fastapi import Header, Path
 from sse_starlette.sse import EventSourceResponse
 
 from ..errors import NotFoundError, StoreError
 from ..events import TERMINAL_STATUSES
 from ..storage._records import EventRecord
-from ._errors import documented
+from ._deps import ServerDep
+from ._errors import api_router, documented
 from ._fanout import Client, EventFanout, Frame, frame_of
 from ._service import FlowymlServer
 
-__all__ = ("add_event_routes", "event_frames")
+__all__ = ("event_frames", "live", "replay", "router")
+
+router = api_router()
 
 log = logging.getLogger("flowyml.server")
 
 PAGE = 500
+#: most frames written to a client in one chunk
+BATCH = 256
 _SSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "A text/event-stream: `id:` store event id, `event:` the event's tag, "
@@ -63,6 +68,58 @@ async def _read(
             delay = min(2 * delay, 2.0)
 
 
+async def replay(
+    server: FlowymlServer, run_id: str | None, cursor: int, until: int | None = None
+) -> AsyncIterator[Frame]:
+    """Frames from the store with ``cursor < id`` (and ``id <= until``), oldest first."""
+    while True:
+        records = await _read(server, cursor, run_id)
+        for rec in records:
+            if until is not None and rec.id > until:
+                return
+            cursor = rec.id
+            yield frame_of(rec)
+        if len(records) < PAGE:
+            return
+
+
+def _drain(first: Frame, client: Client) -> list[Frame]:
+    """``first`` and whatever else is already buffered (up to ``BATCH`` frames)."""
+    frames = [first]
+    while len(frames) < BATCH:
+        try:
+            frames.append(client.recv.receive_nowait())
+        except (anyio.WouldBlock, anyio.EndOfStream):
+            break
+    return frames
+
+
+async def live(
+    client: Client, cursor: int, run_id: str | None
+) -> AsyncIterator[tuple[bytes, int, bool]]:
+    """``(chunk, cursor, finished)`` for the frames the fan-out hands ``client``.
+
+    A burst that is already buffered goes out as one chunk (one write for many events);
+    ids at or below ``cursor`` (sent by the replay) are skipped.  Ends when the fan-out
+    stops feeding the client, or after the run's ``run_finished``.
+    """
+    async for first in client.recv:
+        chunk: list[bytes] = []
+        finished = False
+        for frame in _drain(first, client):
+            if frame.id <= cursor:
+                continue
+            cursor = frame.id
+            chunk.append(frame.data)
+            if run_id is not None and frame.type == "run_finished":
+                finished = True
+                break
+        if chunk:
+            yield b"".join(chunk), cursor, finished
+        if finished:
+            return
+
+
 async def event_frames(
     server: FlowymlServer, *, run_id: str | None, after: int | None, finished: bool = False
 ) -> AsyncGenerator[bytes, None]:
@@ -76,16 +133,11 @@ async def event_frames(
     fanout: EventFanout = server.fanout
     cursor = 0 if after is None else after
     if finished and run_id is not None:
-        while True:
-            records = await _read(server, cursor, run_id)
-            for rec in records:
-                cursor = rec.id
-                frame = frame_of(rec)
-                yield frame.data
-                if frame.type == "run_finished":
-                    return
-            if len(records) < PAGE:
+        async for frame in replay(server, run_id, cursor):
+            yield frame.data
+            if frame.type == "run_finished":
                 return
+        return
     client: Client | None = None
     try:
         if run_id is None and after is None:
@@ -99,27 +151,15 @@ async def event_frames(
             if client is None:
                 client = fanout.join(run_id)
                 # Replay what the fan-out will not deliver: ids up to where we joined.
-                while cursor < client.position:
-                    records = await _read(server, cursor, run_id)
-                    for rec in records:
-                        if rec.id > client.position:
-                            break
-                        cursor = rec.id
-                        frame = frame_of(rec)
-                        yield frame.data
-                        if run_id is not None and frame.type == "run_finished":
-                            return
-                    else:
-                        if len(records) == PAGE:
-                            continue
-                    break
-            frame_: Frame
-            async for frame_ in client.recv:
-                if frame_.id <= cursor:
-                    continue
-                cursor = frame_.id
-                yield frame_.data
-                if run_id is not None and frame_.type == "run_finished":
+                async for frame in replay(server, run_id, cursor, until=client.position):
+                    cursor = frame.id
+                    yield frame.data
+                    if run_id is not None and frame.type == "run_finished":
+                        return
+            async for chunk, last, done in live(client, cursor, run_id):
+                cursor = last
+                yield chunk
+                if done:
                     return
             if not client.overflowed:
                 return  # the server is stopping
@@ -138,40 +178,46 @@ async def _clamp(server: FlowymlServer, last_event_id: int | None) -> int | None
     return min(last_event_id, await server.store.last_event_id())
 
 
-def add_event_routes(router: APIRouter, server: FlowymlServer) -> None:
-    """Register the SSE routes of ``server`` on ``router``."""
-
-    def respond(frames: AsyncIterator[bytes]) -> EventSourceResponse:
-        return EventSourceResponse(frames, ping=server.options.ping_interval)
-
-    @router.get(
-        "/api/events",
-        response_class=EventSourceResponse,
-        responses=_SSE_DOC,
-        summary="Live events of every run (SSE)",
+def _respond(server: FlowymlServer, frames: AsyncIterator[bytes]) -> EventSourceResponse:
+    return EventSourceResponse(
+        frames,
+        ping=server.options.ping_interval,
+        shutdown_event=server.streams_closing,
+        shutdown_grace_period=1.0,
     )
-    async def all_events(
-        last_event_id: Annotated[int | None, LAST_EVENT_ID] = None,
-    ) -> EventSourceResponse:
-        """Every run's events from now on, or after ``Last-Event-ID``; never ends."""
-        after = await _clamp(server, last_event_id)
-        return respond(event_frames(server, run_id=None, after=after))
 
-    @router.get(
-        "/api/runs/{run_id}/events",
-        response_class=EventSourceResponse,
-        responses={**_SSE_DOC, **documented(e404="No such run")},
-        summary="One run's events, replayed then live (SSE)",
-    )
-    async def run_events(
-        run_id: Annotated[str, Path(min_length=1, max_length=200)],
-        last_event_id: Annotated[int | None, LAST_EVENT_ID] = None,
-    ) -> EventSourceResponse:
-        """The run's events from its start (or after ``Last-Event-ID``); ends after
-        ``run_finished``."""
-        run = await server.store.get_run(run_id)
-        if run is None:
-            raise NotFoundError(f"no run {run_id!r} in {server.store_url}")
-        finished = run.status in TERMINAL_STATUSES
-        after = await _clamp(server, last_event_id)
-        return respond(event_frames(server, run_id=run_id, after=after, finished=finished))
+
+@router.get(
+    "/api/events",
+    response_class=EventSourceResponse,
+    responses=_SSE_DOC,
+    summary="Live events of every run (SSE)",
+)
+async def all_events(
+    server: ServerDep,
+    last_event_id: Annotated[int | None, LAST_EVENT_ID] = None,
+) -> EventSourceResponse:
+    """Every run's events from now on, or after ``Last-Event-ID``; never ends."""
+    after = await _clamp(server, last_event_id)
+    return _respond(server, event_frames(server, run_id=None, after=after))
+
+
+@router.get(
+    "/api/runs/{run_id}/events",
+    response_class=EventSourceResponse,
+    responses={**_SSE_DOC, **documented(e404="No such run")},
+    summary="One run's events, replayed then live (SSE)",
+)
+async def run_events(
+    server: ServerDep,
+    run_id: Annotated[str, Path(min_length=1, max_length=200)],
+    last_event_id: Annotated[int | None, LAST_EVENT_ID] = None,
+) -> EventSourceResponse:
+    """The run's events from its start (or after ``Last-Event-ID``); ends after
+    ``run_finished``."""
+    run = await server.store.get_run(run_id)
+    if run is None:
+        raise NotFoundError(f"no run {run_id!r} in {server.store_url}")
+    finished = run.status in TERMINAL_STATUSES
+    after = await _clamp(server, last_event_id)
+    return _respond(server, event_frames(server, run_id=run_id, after=after, finished=finished))

@@ -9,7 +9,9 @@ exist in the build (``assets/*``, favicons) are served as they are.
 from __future__ import annotations
 
 import html
+import mimetypes
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 from urllib.parse import quote
@@ -18,6 +20,7 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from ._errors import error_response
 
@@ -92,20 +95,72 @@ async def _static_file(static: Path, tail: str) -> Path | None:
     return Path(resolved)
 
 
-def add_static_routes(router: APIRouter, static: Path | None = None) -> None:
-    """Serve the dashboard from ``static`` (default: the built-in build) on ``router``."""
+#: Pre-compressed siblings the build writes (``web/precompress.ts``), best first.
+_ENCODINGS: Final = (("br", ".br"), ("gzip", ".gz"))
+
+
+def _accepted(request: Request) -> set[str]:
+    header = request.headers.get("accept-encoding", "")
+    accepted = set()
+    for part in header.split(","):
+        coding, _, params = part.strip().partition(";")
+        if params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
+            accepted.add(coding.strip().lower())
+    return accepted
+
+
+async def _file_response(request: Request, found: Path, cache: str) -> Response:
+    """``found``, or its pre-compressed sibling when the client accepts that encoding."""
+    headers = {"Cache-Control": cache, "Vary": "Accept-Encoding"}
+    accepted = _accepted(request)
+    media_type = mimetypes.guess_type(found.name)[0] or "application/octet-stream"
+    for coding, suffix in _ENCODINGS:
+        if coding in accepted:
+            sibling = anyio.Path(f"{found}{suffix}")
+            if await sibling.is_file():
+                headers["Content-Encoding"] = coding
+                return FileResponse(Path(sibling), media_type=media_type, headers=headers)
+    return FileResponse(found, media_type=media_type, headers=headers)
+
+
+def _allowed_methods(api: Sequence[BaseRoute], path: str) -> list[str]:
+    """Methods of the API routes whose path template matches ``path`` (for a 405)."""
+    allowed: set[str] = set()
+    for route in api:
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(path):
+            allowed.update(getattr(route, "methods", None) or ())
+    return sorted(allowed)
+
+
+def add_static_routes(
+    router: APIRouter, static: Path | None = None, api: Sequence[BaseRoute] = ()
+) -> None:
+    """Serve the dashboard from ``static`` (default: the built-in build) on ``router``.
+
+    ``api`` are the API routes (relative to the same prefix): a request for one of their
+    paths with another method is answered 405 rather than 404.
+    """
     static = (static or STATIC_DIR).resolve()
 
     @router.api_route("/{tail:path}", methods=["GET", "HEAD"], include_in_schema=False)
     async def dashboard(request: Request, tail: str) -> Response:
         if tail == "api" or tail.startswith("api/"):
+            allowed = _allowed_methods(api, "/" + tail)
+            if allowed:
+                return error_response(
+                    405,
+                    f"{request.url.path} does not answer {request.method}; it answers "
+                    f"{', '.join(allowed)}",
+                    {"Allow": ", ".join(allowed)},
+                )
             return error_response(404, f"no API route {request.method} {request.url.path}")
         if tail != "index.html":
             found = await _static_file(static, tail)
             if found is not None:
                 immutable = tail.startswith("assets/")
                 cache = "public, max-age=31536000, immutable" if immutable else "no-cache"
-                return FileResponse(found, headers={"Cache-Control": cache})
+                return await _file_response(request, found, cache)
             if tail.startswith("assets/"):
                 return error_response(404, f"no dashboard file {tail!r}")
         base = base_href(request, tail)

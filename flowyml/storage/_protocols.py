@@ -11,7 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
-from ..events import Event, RunStatus
+from ..events import Event, RunStatus, StepStatus
 from ._records import (
     ArtifactRecord,
     EventRecord,
@@ -19,6 +19,7 @@ from ._records import (
     PipelineRecord,
     RunPage,
     RunRecord,
+    StepRunPage,
     StepRunRecord,
 )
 
@@ -74,6 +75,22 @@ class MetadataStore(Protocol):
     ) -> RunPage: ...
     async def get_run(self, run_id: str) -> RunRecord | None: ...
     async def list_step_runs(self, run_id: str) -> list[StepRunRecord]: ...
+    async def list_step_runs_page(
+        self,
+        run_id: str,
+        *,
+        cursor: str | None = None,
+        limit: int = 100,
+        status: StepStatus | None = None,
+        parent: str | None = None,
+    ) -> StepRunPage:
+        """Up to ``limit`` step runs after ``cursor``, in :meth:`list_step_runs` order.
+
+        ``parent`` keeps the elements of one mapped step (``parent[0]``, ``parent[1]``, ...);
+        ``next_cursor`` is ``None`` on the last page.  Raises ``ValueError`` for a cursor
+        that no page returned.
+        """
+
     async def get_step_run(self, run_id: str, step: str) -> StepRunRecord | None: ...
     async def get_artifact(self, artifact_id: str) -> ArtifactRecord | None: ...
     async def list_artifacts(

@@ -15,7 +15,10 @@ __all__ = (
     "PipelineRecord",
     "RunPage",
     "RunRecord",
+    "StepRunPage",
     "StepRunRecord",
+    "decode_step_cursor",
+    "encode_step_cursor",
 )
 
 
@@ -113,3 +116,26 @@ class RunPage(msgspec.Struct, frozen=True, kw_only=True):
 
     items: list[RunRecord]
     next_cursor: int | None = None
+
+
+class StepRunPage(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of one run's step runs in run order; pass ``next_cursor`` back for more."""
+
+    items: list[StepRunRecord]
+    next_cursor: str | None = None
+
+
+def encode_step_cursor(pos: int | None, step: str) -> str:
+    """The opaque cursor after the step run at ``(pos, step)`` in run order."""
+    return f"{'' if pos is None else pos}:{step}"
+
+
+def decode_step_cursor(cursor: str) -> tuple[int | None, str]:
+    """``(pos, step)`` of a cursor made by :func:`encode_step_cursor`.
+
+    :raises ValueError: when ``cursor`` was not made by :func:`encode_step_cursor`
+    """
+    head, sep, step = cursor.partition(":")
+    if not sep or not step or (head and not head.isdigit()):
+        raise ValueError(f"{cursor!r} is not a step cursor; pass back a next_cursor unchanged")
+    return (int(head) if head else None), step

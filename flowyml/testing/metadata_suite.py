@@ -364,6 +364,39 @@ class MetadataStoreSuite:
             ("z", "running"),
         ]
 
+    async def test_step_runs_page_by_page(self, store: MetadataStore) -> None:
+        listed = [f"s{i:02d}" for i in range(5)]
+        elements = [f"fetch[{i}]" for i in range(4)]
+        events: list[Event] = [_started("r", listed, 1.0)]
+        events += [StepStarted(run_id="r", step=e, ts=2.0) for e in elements]
+        events += [_ok("r", "s01", 3.0), _ok("r", "fetch[2]", 3.0)]
+        events += [StepStarted(run_id="r", step="fetch_all", ts=2.0)]
+        await store.append_events(events)
+        everything = [s.step for s in await store.list_step_runs("r")]
+        for limit in (1, 2, 3, 10, 11):
+            seen: list[str] = []
+            cursor: str | None = None
+            while True:
+                page = await store.list_step_runs_page("r", cursor=cursor, limit=limit)
+                assert len(page.items) <= limit
+                seen += [s.step for s in page.items]
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+                assert len(page.items) == limit
+            assert seen == everything, limit
+        done = await store.list_step_runs_page("r", status="succeeded")
+        assert [s.step for s in done.items] == ["s01", "fetch[2]"]
+        assert done.next_cursor is None
+        mapped = await store.list_step_runs_page("r", parent="fetch", limit=3)
+        assert [s.step for s in mapped.items] == ["fetch[0]", "fetch[1]", "fetch[2]"]
+        rest = await store.list_step_runs_page("r", parent="fetch", cursor=mapped.next_cursor)
+        assert [s.step for s in rest.items] == ["fetch[3]"] and rest.next_cursor is None
+        assert (await store.list_step_runs_page("r", parent="fetch_")).items == []
+        assert (await store.list_step_runs_page("nope")).items == []
+        with pytest.raises(ValueError, match="not a step cursor"):
+            await store.list_step_runs_page("r", cursor="garbage")
+
     async def test_unicode_case_and_large_values(self, store: MetadataStore) -> None:
         params = {"name": "héllo wörld ✓ 🎉", "nested": {"list": [1, 2.5, None, True]}}
         trace = "Traceback (most recent call last):\n" + "  frame ü\n" * 20_000

@@ -6,75 +6,26 @@ deterministically.  Screenshots of the run view are saved to ``test-artifacts/``
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from flowyml import Pipeline, step
-from flowyml.server import create_app, flowyml_router
+from flowyml.server import flowyml_router
+from tests.dashboard.browser import (
+    ARTIFACTS,
+    Gate,
+    app_for,
+    browser_page,
+    shoot,
+    status_of,
+    wait_status,
+)
 from tests.server.conftest import FAST, serve
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-STATIC = Path(__file__).resolve().parents[2] / "flowyml" / "server" / "static" / "index.html"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(autouse=True)
-def needs_browser_and_build() -> None:
-    missing = []
-    if not os.path.exists(CHROMIUM):
-        missing.append("Debian chromium (apt-get install chromium)")
-    if not STATIC.exists():
-        missing.append("the dashboard build (npm --prefix web ci && npm --prefix web run build)")
-    if missing:
-        msg = "browser tests need " + " and ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-
-
-@asynccontextmanager
-async def browser_page() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(TIMEOUT_MS)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            yield page
-            assert errors == [], errors
-        finally:
-            await browser.close()
-
-
-class Gate:
-    def __init__(self) -> None:
-        self.entered = anyio.Event()
-        self.release = anyio.Event()
 
 
 def gated_pipeline(gates: dict[str, Gate]) -> Pipeline:
@@ -108,24 +59,6 @@ def gated_pipeline(gates: dict[str, Gate]) -> Pipeline:
     return p.add_step(extract).add_step(transform).add_step(load).add_step(audit)
 
 
-def app_for(tmp_path: Path, pipelines: list[Pipeline]) -> FastAPI:
-    return create_app(
-        store=f"sqlite:///{tmp_path / 'meta.db'}",
-        artifacts=f"file://{tmp_path / 'artifacts'}",
-        pipelines=pipelines,
-        options=FAST,
-    )
-
-
-async def status_of(page: Any, name: str) -> str:
-    value: str = await page.get_attribute(f'[data-step="{name}"]', "data-status")
-    return value
-
-
-async def wait_status(page: Any, name: str, status: str) -> None:
-    await page.wait_for_selector(f'[data-step="{name}"][data-status="{status}"]')
-
-
 async def test_run_view_follows_a_live_run(tmp_path: Path) -> None:
     gates = {n: Gate() for n in ("extract", "transform", "load", "audit")}
     app = app_for(tmp_path, [gated_pipeline(gates)])
@@ -145,7 +78,7 @@ async def test_run_view_follows_a_live_run(tmp_path: Path) -> None:
         await wait_status(page, "transform", "running")
         await wait_status(page, "audit", "running")
         assert await status_of(page, "load") == "pending"
-        await page.screenshot(path=str(ARTIFACTS / "run-view-live.png"))
+        await shoot(page, "run-view-live.png")
 
         gates["audit"].release.set()
         await wait_status(page, "audit", "failed")
@@ -163,7 +96,7 @@ async def test_run_view_follows_a_live_run(tmp_path: Path) -> None:
         await panel.wait_for()
         assert "audit found 3 suspicious rows" in await panel.inner_text()
         assert "ValueError" in await panel.inner_text()
-        await page.screenshot(path=str(ARTIFACTS / "run-view-finished.png"))
+        await shoot(page, "run-view-finished.png", docs="dashboard-run.png")
         await page.keyboard.press("Escape")
         await panel.wait_for(state="detached")
 
@@ -193,7 +126,7 @@ async def test_run_list_updates_without_reload(tmp_path: Path) -> None:
         for name in ("extract", "transform", "load", "audit"):
             gates[name].release.set()
         await page.wait_for_selector(f'{row}[data-status="failed"]')
-        await page.screenshot(path=str(ARTIFACTS / "runs-list.png"))
+        await shoot(page, "runs-list.png")
 
 
 async def test_deep_links_work_under_a_prefix_in_another_app(tmp_path: Path) -> None:

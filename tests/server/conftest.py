@@ -46,7 +46,9 @@ async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[str]:
     """Serve ``app`` with a real uvicorn on 127.0.0.1 in this event loop; yield its URL."""
-    sock = socket.socket()
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on such sockets (without it
+    # every answer waits ~40 ms for a delayed ACK).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen(512)
     config = uvicorn.Config(
@@ -122,3 +124,45 @@ async def wait_for(predicate: Any, timeout: float = 5.0) -> None:
     with anyio.fail_after(timeout):
         while not predicate():
             await anyio.sleep(0.005)
+
+
+async def raw_http(
+    base: str, head: str, chunks: Sequence[bytes] = (), *, timeout: float = 10.0
+) -> tuple[int, bytes]:
+    """Send a request head and body chunks over a raw socket while reading the answer.
+
+    Returns the status and whatever the server sent (headers and body) before closing or
+    ``timeout``.  Sending stops quietly when the server closes the connection early.
+    """
+    host, port = base.removeprefix("http://").split(":")
+    received = bytearray()
+    async with await anyio.connect_tcp(host, int(port)) as stream:
+
+        async def send_all() -> None:
+            try:
+                await stream.send(head.replace("\n", "\r\n").encode() + b"\r\n")
+                for chunk in chunks:
+                    await stream.send(chunk)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                pass
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(send_all)
+            with anyio.move_on_after(timeout):
+                try:
+                    while b"\r\n\r\n" not in received or not _complete(received):
+                        received += await stream.receive()
+                except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+                    pass
+            tg.cancel_scope.cancel()
+    status = int(bytes(received).split(b" ", 2)[1]) if received else 0
+    return status, bytes(received)
+
+
+def _complete(data: bytearray) -> bool:
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False

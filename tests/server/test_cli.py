@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from typer.testing import CliRunner
 
 from flowyml.cli import _main
@@ -68,10 +69,11 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Record what ``flowyml ui`` would serve instead of serving it."""
     calls: list[dict[str, Any]] = []
 
-    def fake_run(app: Any, **kwargs: Any) -> None:
-        calls.append({"app": app, **kwargs})
+    def fake_run(self: uvicorn.Server, sockets: Any = None) -> None:
+        config = self.config
+        calls.append({"app": config.app, "host": config.host, "port": config.port})
 
-    monkeypatch.setattr("uvicorn.run", fake_run)
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
     return calls
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
-from flowyml.server import flowyml_router
+from flowyml.server import FlowymlGuard, ServerOptions, flowyml_router
 
 from . import conftest
 from .conftest import FAST, api, quick
@@ -114,3 +114,40 @@ async def test_dashboard_not_built(
     assert r.status_code == 200
     assert "npm --prefix web ci &amp;&amp; npm --prefix web run build" in r.text
     assert '<base href="/">' in r.text and 'href="api/health"' in r.text
+
+
+async def test_embedded_router_with_the_guard(urls: tuple[str, str]) -> None:
+    router = flowyml_router(
+        store=urls[0],
+        artifacts=urls[1],
+        pipelines=[quick()],
+        token="t0ken",
+        options=ServerOptions(max_body_bytes=1000),
+    )
+    host = FastAPI()
+
+    @host.post("/upload")
+    async def upload(request: Request) -> dict[str, int]:
+        return {"size": len(await request.body())}
+
+    host.include_router(router, prefix="/flowyml")
+    host.add_middleware(FlowymlGuard, router=router, prefix="/flowyml")
+    path = "/flowyml/api/pipelines/quick/runs"
+    json_type = {"Content-Type": "application/json"}
+    async with conftest.serve(host) as base, httpx.AsyncClient(base_url=base, timeout=10) as c:
+        assert (await c.post(path, content=b"{bad", headers=json_type)).status_code == 401
+        bearer = {"Authorization": "Bearer t0ken", **json_type}
+        big = b'{"params": {"n": "' + b"9" * 2000 + b'"}}'
+        assert (await c.post(path, content=big, headers=bearer)).status_code == 413
+        r = await c.post(path, json={"params": {"n": 2}}, headers=bearer)
+        assert r.status_code == 202, r.text
+        # The host's own routes keep their rules: no token, no flowyml body limit.
+        assert (await c.post("/upload", content=b"u" * 5000)).json() == {"size": 5000}
+        # Without the guard in front, the router's own dependency still refuses.
+        bare = FastAPI()
+        inner = flowyml_router(store=urls[0], artifacts=urls[1], token="t0ken", dashboard=False)
+        bare.include_router(inner)
+        async with api(bare) as local:
+            assert (await local.get("/api/health")).status_code == 401
+            ok = await local.get("/api/health", headers={"Authorization": "Bearer t0ken"})
+            assert ok.status_code == 200

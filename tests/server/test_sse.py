@@ -291,7 +291,8 @@ async def test_a_client_that_falls_behind_resyncs_from_the_store(urls: tuple[str
         finally:
             await frames.aclose()
         assert server.fanout.client_count == 0
-        ids = [int(f.split(b"\r\n", 1)[0].removeprefix(b"id: ")) for f in got]
+        frames_sent = [f for chunk in got for f in chunk.split(b"\r\n\r\n") if f]
+        ids = [int(f.split(b"\r\n", 1)[0].removeprefix(b"id: ")) for f in frames_sent]
         assert ids == await store_ids(server, run_id)
 
 

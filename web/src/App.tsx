@@ -1,13 +1,16 @@
-import { useEffect } from 'react';
+import { lazy, Suspense, useEffect } from 'react';
 import { BrowserRouter, Link, NavLink, Route, Routes, useMatch } from 'react-router';
 import { startGlobalEvents } from './api/globalEvents';
 import { ConnectionIndicator } from './components/ConnectionIndicator';
-import { ArtifactDetailPage } from './pages/ArtifactDetailPage';
-import { ArtifactsPage } from './pages/ArtifactsPage';
-import { PipelineDetailPage } from './pages/PipelineDetailPage';
-import { PipelinesPage } from './pages/PipelinesPage';
+import { Loading } from './components/Feedback';
 import { RunDetailPage } from './pages/RunDetailPage';
 import { RunsPage } from './pages/RunsPage';
+
+// the runs list and a run's page are where people land; the other pages load on first visit
+const ArtifactDetailPage = lazy(() => import('./pages/ArtifactDetailPage').then((m) => ({ default: m.ArtifactDetailPage })));
+const ArtifactsPage = lazy(() => import('./pages/ArtifactsPage').then((m) => ({ default: m.ArtifactsPage })));
+const PipelineDetailPage = lazy(() => import('./pages/PipelineDetailPage').then((m) => ({ default: m.PipelineDetailPage })));
+const PipelinesPage = lazy(() => import('./pages/PipelinesPage').then((m) => ({ default: m.PipelinesPage })));
 
 function NotFound() {
   return (
@@ -63,7 +66,8 @@ export function App({ basename }: { basename: string }) {
         <ConnectionIndicator />
       </header>
       <main id="main" tabIndex={-1}>
-        <Routes>
+        <Suspense fallback={<Loading what="page" />}>
+          <Routes>
           <Route path="/" element={<RunsPage />} />
           <Route path="/runs/:runId" element={<RunDetailPage />} />
           <Route path="/pipelines" element={<PipelinesPage />} />
@@ -71,7 +75,8 @@ export function App({ basename }: { basename: string }) {
           <Route path="/artifacts" element={<ArtifactsPage />} />
           <Route path="/artifacts/:artifactId" element={<ArtifactDetailPage />} />
           <Route path="*" element={<NotFound />} />
-        </Routes>
+          </Routes>
+        </Suspense>
       </main>
     </BrowserRouter>
   );

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from ...events import Event, RunFinished, RunStatus, encode_event
+from ...events import Event, RunFinished, RunStatus, StepStatus, encode_event
 from .._records import (
     ArtifactRecord,
     EventRecord,
@@ -20,7 +20,10 @@ from .._records import (
     PipelineRecord,
     RunPage,
     RunRecord,
+    StepRunPage,
     StepRunRecord,
+    decode_step_cursor,
+    encode_step_cursor,
 )
 from ._base import StoreBase
 from ._projection import (
@@ -44,6 +47,11 @@ __all__ = ("MemoryMetadataStore",)
 
 _OPEN_STEPS = frozenset({"pending", "running", "retrying"})
 _ids = msgspec.json.Decoder(dict[str, str])
+
+
+def _step_order(row: dict[str, Any]) -> tuple[bool, int, str]:
+    """Run order: steps ``run_started`` listed (by position), then the others by name."""
+    return (row["pos"] is None, row["pos"] or 0, row["step"])
 
 
 class MemoryMetadataStore(StoreBase):
@@ -225,9 +233,41 @@ class MemoryMetadataStore(StoreBase):
         self._check_open()
         rows = sorted(
             self._steps.get(run_id, {}).values(),
-            key=lambda r: (r["pos"] is None, r["pos"] or 0, r["step"]),
+            key=_step_order,
         )
         return [self._step(r) for r in rows]
+
+    async def list_step_runs_page(
+        self,
+        run_id: str,
+        *,
+        cursor: str | None = None,
+        limit: int = 100,
+        status: StepStatus | None = None,
+        parent: str | None = None,
+    ) -> StepRunPage:
+        """A page of the run's step runs in :meth:`list_step_runs` order (keyset paging)."""
+        self._check_open()
+        after: tuple[bool, int, str] | None = None
+        if cursor is not None:
+            pos, name = decode_step_cursor(cursor)
+            after = (pos is None, pos or 0, name)
+        rows = sorted(
+            (
+                r
+                for r in self._steps.get(run_id, {}).values()
+                if (status is None or r["status"] == status)
+                and (parent is None or r["step"].startswith(f"{parent}["))
+            ),
+            key=_step_order,
+        )
+        if after is not None:
+            rows = [r for r in rows if _step_order(r) > after]
+        limit = max(1, int(limit))
+        page = rows[:limit]
+        more = len(rows) > limit
+        next_cursor = encode_step_cursor(page[-1]["pos"], page[-1]["step"]) if more else None
+        return StepRunPage(items=[self._step(r) for r in page], next_cursor=next_cursor)
 
     async def get_step_run(self, run_id: str, step: str) -> StepRunRecord | None:
         """One step run, or ``None``."""

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Final, TypeVar
 
 import msgspec
 
-from ...events import Event, RunFinished, RunStarted, RunStatus, encode_event
+from ...events import Event, RunFinished, RunStarted, RunStatus, StepStatus, encode_event
 from .._records import (
     ArtifactRecord,
     EventRecord,
@@ -33,7 +33,10 @@ from .._records import (
     PipelineRecord,
     RunPage,
     RunRecord,
+    StepRunPage,
     StepRunRecord,
+    decode_step_cursor,
+    encode_step_cursor,
 )
 from ._base import StoreBase
 from ._dialect import Dialect, Session
@@ -72,6 +75,7 @@ T = TypeVar("T")
 
 _RUNS: Final = f"SELECT {', '.join(RUN_FIELDS)} FROM runs"
 _STEPS: Final = f"SELECT {', '.join(STEP_FIELDS)} FROM step_runs"
+_STEPS_POS: Final = f"SELECT {', '.join(STEP_FIELDS)}, pos FROM step_runs"
 _ARTIFACTS: Final = f"SELECT {', '.join(ARTIFACT_FIELDS)} FROM artifacts"
 _PIPELINES: Final = f"SELECT {', '.join(PIPELINE_FIELDS)} FROM pipelines"
 _STEP_ORDER: Final = " ORDER BY (pos IS NULL), pos, step"
@@ -359,6 +363,36 @@ class SqlMetadataStore(StoreBase):
         """The run's step runs, in the order ``run_started`` listed them (others by name)."""
         rows = await self._fetch(f"{_STEPS} WHERE run_id = ?{_STEP_ORDER}", (run_id,))
         return [step_record(r) for r in rows]
+
+    async def list_step_runs_page(
+        self,
+        run_id: str,
+        *,
+        cursor: str | None = None,
+        limit: int = 100,
+        status: StepStatus | None = None,
+        parent: str | None = None,
+    ) -> StepRunPage:
+        """A page of the run's step runs in :meth:`list_step_runs` order (keyset paging)."""
+        where, params = self._where(run_id=run_id, status=status)
+        if parent is not None:
+            where += " AND step LIKE ? ESCAPE '!'"
+            params.append(_like_prefix(parent) + "[%")
+        if cursor is not None:
+            pos, step = decode_step_cursor(cursor)
+            if pos is None:
+                where += " AND pos IS NULL AND step > ?"
+                params.append(step)
+            else:
+                where += " AND (pos IS NULL OR pos > ? OR (pos = ? AND step > ?))"
+                params += [pos, pos, step]
+        limit = max(1, int(limit))
+        sql = f"{_STEPS_POS}{where}{_STEP_ORDER} LIMIT ?"
+        rows = await self._fetch(sql, [*params, limit + 1])
+        items = [step_record(r) for r in rows[:limit]]
+        last = rows[limit - 1] if len(rows) > limit else None
+        next_cursor = None if last is None else encode_step_cursor(last[-1], last[1])
+        return StepRunPage(items=items, next_cursor=next_cursor)
 
     async def get_step_run(self, run_id: str, step: str) -> StepRunRecord | None:
         """One step run, or ``None``."""

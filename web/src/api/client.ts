@@ -60,10 +60,20 @@ export function apiUrl(path: string, query: Query = {}, base: string = document.
   return url;
 }
 
-/** URL for an EventSource: it cannot send headers, so the token travels as `?token=`. */
-export function sseUrl(path: string, base: string = document.baseURI): string {
+/**
+ * URL for an EventSource, which cannot send headers. Without a token: the plain URL.
+ * With one: a fresh single-use ticket from `POST api/sse-tickets` (the long-lived token
+ * never enters a URL); only a server without that route gets `?token=`.
+ */
+export async function sseUrl(path: string, base: string = document.baseURI): Promise<string> {
   const token = getToken();
-  return apiUrl(path, token ? { token } : {}, base).toString();
+  if (!token) return apiUrl(path, {}, base).toString();
+  const url = apiUrl('sse-tickets', {}, base);
+  const response = await fetch(url, { method: 'POST', headers: { Accept: 'application/json', ...authHeaders() } });
+  if (response.status === 404 || response.status === 405) return apiUrl(path, { token }, base).toString();
+  if (!response.ok) throw new ApiError(response.status, response.statusText || 'no SSE ticket', url.pathname);
+  const { ticket } = (await response.json()) as { ticket: string };
+  return apiUrl(path, { ticket }, base).toString();
 }
 
 /** Encode one path segment (run ids, pipeline and step names). */
@@ -74,12 +84,15 @@ export function seg(value: string): string {
 export class ApiError extends Error {
   readonly status: number;
   readonly detail: string;
+  /** the `detail` as the server sent it (a 422 may be a list of field errors) */
+  readonly raw: unknown;
 
-  constructor(status: number, detail: string, url: string) {
+  constructor(status: number, detail: string, url: string, raw: unknown = detail) {
     super(`${detail} (HTTP ${status} from ${url})`);
     this.name = 'ApiError';
     this.status = status;
     this.detail = detail;
+    this.raw = raw;
   }
 }
 
@@ -114,14 +127,16 @@ export async function apiFetch<T>(path: string, options: RequestOptions = {}): P
   }
   if (!response.ok) {
     let detail = response.statusText || 'request failed';
+    let raw: unknown = detail;
     try {
       const body = (await response.json()) as Partial<ErrorResponse>;
+      raw = body.detail ?? detail;
       if (typeof body.detail === 'string') detail = body.detail;
       else if (body.detail !== undefined) detail = JSON.stringify(body.detail);
     } catch {
       // not JSON: keep the status text
     }
-    throw new ApiError(response.status, detail, url.pathname);
+    throw new ApiError(response.status, detail, url.pathname, raw);
   }
   return (await response.json()) as T;
 }

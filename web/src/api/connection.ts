@@ -1,16 +1,16 @@
 /**
  * Connection registry: every live stream reports its state here, and the header's
- * indicator shows the worst one (polling > reconnecting > connecting > live).
+ * indicator shows the worst one (offline > polling > reconnecting > connecting > live).
  */
 
-export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'polling' | 'closed';
-export type ConnectionSummary = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'polling';
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'polling' | 'offline' | 'closed';
+export type ConnectionSummary = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'polling' | 'offline';
 
 const states = new Map<string, ConnectionState>();
 const listeners = new Set<() => void>();
 let summary: ConnectionSummary = 'idle';
 
-const RANK: Record<ConnectionSummary, number> = { idle: 0, live: 1, connecting: 2, reconnecting: 3, polling: 4 };
+const RANK: Record<ConnectionSummary, number> = { idle: 0, live: 1, connecting: 2, reconnecting: 3, polling: 4, offline: 5 };
 
 function recompute(): void {
   let next: ConnectionSummary = 'idle';

@@ -5,6 +5,7 @@
  */
 
 import type { StreamEvent } from './types';
+import { apiFetch } from './client';
 import { LiveStream } from './live';
 
 export interface GlobalListener {
@@ -22,7 +23,9 @@ export function startGlobalEvents(): () => void {
       name: 'global',
       path: 'events',
       onEvents: (batch) => listeners.forEach((l) => l.onEvents(batch)),
+      // the probe that tells "offline" from "polling": it throws while the server is down
       poll: async () => {
+        await apiFetch('health');
         listeners.forEach((l) => l.refresh?.());
       },
     }).start();

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LiveStream } from './live';
 import { getConnectionSummary } from './connection';
 import { setTokenForTests } from './client';
@@ -91,23 +91,57 @@ function make(opts: Partial<ConstructorParameters<typeof LiveStream>[0]> = {}) {
   return { stream, m, batches, polls: () => polls };
 }
 
+/** Let pending promises (the stream URL, polls) settle. */
+async function flush() {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
 afterEach(() => {
   FakeEventSource.instances = [];
   setTokenForTests(null);
+  vi.unstubAllGlobals();
 });
 
 describe('LiveStream', () => {
-  it('opens the stream relative to the base, with the token as a query parameter', () => {
-    setTokenForTests('t0k');
+  it('opens the stream relative to the base; a token is swapped for a single-use ticket', async () => {
     const { stream } = make();
     stream.start();
-    expect(FakeEventSource.instances[0]!.url).toBe('http://example.test/prefix/api/runs/r1/events?token=t0k');
+    await flush();
+    expect(FakeEventSource.instances[0]!.url).toBe('http://example.test/prefix/api/runs/r1/events');
     stream.close();
+
+    setTokenForTests('t0k');
+    const calls: { url: string; auth: string | undefined }[] = [];
+    let n = 0;
+    vi.stubGlobal('fetch', async (url: URL, init: RequestInit) => {
+      calls.push({ url: String(url), auth: (init.headers as Record<string, string>).Authorization });
+      n += 1;
+      return new Response(JSON.stringify({ ticket: `tk${n}`, expires_in: 30 }), { status: 201 });
+    });
+    const second = make();
+    second.stream.start();
+    await flush();
+    const es = FakeEventSource.instances[1]!;
+    expect(es.url).toBe('http://example.test/prefix/api/runs/r1/events?ticket=tk1');
+    expect(es.url).not.toContain('t0k');
+    expect(calls).toEqual([{ url: 'http://example.test/prefix/api/sse-tickets', auth: 'Bearer t0k' }]);
+    // the stream drops and the browser's reconnect is refused (its ticket is spent): a new
+    // ticket and a new stream at once
+    es.open();
+    es.fail(true);
+    expect(second.stream.state).toBe('reconnecting');
+    await flush();
+    const again = FakeEventSource.instances.at(-1)!;
+    expect(again.url).toContain('ticket=tk2');
+    again.open();
+    expect(second.stream.state).toBe('live');
+    second.stream.close();
   });
 
-  it('batches events per frame and reports connection states', () => {
+  it('batches events per frame and reports connection states', async () => {
     const { stream, m, batches } = make();
     stream.start();
+    await flush();
     expect(stream.state).toBe('connecting');
     const es = FakeEventSource.instances[0]!;
     es.open();
@@ -128,9 +162,10 @@ describe('LiveStream', () => {
     expect(getConnectionSummary()).toBe('idle');
   });
 
-  it('closes at run_finished (delivering everything) so the browser does not reconnect', () => {
+  it('closes at run_finished (delivering everything) so the browser does not reconnect', async () => {
     const { stream, batches } = make({ endOnRunFinished: true });
     stream.start();
+    await flush();
     const es = FakeEventSource.instances[0]!;
     es.open();
     es.send(1, ev('step_succeeded'));
@@ -143,18 +178,21 @@ describe('LiveStream', () => {
   it('falls back to polling after repeated errors, and back to live when the stream reopens', async () => {
     const { stream, m, polls } = make({ maxErrors: 3 });
     stream.start();
+    await flush();
     const es = FakeEventSource.instances[0]!;
     es.fail();
+    await flush();
+    expect(polls()).toBe(1); // the first error probes the server at once
     es.fail();
     expect(stream.state).toBe('reconnecting');
     es.fail();
     expect(stream.state).toBe('polling');
     expect(es.closed).toBe(true);
-    await Promise.resolve();
-    expect(polls()).toBe(1); // polled at once
+    await flush();
+    expect(polls()).toBe(2); // polled at once
     m.tickIntervals(); // poll timer + SSE retry timer
-    await Promise.resolve();
-    expect(polls()).toBe(2);
+    await flush();
+    expect(polls()).toBe(3);
     const retry = FakeEventSource.instances[1]!;
     expect(stream.state).toBe('polling'); // still polling until the retry opens
     retry.open();
@@ -163,9 +201,42 @@ describe('LiveStream', () => {
     stream.close();
   });
 
+  it('says offline while polls fail, and streams again as soon as the server answers', async () => {
+    let up = true;
+    const { stream, m } = make({
+      poll: async () => {
+        if (!up) throw new Error('connection refused');
+        return false;
+      },
+    });
+    stream.start();
+    await flush();
+    FakeEventSource.instances[0]!.open();
+    up = false;
+    FakeEventSource.instances[0]!.fail();
+    await flush();
+    expect(stream.state).toBe('offline');
+    expect(getConnectionSummary()).toBe('offline');
+    m.tickIntervals();
+    await flush();
+    expect(stream.state).toBe('offline');
+    up = true;
+    m.tickIntervals(); // the next poll succeeds: a fresh stream opens without waiting for a retry
+    await flush();
+    expect(FakeEventSource.instances[0]!.closed).toBe(true);
+    const fresh = FakeEventSource.instances.at(-1)!;
+    expect(fresh).not.toBe(FakeEventSource.instances[0]);
+    expect(stream.state).toBe('reconnecting');
+    fresh.open();
+    expect(stream.state).toBe('live');
+    expect(m.intervalCount()).toBe(0);
+    stream.close();
+  });
+
   it('polls at once when the server refuses the stream or EventSource is missing', async () => {
     const refused = make();
     refused.stream.start();
+    await flush();
     FakeEventSource.instances[0]!.fail(true);
     expect(refused.stream.state).toBe('polling');
     refused.stream.close();
@@ -187,9 +258,10 @@ describe('LiveStream', () => {
     expect(missing.m.intervalCount()).toBe(0);
   });
 
-  it('ignores malformed frames and keeps events without ids', () => {
+  it('ignores malformed frames and keeps events without ids', async () => {
     const { stream, m, batches } = make();
     stream.start();
+    await flush();
     const es = FakeEventSource.instances[0]!;
     es.send(1, 'not json' as unknown as object, 'step_started');
     for (const fn of (es as unknown as { listeners: Map<string, ((e: object) => void)[]> }).listeners.get('message') ?? []) {

@@ -5,6 +5,9 @@
  * - events are queued and delivered once per animation frame (see state/batcher);
  * - the browser reconnects by itself after an error (sending Last-Event-ID); we show
  *   "reconnecting…" meanwhile;
+ * - while the stream is down we poll (which also probes the server): a failed poll
+ *   shows "offline", and the first poll that succeeds again reopens the stream at once
+ *   (with a fresh SSE ticket), so the page is live again within a poll interval;
  * - if EventSource is missing, the server refuses the stream (readyState CLOSED) or
  *   errors repeat without a successful open, we poll instead and retry SSE now and then;
  * - a run stream ends after `run_finished`: we close it at once so the browser does
@@ -46,10 +49,17 @@ const defaultTimers = {
 
 export class LiveStream {
   private es: EventSource | null = null;
+  /** bumps on every (re)open, so a slow ticket request for an old attempt is dropped */
+  private generation = 0;
   private errors = 0;
   private pollTimer: unknown = null;
   private retryTimer: unknown = null;
+  /** polling instead of streaming (SSE gave up for now) */
   private polling = false;
+  /** the last poll failed: the server is unreachable */
+  private offline = false;
+  /** the current stream was open at some point (so a refusal now is likely a spent ticket) */
+  private wasLive = false;
   private closed = false;
   private readonly batcher: Batcher<StreamEvent>;
   private readonly opts: Required<Omit<LiveStreamOptions, 'poll' | 'EventSourceImpl' | 'baseURI'>> &
@@ -71,6 +81,7 @@ export class LiveStream {
   }
 
   start(): this {
+    this.setState('connecting');
     if (this.opts.EventSourceImpl) this.openSse();
     else this.enterPolling();
     return this;
@@ -81,7 +92,7 @@ export class LiveStream {
     if (this.closed) return;
     this.closed = true;
     this.dropSse();
-    this.stopPolling();
+    this.stopTimers();
     this.batcher.dispose();
     this.state = 'closed';
     clearConnection(this.opts.name);
@@ -95,25 +106,29 @@ export class LiveStream {
   private openSse(): void {
     const Impl = this.opts.EventSourceImpl;
     if (!Impl || this.closed) return;
-    const es = new Impl(this.opts.baseURI ? sseUrl(this.opts.path, this.opts.baseURI) : sseUrl(this.opts.path));
+    const generation = ++this.generation;
+    sseUrl(this.opts.path, this.opts.baseURI ?? document.baseURI).then(
+      (url) => {
+        if (generation === this.generation && !this.closed) this.attach(new Impl(url), Impl);
+      },
+      () => {
+        if (generation === this.generation) this.onSseError(null, Impl);
+      },
+    );
+  }
+
+  private attach(es: EventSource, Impl: typeof EventSource): void {
     this.es = es;
-    this.errors = 0;
-    if (!this.polling) this.setState('connecting');
     es.onopen = () => {
       if (this.es !== es) return;
       this.errors = 0;
-      this.stopPolling();
+      this.wasLive = true;
+      this.offline = false;
+      this.stopTimers();
       this.setState('live');
     };
     es.onerror = () => {
-      if (this.es !== es) return;
-      this.errors += 1;
-      if (es.readyState === Impl.CLOSED || this.polling || this.errors >= this.opts.maxErrors) {
-        this.dropSse();
-        this.enterPolling();
-        return;
-      }
-      this.setState('reconnecting');
+      if (this.es === es) this.onSseError(es, Impl);
     };
     const onMessage = (msg: MessageEvent<string>) => {
       if (this.es !== es) return;
@@ -121,6 +136,27 @@ export class LiveStream {
     };
     for (const type of EVENT_TYPES) es.addEventListener(type, onMessage as EventListener);
     es.addEventListener('message', onMessage as EventListener);
+  }
+
+  private onSseError(es: EventSource | null, Impl: typeof EventSource): void {
+    this.errors += 1;
+    if (es && es.readyState === Impl.CLOSED && this.wasLive && !this.polling) {
+      // the browser's own reconnect was refused (with tickets: the ticket is spent); try
+      // once more at once with a fresh URL before falling back to polling
+      this.wasLive = false;
+      this.dropSse();
+      this.setState('reconnecting');
+      this.openSse();
+      return;
+    }
+    if (!es || es.readyState === Impl.CLOSED || this.polling || this.errors >= this.opts.maxErrors) {
+      this.dropSse();
+      this.enterPolling();
+      return;
+    }
+    // the browser reconnects by itself (sending Last-Event-ID); meanwhile probe the server
+    if (!this.offline) this.setState('reconnecting');
+    this.startProbing();
   }
 
   private receive(msg: MessageEvent<string>): void {
@@ -140,6 +176,7 @@ export class LiveStream {
   }
 
   private dropSse(): void {
+    this.generation += 1;
     if (this.es) {
       this.es.onopen = null;
       this.es.onerror = null;
@@ -148,30 +185,55 @@ export class LiveStream {
     }
   }
 
+  /** One poll: refreshes what the page shows and tells whether the server answers. */
+  private readonly tick = async (): Promise<void> => {
+    if (!this.opts.poll || this.closed) return;
+    let finished: boolean | void;
+    try {
+      finished = await this.opts.poll();
+    } catch {
+      if (this.closed) return;
+      this.offline = true;
+      this.setState('offline');
+      return;
+    }
+    if (this.closed) return;
+    if (finished === true) {
+      this.close();
+      return;
+    }
+    if (this.offline) {
+      // the server is back: stream again now rather than at the next retry
+      this.offline = false;
+      this.setState(this.polling ? 'polling' : 'reconnecting');
+      if (this.opts.EventSourceImpl) {
+        this.dropSse();
+        this.openSse();
+      }
+    }
+  };
+
+  private startProbing(): void {
+    if (this.pollTimer !== null || !this.opts.poll) return;
+    void this.tick();
+    this.pollTimer = this.opts.timers.setInterval(() => void this.tick(), this.opts.pollMs);
+  }
+
   private enterPolling(): void {
     if (this.closed) return;
-    this.setState('polling');
+    if (!this.offline) this.setState('polling');
     if (this.polling) return;
     this.polling = true;
-    const { timers } = this.opts;
-    const tick = async () => {
-      if (!this.opts.poll || this.closed) return;
-      try {
-        if ((await this.opts.poll()) === true) this.close();
-      } catch {
-        // keep polling: the indicator already says we are not live
-      }
-    };
-    void tick();
-    this.pollTimer = timers.setInterval(() => void tick(), this.opts.pollMs);
-    if (this.opts.EventSourceImpl) {
-      this.retryTimer = timers.setInterval(() => {
+    if (this.pollTimer === null) this.startProbing();
+    else void this.tick();
+    if (this.opts.EventSourceImpl && this.retryTimer === null) {
+      this.retryTimer = this.opts.timers.setInterval(() => {
         if (!this.es) this.openSse();
       }, this.opts.retrySseMs);
     }
   }
 
-  private stopPolling(): void {
+  private stopTimers(): void {
     const { timers } = this.opts;
     if (this.pollTimer !== null) timers.clearInterval(this.pollTimer);
     if (this.retryTimer !== null) timers.clearInterval(this.retryTimer);

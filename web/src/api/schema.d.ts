@@ -176,8 +176,31 @@ export interface paths {
         /**
          * Start a run
          * @description Start a run of a registered pipeline; answers once the run is recorded.
+         *
+         *     Parameters are checked against ``GET /api/pipelines/{name}/schema`` first (422 naming
+         *     the parameter at fault).
          */
         post: operations["trigger_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{name}/schema": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * JSON Schema of a pipeline's run parameters
+         * @description JSON Schema (draft 2020-12) of the ``params`` a run of this pipeline accepts.
+         */
+        get: operations["get_params_schema"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -212,8 +235,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * One run with its steps
-         * @description The run, every step run, and its pipeline's DAG (when known).
+         * One run: its DAG and the first page of its steps
+         * @description The run, its pipeline's DAG (when known and at most ``DAG_INLINE`` steps) and its
+         *     first steps; page on with ``GET /api/runs/{run_id}/steps?cursor=<steps_next_cursor>``.
+         *     A larger DAG is left out (``dag_size`` says how big it is): load it from
+         *     ``GET /api/runs/{run_id}/dag``.
          */
         get: operations["get_run"];
         put?: never;
@@ -244,6 +270,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}/dag": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The DAG of a run's pipeline, however large
+         * @description The DAG ``GET /api/runs/{run_id}`` leaves out when it has over ``DAG_INLINE`` steps.
+         */
+        get: operations["get_run_dag"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs/{run_id}/events": {
         parameters: {
             query?: never;
@@ -265,6 +311,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a run: re-run the steps that did not succeed
+         * @description Start a new run that reuses the outputs of ``run_id``'s succeeded steps.
+         */
+        post: operations["resume_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/steps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A page of a run's steps, in run order
+         * @description Step runs after ``cursor``; ``parent=fetch`` keeps ``fetch[0]``, ``fetch[1]``, ...
+         */
+        get: operations["list_steps"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs/{run_id}/steps/{step}": {
         parameters: {
             query?: never;
@@ -273,12 +359,34 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * One step run with its input and output artifacts
-         * @description Attempts, cache key, error and traceback, and the artifacts read and written.
+         * One step run: attempts, artifacts, and why it was cached or skipped
+         * @description Each attempt (error and traceback), the cache key, and the artifacts read and written.
          */
         get: operations["get_step"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sse-tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A single-use ticket that authenticates one SSE connection
+         * @description For ``EventSource``, which cannot send headers: open
+         *     ``GET /api/events?ticket=<ticket>`` (or a run's events) within ``expires_in`` seconds.
+         *     Each ticket opens one connection; ask for a new one to reconnect.
+         */
+        post: operations["create_sse_ticket"];
         delete?: never;
         options?: never;
         head?: never;
@@ -529,13 +637,30 @@ export interface components {
         };
         /**
          * RunDetailResponse
-         * @description ``GET /api/runs/{run_id}``.
+         * @description ``GET /api/runs/{run_id}``: the run, its DAG and the first page of its steps.
          */
         RunDetailResponse: {
+            /**
+             * Can Cancel
+             * @description The run executes in this server, which can cancel it
+             * @default false
+             */
+            can_cancel: boolean;
             dag: components["schemas"]["Dag"] | null;
+            /**
+             * Dag Size
+             * @description Steps in the DAG; over 2000 ``dag`` is null: GET /api/runs/{run_id}/dag
+             * @default 0
+             */
+            dag_size: number;
             run: components["schemas"]["RunRecord"];
             /** Steps */
             steps: components["schemas"]["StepRunRecord"][];
+            /**
+             * Steps Next Cursor
+             * @description Pass to GET /api/runs/{run_id}/steps for the next page
+             */
+            steps_next_cursor: string | null;
         };
         /**
          * RunFinished
@@ -651,6 +776,41 @@ export interface components {
             type: "run_started";
         };
         /**
+         * SseTicketResponse
+         * @description A single-use ticket for one SSE connection: ``GET .../events?ticket=<ticket>``.
+         */
+        SseTicketResponse: {
+            /** Expires In */
+            expires_in: number;
+            /** Ticket */
+            ticket: string;
+        };
+        /**
+         * StepAttempt
+         * @description One attempt of a step, from the run's event log.
+         */
+        StepAttempt: {
+            /** Attempt */
+            attempt: number;
+            /** Duration */
+            duration: number | null;
+            /** Error */
+            error: string | null;
+            /** Error Type */
+            error_type: string | null;
+            /** Finished At */
+            finished_at: number | null;
+            /** Started At */
+            started_at: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "running" | "succeeded" | "failed";
+            /** Traceback */
+            traceback: string | null;
+        };
+        /**
          * StepCached
          * @description A step was not executed: its outputs were loaded from an earlier run.
          */
@@ -680,10 +840,22 @@ export interface components {
          * @description ``GET /api/runs/{run_id}/steps/{step}``.
          */
         StepDetailResponse: {
+            /** Attempts */
+            attempts: components["schemas"]["StepAttempt"][];
+            /**
+             * Cached From
+             * @description A cached step: the run that produced its outputs
+             */
+            cached_from: string | null;
             /** Inputs */
             inputs: components["schemas"]["ArtifactRecord"][];
             /** Outputs */
             outputs: components["schemas"]["ArtifactRecord"][];
+            /**
+             * Skip Reason
+             * @description A skipped step: why
+             */
+            skip_reason: string | null;
             step: components["schemas"]["StepRunRecord"];
         };
         /**
@@ -704,6 +876,16 @@ export interface components {
             ts: number;
             /** @enum {unknown} */
             type: "step_failed";
+        };
+        /**
+         * StepPageResponse
+         * @description ``GET /api/runs/{run_id}/steps``: a page of step runs in run order.
+         */
+        StepPageResponse: {
+            /** Items */
+            items: components["schemas"]["StepRunRecord"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /**
          * StepRetrying
@@ -823,7 +1005,15 @@ export interface components {
          * @description Body of ``POST /api/pipelines/{name}/runs``.
          */
         TriggerRunRequest: {
-            /** Params */
+            /**
+             * Enable Cache
+             * @description false: run every step, even those with a cached result
+             */
+            enable_cache?: boolean | null;
+            /**
+             * Params
+             * @description Run parameters (see GET /api/pipelines/{name}/schema)
+             */
             params?: {
                 [key: string]: unknown;
             };
@@ -1330,6 +1520,85 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description This server executes its maximum of runs */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The metadata or artifact store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_params_schema: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The pipeline's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not registered with this server */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -1532,6 +1801,65 @@ export interface operations {
             };
         };
     };
+    get_run_dag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The run's id */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dag"];
+                };
+            };
+            /** @description Missing or wrong bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such run, or its pipeline's DAG is unknown */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The metadata or artifact store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     run_events: {
         parameters: {
             query?: never;
@@ -1553,6 +1881,149 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": string;
+                };
+            };
+            /** @description Missing or wrong bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The metadata or artifact store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    resume_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The run's id */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TriggerRunResponse"];
+                };
+            };
+            /** @description Missing or wrong bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The run cannot be resumed here (still running, succeeded, or its pipeline is not registered with this server) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description This server executes its maximum of runs */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The metadata or artifact store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_steps: {
+        parameters: {
+            query?: {
+                /** @description ``next_cursor`` of the previous page */
+                cursor?: string | null;
+                limit?: number;
+                status?: ("pending" | "running" | "retrying" | "succeeded" | "cached" | "failed" | "skipped" | "cancelled" | "interrupted") | null;
+                /** @description Only the elements of this mapped step */
+                parent?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The run's id */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StepPageResponse"];
                 };
             };
             /** @description Missing or wrong bearer token */
@@ -1626,6 +2097,53 @@ export interface operations {
             };
             /** @description No such run or step */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The metadata or artifact store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_sse_ticket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SseTicketResponse"];
+                };
+            };
+            /** @description Missing or wrong bearer token */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -7,6 +7,7 @@ const TEXT: Record<ConnectionSummary, string> = {
   live: 'live',
   reconnecting: 'reconnecting…',
   polling: 'polling',
+  offline: 'offline',
 };
 
 const TITLE: Record<ConnectionSummary, string> = {
@@ -15,6 +16,7 @@ const TITLE: Record<ConnectionSummary, string> = {
   live: 'Receiving live events from the server',
   reconnecting: 'Connection lost: the browser is reconnecting and will resume where it left off',
   polling: 'Live stream unavailable: refreshing every 2 seconds instead',
+  offline: 'The server does not answer: retrying every 2 seconds',
 };
 
 export function ConnectionIndicator() {

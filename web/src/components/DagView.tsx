@@ -6,6 +6,10 @@ import {
   MiniMap,
   Position,
   ReactFlow,
+  ReactFlowProvider,
+  getViewportForBounds,
+  useStore,
+  type AriaLabelConfig,
   type NodeHandle,
   type Edge,
   type NodeMouseHandler,
@@ -16,7 +20,12 @@ import {
 import '@xyflow/react/dist/style.css';
 import type { Dag, DagNode } from '../api/types';
 import { dagKey, layoutDag, NODE_HEIGHT, NODE_WIDTH, type Point } from '../layout/dagLayout';
+import { collapseDag, groupOf, groupsOf } from '../layout/collapse';
+import { boundsOf, idsInWindow, sameRect, visibleRect, windowFor, type Rect } from '../layout/viewWindow';
+import { parseElement, type ElementSummary } from '../state/mapElements';
 import type { StepView } from '../state/runReducer';
+import { CanvasMiniMap } from './CanvasMiniMap';
+import { FindStep } from './FindStep';
 import { StepNode, type StepFlowNode } from './StepNode';
 
 const nodeTypes: NodeTypes = { step: StepNode };
@@ -36,6 +45,7 @@ const STATUS_COLOR: Record<string, string> = {
 
 interface CachedNode {
   step: StepView | null;
+  elements: ElementSummary | null;
   selected: boolean;
   position: Point;
   node: StepFlowNode;
@@ -45,10 +55,36 @@ interface Props {
   dag: Dag;
   /** step states of a run; omit to draw the pipeline's definition */
   steps?: Readonly<Record<string, StepView>>;
+  /** per mapped node: its elements' count and statuses */
+  elements?: ReadonlyMap<string, ElementSummary>;
   selected?: string | null;
   onSelect?: (step: string) => void;
+  /** called once React Flow has drawn the graph */
+  onReady?: () => void;
   maxHeight?: number;
   label: string;
+}
+
+// The graph is read-only: React Flow's default hints talk about deleting and moving nodes.
+const ARIA: Partial<AriaLabelConfig> = {
+  'node.a11yDescription.default': 'Press Enter to open the step details.',
+  'node.a11yDescription.keyboardDisabled': 'Press Enter to open the step details.',
+  'node.a11yDescription.ariaLiveMessage': () => '',
+  'edge.a11yDescription.default': '',
+  'controls.ariaLabel': 'Graph zoom controls',
+  'controls.zoomIn.ariaLabel': 'Zoom in',
+  'controls.zoomOut.ariaLabel': 'Zoom out',
+  'controls.fitView.ariaLabel': 'Fit the whole graph',
+  'minimap.ariaLabel': 'Overview of the graph',
+};
+
+/** Level of detail by zoom, so that no label is drawn smaller than 11 px on screen. */
+export type Detail = 'full' | 'name' | 'name-large' | 'shapes';
+export function detailFor(zoom: number): Detail {
+  if (zoom >= 1) return 'full'; // 13 px title, 11 px meta
+  if (zoom >= 0.75) return 'name'; // title alone at 15 px
+  if (zoom >= 0.5) return 'name-large'; // title alone at 22 px
+  return 'shapes';
 }
 
 /**
@@ -70,7 +106,17 @@ const FIT_ALL = { padding: 0.08, maxZoom: 1.1 };
 /** Above this many steps the first view zooms onto the interesting part, not the whole DAG. */
 const BIG_DAG = 80;
 const READABLE_ZOOM = 0.6;
-const FAR_ZOOM = 0.4;
+/** Above this many nodes the overview is drawn on a canvas (one SVG element per node is too slow). */
+const SVG_MINIMAP_MAX = 1500;
+/** Above this many nodes React Flow gets only the nodes around the view (see layout/viewWindow). */
+const WINDOWED = 1500;
+const NODE_BOX = { width: NODE_WIDTH, height: NODE_HEIGHT };
+const SIDE_STRIP = 200;
+interface FitOptions {
+  padding?: number;
+  minZoom?: number;
+  maxZoom?: number;
+}
 const INTERESTING = new Set(['running', 'retrying', 'failed']);
 
 /** Height that shows the whole DAG at a readable zoom, within bounds. */
@@ -79,23 +125,81 @@ function fittedHeight(width: number, layoutWidth: number, layoutHeight: number, 
   return Math.round(Math.min(max, Math.max(220, layoutHeight * zoom + PAD)));
 }
 
-export function DagView({ dag, steps, selected = null, onSelect, maxHeight = 560, label }: Props) {
+export function DagView(props: Props) {
+  return (
+    <ReactFlowProvider>
+      <DagCanvas {...props} />
+    </ReactFlowProvider>
+  );
+}
+
+/** The node a selection points at: a map element selects its mapped node. */
+function nodeFor(selected: string | null, known: ReadonlyMap<string, Point>): string | null {
+  if (!selected) return null;
+  if (known.has(selected)) return selected;
+  const el = parseElement(selected);
+  return el && known.has(el.parent) ? el.parent : null;
+}
+
+function DagCanvas({
+  dag: fullDag,
+  steps,
+  elements,
+  selected: selectedStep = null,
+  onSelect,
+  onReady,
+  maxHeight = 560,
+  label,
+}: Props) {
+  // sub-pipelines (steps named `<sub>.<step>`) can be folded into one node each
+  const groups = useMemo(() => groupsOf(fullDag), [fullDag]);
+  const [collapsed, setCollapsed] = useState<ReadonlySet<string>>(() => new Set());
+  const selectedGroup = selectedStep ? groupOf(parseElement(selectedStep)?.parent ?? selectedStep) : null;
+  const expand = useCallback((group: string) => {
+    setCollapsed((prev) => {
+      if (!prev.has(group)) return prev;
+      const next = new Set(prev);
+      next.delete(group);
+      return next;
+    });
+  }, []);
+  useEffect(() => {
+    if (selectedGroup) expand(selectedGroup); // a step selected inside a folded sub-pipeline opens it
+  }, [selectedGroup, expand]);
+  const shown = useMemo(() => collapseDag(fullDag, collapsed), [fullDag, collapsed]);
+  const dag = shown.dag;
+  const groupSummaries = useMemo(() => {
+    const out = new Map<string, ElementSummary>();
+    for (const [g, ids] of shown.members) {
+      const summary: ElementSummary = { total: ids.length, counts: {} };
+      for (const id of ids) {
+        const status = steps?.[id]?.status ?? 'pending';
+        summary.counts[status] = (summary.counts[status] ?? 0) + 1;
+      }
+      out.set(g, summary);
+    }
+    return out;
+  }, [shown, steps]);
   const key = dagKey(dag);
   const layout = useMemo(() => layoutDag(dag.nodes.map((n) => n.id), dag.edges), [key]); // keyed on structure only
   const defs = useMemo(() => new Map<string, DagNode>(dag.nodes.map((n) => [n.id, n])), [dag]);
   const cache = useRef(new Map<string, CachedNode>());
+  const [found, setFound] = useState<string | null>(null);
+  const selected = nodeFor(selectedStep, layout.positions) ?? found;
 
   const nodes = useMemo(() => {
     const next = new Map<string, CachedNode>();
     const out: StepFlowNode[] = [];
     for (const [id, position] of layout.positions) {
       const step = steps?.[id] ?? null;
+      const els = elements?.get(id) ?? groupSummaries.get(id) ?? null;
       const isSelected = id === selected;
       const prev = cache.current.get(id);
       let entry = prev;
-      if (!prev || prev.step !== step || prev.selected !== isSelected || prev.position !== position) {
+      if (!prev || prev.step !== step || prev.elements !== els || prev.selected !== isSelected || prev.position !== position) {
         entry = {
           step,
+          elements: els,
           selected: isSelected,
           position,
           node: {
@@ -111,8 +215,8 @@ export function DagView({ dag, steps, selected = null, onSelect, maxHeight = 560
             selected: isSelected,
             draggable: false,
             connectable: false,
-            ariaLabel: `Step ${id}${step ? `, ${step.status}` : ''}`,
-            data: { name: defs.get(id)?.name ?? id, step, definition: defs.get(id) ?? null },
+            ariaLabel: `Step ${id}${step ? `, ${step.status}` : ''}${els ? `, ${els.total} elements` : ''}`,
+            data: { name: defs.get(id)?.name ?? id, step, elements: els, definition: defs.get(id) ?? null },
           },
         };
       }
@@ -121,7 +225,7 @@ export function DagView({ dag, steps, selected = null, onSelect, maxHeight = 560
     }
     cache.current = next;
     return out;
-  }, [layout, steps, selected, defs]);
+  }, [layout, steps, elements, groupSummaries, selected, defs]);
 
   const edges = useMemo<Edge[]>(
     () =>
@@ -144,20 +248,34 @@ export function DagView({ dag, steps, selected = null, onSelect, maxHeight = 560
     [layout, steps],
   );
 
-  const onNodeClick = useCallback<NodeMouseHandler<StepFlowNode>>((_, node) => onSelect?.(node.id), [onSelect]);
+  const onNodeClick = useCallback<NodeMouseHandler<StepFlowNode>>(
+    (_, node) => {
+      setFound(null);
+      if (shown.members.has(node.id)) expand(node.id);
+      else onSelect?.(node.id);
+    },
+    [onSelect, shown, expand],
+  );
   const onKeyDown = useCallback(
     (e: KeyboardEvent<HTMLDivElement>) => {
       if (e.key !== 'Enter' && e.key !== ' ') return;
       const el = (e.target as HTMLElement).closest<HTMLElement>('.react-flow__node');
       const id = el?.dataset.id;
-      if (id && onSelect) {
+      if (id && shown.members.has(id)) {
+        e.preventDefault();
+        expand(id);
+      } else if (id && onSelect) {
         e.preventDefault();
         onSelect(id);
       }
     },
-    [onSelect],
+    [onSelect, shown, expand],
   );
   const minimapColor = useCallback((n: StepFlowNode) => STATUS_COLOR[n.data.step?.status ?? 'none'] ?? '#94a3b8', []);
+  const statusColorOf = useCallback(
+    (id: string) => STATUS_COLOR[steps?.[id]?.status ?? 'none'] ?? '#94a3b8',
+    [steps],
+  );
 
   const boxRef = useRef<HTMLDivElement>(null);
   const selectedRef = useRef(selected);
@@ -167,6 +285,36 @@ export function DagView({ dag, steps, selected = null, onSelect, maxHeight = 560
   const flow = useRef<ReactFlowInstance<StepFlowNode> | null>(null);
   // an estimate of the box width that does not force a layout (the height follows it)
   const [boxWidth] = useState(() => Math.min(typeof window === 'undefined' ? 1200 : window.innerWidth, 1600) - 80);
+
+  /** Pan (and zoom in to a readable level) so that the node is in view; no-op if it already is. */
+  const bringIntoView = useCallback((id: string, always: boolean) => {
+    const inst = flow.current;
+    const box = boxRef.current?.querySelector('.react-flow');
+    const pos = layoutRef.current.positions.get(id);
+    if (!inst || !box || !pos) return;
+    const { x, y, zoom } = inst.getViewport();
+    const rect = box.getBoundingClientRect();
+    const left = pos.x * zoom + x;
+    const top = pos.y * zoom + y;
+    const inside = left >= 0 && top >= 0 && left + NODE_WIDTH * zoom <= rect.width && top + NODE_HEIGHT * zoom <= rect.height;
+    if (inside && zoom >= READABLE_ZOOM && !always) return;
+    void inst.setCenter(pos.x + NODE_WIDTH / 2, pos.y + NODE_HEIGHT / 2, { zoom: Math.max(zoom, 1), duration: 200 });
+  }, []);
+
+  // a step selected elsewhere (timeline, failure banner, ?step= link) comes into view
+  useEffect(() => {
+    if (selected) bringIntoView(selected, false);
+  }, [selected, bringIntoView]);
+
+  const onFind = useCallback(
+    (id: string) => {
+      if (onSelect) onSelect(id);
+      else setFound(id);
+      bringIntoView(id, true);
+    },
+    [onSelect, bringIntoView],
+  );
+
   useEffect(() => {
     const box = boxRef.current;
     if (!box) return;
@@ -183,14 +331,12 @@ export function DagView({ dag, steps, selected = null, onSelect, maxHeight = 560
       cancelAnimationFrame(frame);
       frame = requestAnimationFrame(() => {
         const inst = flow.current;
-        const focus = selectedRef.current ? layoutRef.current.positions.get(selectedRef.current) : undefined;
+        const focus = selectedRef.current;
         if (!inst) return;
         // show everything; if that is too small to read and a step is selected (panel
         // open), centre that step at a readable zoom instead
-        void inst.fitView(FIT).then(() => {
-          if (focus && inst.getZoom() < READABLE_ZOOM) {
-            void inst.setCenter(focus.x + NODE_WIDTH / 2, focus.y + NODE_HEIGHT / 2, { zoom: 0.8 });
-          }
+        void fitAllRef.current(FIT).then(() => {
+          if (focus && inst.getZoom() < READABLE_ZOOM) bringIntoView(focus, true);
         });
       });
     });
@@ -199,52 +345,153 @@ export function DagView({ dag, steps, selected = null, onSelect, maxHeight = 560
       observer.disconnect();
       cancelAnimationFrame(frame);
     };
-  }, []);
-  // big DAGs: start on the running/failed steps (or the first ones) at a readable zoom;
-  // the minimap gives the overview. Decided once, on first render.
-  const [initialFit] = useState(() => {
+  }, [bringIntoView]);
+  // first view: a selected step (deep link) at full size; a big DAG on its running/failed
+  // steps (or its first ones) at a readable zoom; otherwise the whole DAG. Decided once.
+  const [initialFit] = useState<FitOptions & { nodes?: { id: string }[] }>(() => {
+    if (selected) return { nodes: [{ id: selected }], minZoom: 1, maxZoom: 1 };
     if (dag.nodes.length <= BIG_DAG) return FIT;
     const hot = dag.nodes.filter((n) => INTERESTING.has(steps?.[n.id]?.status ?? '')).map((n) => ({ id: n.id }));
     const focus = hot.length > 0 ? hot.slice(0, 20) : dag.nodes.slice(0, 12).map((n) => ({ id: n.id }));
-    return { ...FIT, nodes: focus, minZoom: 0.5, maxZoom: 0.9 };
+    return { ...FIT, nodes: focus, minZoom: 0.5, maxZoom: 1 };
   });
-  // level of detail: far out, nodes drop their text (CSS), which keeps panning cheap
-  const [far, setFar] = useState(false);
-  const onMove = useCallback((_: unknown, viewport: Viewport) => setFar(viewport.zoom < FAR_ZOOM), []);
+  const height = fittedHeight(boxWidth, layout.width, layout.height, maxHeight);
+
+  // very big DAGs: React Flow gets the nodes around the view only; the first viewport is
+  // computed here (React Flow's fitView would only see those nodes)
+  const windowed = layout.positions.size > WINDOWED;
+  const flowWidth = useStore((st) => st.width);
+  const flowHeight = useStore((st) => st.height);
+  const flowSize = useRef({ width: boxWidth - SIDE_STRIP, height });
+  if (flowWidth > 0 && flowHeight > 0) flowSize.current = { width: flowWidth, height: flowHeight };
+  const [initialViewport] = useState(() => {
+    if (!windowed) return undefined;
+    const ids = initialFit.nodes ? initialFit.nodes.map((n) => n.id) : layout.positions.keys();
+    const b = boundsOf(layout.positions, ids, NODE_BOX) ?? { x: 0, y: 0, width: 1, height: 1 };
+    const { width: w, height: h } = flowSize.current;
+    return getViewportForBounds(b, w, h, initialFit.minZoom ?? 0.05, initialFit.maxZoom ?? 1.1, initialFit.padding ?? 0.12);
+  });
+  const [win, setWin] = useState<Rect | null>(() =>
+    initialViewport ? windowFor(visibleRect(initialViewport, flowSize.current)) : null,
+  );
+  const visible = useMemo(
+    () => (windowed && win ? idsInWindow(layout.positions, layout.edges, win, NODE_BOX) : null),
+    [windowed, win, layout],
+  );
+  const flowNodes = useMemo(() => (visible ? nodes.filter((n) => visible.has(n.id)) : nodes), [nodes, visible]);
+  const flowEdges = useMemo(
+    () => (visible ? edges.filter((e) => visible.has(e.source) && visible.has(e.target)) : edges),
+    [edges, visible],
+  );
+  /** Fit the whole layout (React Flow's own fitView, or by hand when windowed). */
+  const fitAll = useCallback(
+    async (opts: FitOptions): Promise<void> => {
+      const inst = flow.current;
+      if (!inst) return;
+      if (!windowed) {
+        await inst.fitView(opts);
+        return;
+      }
+      const { width: w, height: h } = flowSize.current;
+      const bounds = { x: 0, y: 0, width: layout.width, height: layout.height };
+      await inst.setViewport(getViewportForBounds(bounds, w, h, opts.minZoom ?? 0.05, opts.maxZoom ?? 2, opts.padding ?? 0.1));
+    },
+    [windowed, layout],
+  );
+  const fitAllRef = useRef(fitAll);
+  fitAllRef.current = fitAll;
+
+  const [detail, setDetail] = useState<Detail>('full');
+  const onMove = useCallback(
+    (_: unknown, viewport: Viewport) => {
+      setDetail(detailFor(viewport.zoom));
+      if (!windowed) return;
+      const next = windowFor(visibleRect(viewport, flowSize.current));
+      setWin((prev) => (sameRect(prev, next) ? prev : next));
+    },
+    [windowed],
+  );
   // a new structure (an inferred DAG gaining edges) gets a new layout: show it whole
   const firstKey = useRef(key);
   useEffect(() => {
-    if (key !== firstKey.current) void flow.current?.fitView(FIT);
+    if (key !== firstKey.current) void fitAllRef.current(FIT);
   }, [key]);
-  const onInit = useCallback((instance: ReactFlowInstance<StepFlowNode>) => {
-    flow.current = instance;
-  }, []);
-  const height = fittedHeight(boxWidth, layout.width, layout.height, maxHeight);
+  const onInit = useCallback(
+    (instance: ReactFlowInstance<StepFlowNode>) => {
+      flow.current = instance;
+      setDetail(detailFor(instance.getZoom()));
+      onReady?.();
+    },
+    [onReady],
+  );
+  const ids = useMemo(() => fullDag.nodes.map((n) => n.id), [fullDag]);
+  const allCollapsed = groups.length > 0 && groups.every((g) => collapsed.has(g));
 
   return (
-    <div ref={boxRef} className={`dag${far ? ' dag-far' : ''}`} style={{ height }} onKeyDown={onKeyDown} role="region" aria-label={label}>
-      <ReactFlow<StepFlowNode>
-        nodes={nodes}
-        edges={edges}
-        nodeTypes={nodeTypes}
-        onNodeClick={onNodeClick}
-        onlyRenderVisibleElements
-        nodesDraggable={false}
-        nodesConnectable={false}
-        elementsSelectable={false}
-        edgesFocusable={false}
-        onInit={onInit}
-        onMove={onMove}
-        fitView
-        fitViewOptions={initialFit}
-        minZoom={0.05}
-        maxZoom={2}
-        proOptions={{ hideAttribution: false }}
-      >
-        <Background gap={20} size={1} color="#e5e7eb" />
-        <Controls showInteractive={false} fitViewOptions={FIT_ALL} />
-        {nodes.length > 12 && <MiniMap<StepFlowNode> pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={0} />}
-      </ReactFlow>
+    <div className="dag-wrap">
+      <div className="dag-toolbar">
+        <FindStep ids={ids} onFind={onFind} />
+        {groups.length > 0 && (
+          <button
+            type="button"
+            className="btn"
+            aria-pressed={allCollapsed}
+            onClick={() => setCollapsed(allCollapsed ? new Set() : new Set(groups))}
+          >
+            {allCollapsed ? 'Expand sub-pipelines' : 'Collapse sub-pipelines'}
+          </button>
+        )}
+      </div>
+      <div ref={boxRef} className={`dag dag-${detail}`} style={{ height }} onKeyDown={onKeyDown} role="region" aria-label={label}>
+        <div className="dag-canvas">
+          <ReactFlow<StepFlowNode>
+            nodes={flowNodes}
+            edges={flowEdges}
+            nodeTypes={nodeTypes}
+            onNodeClick={onNodeClick}
+            onlyRenderVisibleElements
+            nodesDraggable={false}
+            nodesConnectable={false}
+            elementsSelectable={false}
+            edgesFocusable={false}
+            ariaLabelConfig={ARIA}
+            onInit={onInit}
+            onMove={onMove}
+            fitView={!windowed}
+            fitViewOptions={initialFit}
+            defaultViewport={initialViewport}
+            minZoom={0.05}
+            maxZoom={2}
+            proOptions={{ hideAttribution: false }}
+            colorMode="system"
+          >
+            <Background gap={20} size={1} />
+          </ReactFlow>
+        </div>
+        {/* beside the canvas, never over it: no control or overview hides a node */}
+        <div className="dag-side">
+          <Controls
+            showInteractive={false}
+            fitViewOptions={FIT_ALL}
+            onFitView={windowed ? () => void fitAll(FIT_ALL) : undefined}
+            orientation="horizontal"
+          />
+          {nodes.length > 12 && nodes.length <= SVG_MINIMAP_MAX && (
+            <MiniMap<StepFlowNode> pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={0} />
+          )}
+          {nodes.length > SVG_MINIMAP_MAX && (
+            <CanvasMiniMap
+              positions={layout.positions}
+              nodeWidth={NODE_WIDTH}
+              nodeHeight={NODE_HEIGHT}
+              layoutWidth={layout.width}
+              layoutHeight={layout.height}
+              colorOf={statusColorOf}
+              version={steps}
+            />
+          )}
+        </div>
+      </div>
     </div>
   );
 }

@@ -1,27 +1,55 @@
-import { useState } from 'react';
 import { Link } from 'react-router';
-import { apiFetch, errorMessage, seg } from '../api/client';
-import type { CancelRunResponse, RunRecord } from '../api/types';
+import { seg } from '../api/client';
+import type { RunRecord } from '../api/types';
+import type { StepCounts } from '../state/mapElements';
+import type { StepView } from '../state/runReducer';
 import { formatIso, formatTime, inlineJson } from '../util/format';
 import { Elapsed } from './Elapsed';
+import { RunActions } from './RunActions';
 import { StatusBadge } from './StatusIcon';
 
-export function RunHeader({ run }: { run: RunRecord }) {
-  const [cancelling, setCancelling] = useState(false);
-  const [cancelError, setCancelError] = useState<string | null>(null);
+interface Props {
+  run: RunRecord;
+  counts: StepCounts;
+  /** the first failed step of a failed run (for the banner) */
+  failed: StepView | null;
+  canCancel: boolean;
+}
+
+/** "Type: message" -> the message alone when the type is given apart. */
+export function errorText(step: Pick<StepView, 'error' | 'error_type'>): string {
+  const { error, error_type: type } = step;
+  if (!error) return '';
+  return type && error.startsWith(`${type}: `) ? error.slice(type.length + 2) : error;
+}
+
+function FailureBanner({ run, failed }: { run: RunRecord; failed: StepView | null }) {
+  if (run.status !== 'failed' && !(failed && run.status !== 'running')) return null;
+  return (
+    <div className="failure-banner" role="alert">
+      {failed ? (
+        <>
+          <span>
+            Step{' '}
+            <Link to={{ search: `?step=${encodeURIComponent(failed.step)}` }} className="mono">
+              {failed.step}
+            </Link>{' '}
+            failed:{' '}
+          </span>
+          {failed.error_type && <strong className="mono">{failed.error_type}</strong>}
+          {failed.error_type && ': '}
+          <span className="failure-message">{errorText(failed) || 'no message'}</span>
+        </>
+      ) : (
+        <span>{run.error ?? 'The run failed.'}</span>
+      )}
+    </div>
+  );
+}
+
+export function RunHeader({ run, counts, failed, canCancel }: Props) {
   const running = run.status === 'running';
   const params = Object.entries(run.params ?? {});
-
-  const cancel = async () => {
-    setCancelling(true);
-    setCancelError(null);
-    try {
-      await apiFetch<CancelRunResponse>(`runs/${seg(run.run_id)}/cancel`, { method: 'POST' });
-    } catch (e) {
-      setCancelError(errorMessage(e));
-      setCancelling(false);
-    }
-  };
 
   return (
     <header className="run-header">
@@ -34,19 +62,9 @@ export function RunHeader({ run }: { run: RunRecord }) {
             <Link to={`/pipelines/${seg(run.pipeline)}`}>{run.pipeline}</Link> <StatusBadge status={run.status} />
           </h1>
         </div>
-        {running && (
-          <div className="run-actions">
-            <button type="button" className="btn btn-danger" onClick={() => void cancel()} disabled={cancelling}>
-              {cancelling ? 'Cancelling…' : 'Cancel run'}
-            </button>
-          </div>
-        )}
+        <RunActions run={run} canCancel={canCancel} />
       </div>
-      {cancelError && (
-        <div className="error-note" role="alert">
-          Cancel failed: {cancelError}
-        </div>
-      )}
+      <FailureBanner run={run} failed={failed} />
       <dl className="run-facts">
         <div>
           <dt>Started</dt>
@@ -63,9 +81,15 @@ export function RunHeader({ run }: { run: RunRecord }) {
         <div>
           <dt>Steps</dt>
           <dd>
-            {run.steps_done}/{run.steps_total} done
-            {run.steps_cached > 0 && ` · ${run.steps_cached} cached`}
-            {run.steps_failed > 0 && <span className="failed-count"> · {run.steps_failed} failed</span>}
+            {counts.done}/{counts.total} done
+            {counts.cached > 0 && ` · ${counts.cached} cached`}
+            {counts.failed > 0 && <span className="failed-count"> · {counts.failed} failed</span>}
+            {counts.elementsTotal > 0 && (
+              <span className="muted">
+                {' '}
+                · {counts.elementsDone}/{counts.elementsTotal} map elements
+              </span>
+            )}
           </dd>
         </div>
         <div>
@@ -98,7 +122,7 @@ export function RunHeader({ run }: { run: RunRecord }) {
           </ul>
         </div>
       )}
-      {run.error && (
+      {run.error && !failed && run.status !== 'failed' && (
         <div className="error-box" role="alert">
           {run.error}
         </div>

@@ -2,11 +2,42 @@ import { memo } from 'react';
 import { Link } from 'react-router';
 import { seg } from '../api/client';
 import type { RunRecord } from '../api/types';
-import { formatIso, formatTime, shortId } from '../util/format';
+import type { SortDir, SortKey } from '../state/runsView';
+import { formatIso, formatTime, inlineJson, shortId } from '../util/format';
 import { Elapsed } from './Elapsed';
 import { StatusBadge } from './StatusIcon';
 
-export function RunsTable({ runs, showPipeline = true, caption }: { runs: readonly RunRecord[]; showPipeline?: boolean; caption: string }) {
+export interface Sorting {
+  key: SortKey;
+  dir: SortDir;
+  onSort(key: SortKey): void;
+}
+
+function SortHeader({ label, k, sorting, className }: { label: string; k: SortKey; sorting?: Sorting; className?: string }) {
+  if (!sorting) return <th scope="col" className={className}>{label}</th>;
+  const active = sorting.key === k;
+  const aria = active ? (sorting.dir === 'asc' ? 'ascending' : 'descending') : 'none';
+  return (
+    <th scope="col" className={className} aria-sort={aria}>
+      <button type="button" className="sort-button" onClick={() => sorting.onSort(k)}>
+        {label}
+        <span aria-hidden="true">{active ? (sorting.dir === 'asc' ? ' ▲' : ' ▼') : ' ↕'}</span>
+      </button>
+    </th>
+  );
+}
+
+export function RunsTable({
+  runs,
+  showPipeline = true,
+  caption,
+  sorting,
+}: {
+  runs: readonly RunRecord[];
+  showPipeline?: boolean;
+  caption: string;
+  sorting?: Sorting;
+}) {
   return (
     <div className="table-scroll">
       <table className="data-table runs-table">
@@ -16,11 +47,10 @@ export function RunsTable({ runs, showPipeline = true, caption }: { runs: readon
             <th scope="col">Run</th>
             {showPipeline && <th scope="col">Pipeline</th>}
             <th scope="col">Status</th>
-            <th scope="col">Started</th>
-            <th scope="col" className="num">
-              Duration
-            </th>
+            <SortHeader label="Started" k="started" sorting={sorting} />
+            <SortHeader label="Duration" k="duration" sorting={sorting} className="num" />
             <th scope="col">Steps</th>
+            <th scope="col">Params</th>
             <th scope="col" className="num">
               Cached
             </th>
@@ -36,8 +66,22 @@ export function RunsTable({ runs, showPipeline = true, caption }: { runs: readon
   );
 }
 
+/**
+ * "done/total" of the DAG's steps. A store that counts map elements (`fetch[3]`) among the
+ * finished steps reports more done than there are steps: then say so rather than "53/3".
+ */
+export function stepsText(run: Pick<RunRecord, 'steps_done' | 'steps_failed' | 'steps_total'>): {
+  text: string;
+  ratio: number;
+} {
+  const { steps_done: done, steps_failed: failed, steps_total: total } = run;
+  if (done + failed <= total || total === 0) return { text: `${done}/${total}`, ratio: total > 0 ? done / total : 0 };
+  return { text: `${total} steps · ${done} done incl. map elements`, ratio: failed > 0 ? 1 - failed / (done + failed) : 1 };
+}
+
 const RunRow = memo(function RunRow({ run, showPipeline }: { run: RunRecord; showPipeline: boolean }) {
-  const pct = run.steps_total > 0 ? Math.round((run.steps_done / run.steps_total) * 100) : 0;
+  const steps = stepsText(run);
+  const pct = Math.round(steps.ratio * 100);
   return (
     <tr data-run={run.run_id} data-status={run.status}>
       <td>
@@ -61,16 +105,28 @@ const RunRow = memo(function RunRow({ run, showPipeline }: { run: RunRecord; sho
       </td>
       <td>
         <div className="steps-cell">
-          <span className="steps-count">
-            {run.steps_done}/{run.steps_total}
-          </span>
+          <span className="steps-count">{steps.text}</span>
           <span className="progress" aria-hidden="true">
             <span className={`progress-bar bar-${run.status}`} style={{ width: `${pct}%` }} />
           </span>
           {run.steps_failed > 0 && <span className="failed-count">{run.steps_failed} failed</span>}
         </div>
       </td>
+      <td className="params-cell">
+        <Params params={run.params} />
+      </td>
       <td className="num">{run.steps_cached}</td>
     </tr>
   );
 });
+
+function Params({ params }: { params: Record<string, unknown> | undefined }) {
+  const entries = Object.entries(params ?? {});
+  if (entries.length === 0) return <span className="muted">—</span>;
+  const text = entries.map(([k, v]) => `${k}=${inlineJson(v)}`).join(', ');
+  return (
+    <span className="params-inline mono" title={text}>
+      {text}
+    </span>
+  );
+}

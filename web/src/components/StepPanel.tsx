@@ -8,11 +8,17 @@ import { formatIso, formatTime } from '../util/format';
 import { Elapsed } from './Elapsed';
 import { ArtifactCard } from './ArtifactPreview';
 import { ErrorNote } from './Feedback';
+import { parseElement } from '../state/mapElements';
+import { MapElements } from './MapElements';
 import { StatusBadge } from './StatusIcon';
+import { Attempts, attemptsOf, CacheNote, logsOf, SkipNote, skipReasonOf, StepLogs } from './StepDiagnosis';
 
 interface Props {
   runId: string;
   step: StepView;
+  /** the run's step names and states (a mapped step lists its elements) */
+  order: readonly string[];
+  steps: Readonly<Record<string, StepView>>;
   onClose(): void;
 }
 
@@ -20,7 +26,7 @@ interface Props {
  * Side panel for one step: state, timings, cache key, error and traceback, and the
  * input/output artifacts with previews. Escape closes it; focus goes back to where it was.
  */
-export function StepPanel({ runId, step, onClose }: Props) {
+export function StepPanel({ runId, step, order, steps, onClose }: Props) {
   const closeRef = useRef<HTMLButtonElement>(null);
   const returnFocus = useRef<Element | null>(null);
   // refetch when the step's state moves on (new attempt, outputs stored, ...)
@@ -54,6 +60,10 @@ export function StepPanel({ runId, step, onClose }: Props) {
   const inputs = detail.data?.inputs ?? [];
   const outputs = detail.data?.outputs ?? [];
   const paramOf = (id: string, map: Record<string, string>) => Object.entries(map).find(([, v]) => v === id)?.[0];
+  const cached = step.status === 'cached';
+  const cachedFrom = step.cached_from ?? detail.data?.cached_from ?? detail.data?.step.cached_from ?? null;
+  const attempts = attemptsOf(detail.data);
+  const element = parseElement(step.step);
 
   return (
     <aside className="panel" aria-labelledby="step-panel-title" data-panel-step={step.step}>
@@ -74,8 +84,12 @@ export function StepPanel({ runId, step, onClose }: Props) {
               <span className="muted small"> next try in {step.retry_delay}s</span>
             )}
           </dd>
-          <dt>Attempts</dt>
-          <dd>{step.attempts}</dd>
+          {!cached && (
+            <>
+              <dt>Attempts</dt>
+              <dd>{step.attempts}</dd>
+            </>
+          )}
           <dt>Started</dt>
           <dd>
             <time dateTime={formatIso(step.started_at)}>{formatTime(step.started_at)}</time>
@@ -86,60 +100,24 @@ export function StepPanel({ runId, step, onClose }: Props) {
           </dd>
           <dt>Duration</dt>
           <dd>
-            <Elapsed start={step.started_at} end={step.finished_at} duration={step.duration} running={running} />
+            {cached ? 'from cache' : <Elapsed start={step.started_at} end={step.finished_at} duration={step.duration} running={running} />}
           </dd>
           <dt>Cache key</dt>
           <dd className="mono break">{step.cache_key ?? '—'}</dd>
-          {step.cached_from && (
-            <>
-              <dt>Cached from</dt>
-              <dd>
-                <Link to={`/runs/${seg(step.cached_from)}`} className="mono">
-                  {step.cached_from}
-                </Link>
-              </dd>
-            </>
-          )}
-          {step.reason && (
-            <>
-              <dt>Reason</dt>
-              <dd>{step.reason}</dd>
-            </>
-          )}
         </dl>
 
-        {(step.error || step.traceback) && (
-          <section className="panel-section">
-            <h3>{step.status === 'retrying' ? 'Last error' : 'Error'}</h3>
-            <div className="error-box">
-              {/* `error` is "Type: message"; show the type in bold once */}
-              {step.error_type && step.error?.startsWith(`${step.error_type}: `) ? (
-                <>
-                  <strong>{step.error_type}: </strong>
-                  {step.error.slice(step.error_type.length + 2)}
-                </>
-              ) : (
-                <>
-                  {step.error_type && <strong>{step.error_type}: </strong>}
-                  {step.error}
-                </>
-              )}
-            </div>
-            {step.traceback && (
-              <details open>
-                <summary>Traceback</summary>
-                <pre className="code traceback">{step.traceback}</pre>
-              </details>
-            )}
-          </section>
-        )}
+        {cached && <CacheNote source={cachedFrom} />}
+        {step.status === 'skipped' && <SkipNote reason={skipReasonOf(step, detail.data)} />}
+        <Attempts attempts={attempts} step={step} />
+        <MapElements parent={step.step} order={order} steps={steps} />
 
         {detail.error !== null && <ErrorNote error={detail.error} title="Step details" />}
 
         <section className="panel-section">
           <h3>Inputs</h3>
+          {element && <ElementInput element={element} parent={steps[element.parent] ?? null} />}
           {inputs.length === 0 ? (
-            <p className="muted small">{detail.loading ? 'Loading…' : 'No input artifacts.'}</p>
+            !element && <p className="muted small">{detail.loading ? 'Loading…' : 'No input artifacts.'}</p>
           ) : (
             inputs.map((a) => (
               <ArtifactCard key={a.id} artifact={a} label={paramOf(a.id, step.inputs) ?? a.name} open={inputs.length <= 2} />
@@ -154,7 +132,29 @@ export function StepPanel({ runId, step, onClose }: Props) {
             outputs.map((a) => <ArtifactCard key={a.id} artifact={a} open={outputs.length <= 2} />)
           )}
         </section>
+        <StepLogs logs={logsOf(detail.data)} />
       </div>
     </aside>
+  );
+}
+
+/** A map element's input: item `index` of the list its mapped step received (a fixed input is passed whole). */
+function ElementInput({ element, parent }: { element: { parent: string; index: number }; parent: StepView | null }) {
+  const lists = Object.entries(parent?.inputs ?? {});
+  if (lists.length === 0) {
+    return <p className="muted small">Element {element.index} of the list mapped by {element.parent}.</p>;
+  }
+  return (
+    <ul className="link-list">
+      {lists.map(([name, id]) => (
+        <li key={name}>
+          item <span className="mono">[{element.index}]</span> of{' '}
+          <Link to={`/artifacts/${seg(id)}`} className="mono">
+            {name}
+          </Link>
+          , an input of <span className="mono">{element.parent}</span>
+        </li>
+      ))}
+    </ul>
   );
 }

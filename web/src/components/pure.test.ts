@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { toTable } from './ArtifactPreview';
-import { parseParams } from './TriggerForm';
 import { formatBytes, formatDuration, shortId } from '../util/format';
 import { isotonicPlace } from '../layout/layered';
 
@@ -10,14 +9,6 @@ describe('table previews', () => {
     expect(toTable([{ a: 1 }, { a: 2, b: 'x' }])).toEqual({ columns: ['a', 'b'], rows: [[1, null], [2, 'x']] });
     expect(toTable([[1, 2], [3]])).toEqual({ columns: ['0', '1'], rows: [[1, 2], [3]] });
     expect(toTable('text')).toBeNull();
-  });
-});
-
-describe('trigger form', () => {
-  it('parses JSON-typed values and names the bad fields', () => {
-    expect(parseParams({ lr: '0.1', tags: '["a"]', name: '"x"' })).toEqual({ params: { lr: 0.1, tags: ['a'], name: 'x' } });
-    const bad = parseParams({ lr: '0.1', name: 'x' });
-    expect('errors' in bad && Object.keys(bad.errors)).toEqual(['name']);
   });
 });
 
@@ -46,5 +37,28 @@ describe('isotonicPlace', () => {
     expect(isotonicPlace([50, 50], [0, 10])).toEqual([45, 55]);
     const y = isotonicPlace([10, 0, 5, 100], [0, 20, 20, 20]);
     for (let i = 1; i < y.length; i++) expect(y[i]! - y[i - 1]!).toBeGreaterThanOrEqual(20 - 1e-9);
+  });
+});
+
+describe('find step', () => {
+  it('prefers an exact name, then a prefix, then a substring, ignoring case', async () => {
+    const { findStep } = await import('./FindStep');
+    const ids = ['load_all', 'reload', 'load', 'Transform'];
+    expect(findStep(ids, 'load')).toBe('load');
+    expect(findStep(ids, 'LOA')).toBe('load_all');
+    expect(findStep(ids, 'form')).toBe('Transform');
+    expect(findStep(ids, 'nope')).toBeNull();
+    expect(findStep(ids, '  ')).toBeNull();
+  });
+});
+
+describe('steps column', () => {
+  it('never shows more steps done than the DAG has', async () => {
+    const { stepsText } = await import('./RunsTable');
+    expect(stepsText({ steps_done: 2, steps_failed: 1, steps_total: 4 }).text).toBe('2/4');
+    // a 50-element map in a 3-step run, as a store that counts elements reports it
+    const map = stepsText({ steps_done: 52, steps_failed: 0, steps_total: 3 });
+    expect(map.text).toBe('3 steps · 52 done incl. map elements');
+    expect(map.text).not.toContain('52/3');
   });
 });

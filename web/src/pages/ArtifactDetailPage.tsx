@@ -5,6 +5,7 @@ import type { ArtifactDetailResponse, ArtifactRecord, LineageResponse, StepRunRe
 import { PreviewView } from '../components/ArtifactPreview';
 import { Empty, ErrorNote, Loading } from '../components/Feedback';
 import { StatusBadge } from '../components/StatusIcon';
+import { LineageGraph } from '../components/LineageGraph';
 import { useApi } from '../hooks/useApi';
 import { formatBytes, formatIso, formatJson, formatTime, shortId } from '../util/format';
 
@@ -112,6 +113,7 @@ export function ArtifactDetailPage() {
             {lineage.error !== null && <ErrorNote error={lineage.error} />}
             {lineage.data ? (
               <div className="lineage">
+                <LineageGraph lineage={lineage.data} />
                 <h3>Producer</h3>
                 {lineage.data.producer ? <StepLink step={lineage.data.producer} /> : <p className="muted small">Unknown.</p>}
                 <h3>Made from</h3>

@@ -1,11 +1,12 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { apiFetch, isAbort, seg } from '../api/client';
-import type { ArtifactListResponse, ArtifactRecord } from '../api/types';
+import type { ArtifactListResponse, ArtifactRecord, PipelineListResponse, RunListResponse } from '../api/types';
+import { useApi } from '../hooks/useApi';
 import { Empty, ErrorNote, Loading } from '../components/Feedback';
 import { formatBytes, formatIso, formatTime, shortId } from '../util/format';
 
-const PAGE = 50;
+const PAGE = 200;
 const MAX_ROWS = 1000;
 
 export function ArtifactsPage() {
@@ -13,6 +14,12 @@ export function ArtifactsPage() {
   const name = params.get('name') ?? '';
   const runId = params.get('run_id') ?? '';
   const step = params.get('step') ?? '';
+  const q = params.get('q') ?? '';
+  const type = params.get('type') ?? '';
+  const pipeline = params.get('pipeline') ?? '';
+  const pipelines = useApi<PipelineListResponse>('pipelines');
+  // artifacts know their run, not their pipeline: the pipeline filter goes through its runs
+  const runsOf = useApi<RunListResponse>(pipeline ? 'runs' : null, { pipeline, limit: 500 });
   const [items, setItems] = useState<ArtifactRecord[]>([]);
   const [hasMore, setHasMore] = useState(false);
   const [loading, setLoading] = useState(true);
@@ -41,11 +48,23 @@ export function ArtifactsPage() {
     return () => ac.abort();
   }, [name, runId, step, offset]);
 
+  const types = useMemo(() => [...new Set(items.map((a) => a.type_name))].sort(), [items]);
+  const shown = useMemo(() => {
+    const needle = q.trim().toLowerCase();
+    const runIds = pipeline && runsOf.data ? new Set(runsOf.data.items.map((r) => r.run_id)) : null;
+    return items.filter(
+      (a) =>
+        (!needle || [a.name, a.step, a.type_name, a.run_id].some((v) => v.toLowerCase().includes(needle))) &&
+        (!type || a.type_name === type) &&
+        (!runIds || runIds.has(a.run_id)),
+    );
+  }, [items, q, type, pipeline, runsOf.data]);
+
   const search = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const form = new FormData(e.currentTarget);
     const next = new URLSearchParams();
-    for (const key of ['name', 'run_id', 'step']) {
+    for (const key of ['q', 'type', 'pipeline', 'name', 'run_id', 'step']) {
       const v = String(form.get(key) ?? '').trim();
       if (v) next.set(key, v);
     }
@@ -56,11 +75,34 @@ export function ArtifactsPage() {
     <section aria-labelledby="artifacts-title">
       <div className="page-head">
         <h1 id="artifacts-title">Artifacts</h1>
-        <form className="filters" role="search" aria-label="Search artifacts" onSubmit={search} key={`${name}|${runId}|${step}`}>
+        <form className="filters" role="search" aria-label="Search artifacts" onSubmit={search} key={`${q}|${type}|${pipeline}|${name}|${runId}|${step}|${types.length}|${pipelines.data ? 1 : 0}`}>
           <label>
-            Name
-            <input name="name" defaultValue={name} placeholder="e.g. model" />
+            Search
+            <input name="q" type="search" defaultValue={q} placeholder="part of a name, step, type or run" />
           </label>
+          <label>
+            Type
+            <select name="type" defaultValue={type}>
+              <option value="">Any type</option>
+              {(type && !types.includes(type) ? [type, ...types] : types).map((t) => (
+                <option key={t} value={t}>
+                  {t}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Pipeline
+            <select name="pipeline" defaultValue={pipeline}>
+              <option value="">All pipelines</option>
+              {(pipelines.data?.items ?? []).map((p) => (
+                <option key={p.name} value={p.name}>
+                  {p.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          {name && <input type="hidden" name="name" value={name} />}
           <label>
             Run id
             <input name="run_id" defaultValue={runId} className="mono" />
@@ -77,7 +119,7 @@ export function ArtifactsPage() {
       {error !== null && <ErrorNote error={error} title="Could not load artifacts" />}
       {loading && items.length === 0 ? (
         <Loading what="artifacts" />
-      ) : items.length === 0 ? (
+      ) : shown.length === 0 ? (
         <Empty>No artifact matches.</Empty>
       ) : (
         <>
@@ -97,7 +139,7 @@ export function ArtifactsPage() {
                 </tr>
               </thead>
               <tbody>
-                {items.map((a) => (
+                {shown.map((a) => (
                   <tr key={a.id}>
                     <td>
                       <Link to={`/artifacts/${seg(a.id)}`}>{a.name}</Link>
@@ -121,7 +163,9 @@ export function ArtifactsPage() {
             </table>
           </div>
           <div className="list-footer">
-            <span className="muted small">{items.length} shown</span>
+            <span className="muted small">
+              {shown.length} of {items.length} loaded shown
+            </span>
             {hasMore && items.length < MAX_ROWS && (
               <button type="button" className="btn" disabled={loading} onClick={() => setOffset(items.length)}>
                 {loading ? 'Loading…' : 'Load more'}

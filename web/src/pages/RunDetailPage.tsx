@@ -1,4 +1,4 @@
-import { useCallback } from 'react';
+import { useCallback, useMemo } from 'react';
 import { useParams, useSearchParams } from 'react-router';
 import { ApiError } from '../api/client';
 import { DagView } from '../components/LazyDagView';
@@ -7,12 +7,29 @@ import { RunHeader } from '../components/RunHeader';
 import { StepPanel } from '../components/StepPanel';
 import { Timeline } from '../components/Timeline';
 import { useRunLive } from '../hooks/useRunLive';
+import { countSteps, parseElement, summarizeElements } from '../state/mapElements';
+import type { RunViewState, StepView } from '../state/runReducer';
+
+const NO_STEPS: RunViewState['order'] = [];
+
+/** The step to name in a failed run's banner: a failed step (a node before an element). */
+function firstFailed(state: RunViewState | null): StepView | null {
+  if (!state) return null;
+  let element: StepView | null = null;
+  for (const name of state.order) {
+    const s = state.steps[name];
+    if (s?.status !== 'failed') continue;
+    if (!parseElement(name)) return s;
+    element ??= s;
+  }
+  return element;
+}
 
 export function RunDetailPage() {
   const { runId = '' } = useParams();
   const [params, setParams] = useSearchParams();
   const selected = params.get('step');
-  const { state, dag, error } = useRunLive(runId);
+  const { state, dag, canCancel, loadingSteps, onDrawn, error } = useRunLive(runId);
 
   const select = useCallback(
     (step: string | null) => {
@@ -30,6 +47,11 @@ export function RunDetailPage() {
   );
   const onSelect = useCallback((step: string) => select(step), [select]);
   const onClose = useCallback(() => select(null), [select]);
+  const order = state?.order ?? NO_STEPS;
+  const stepMap = state?.steps;
+  const elements = useMemo(() => summarizeElements(order, stepMap ?? {}), [order, stepMap]);
+  const counts = useMemo(() => countSteps(order, stepMap ?? {}), [order, stepMap]);
+  const failed = useMemo(() => firstFailed(state), [state]);
 
   if (error !== null) {
     const notFound = error instanceof ApiError && error.status === 404;
@@ -41,14 +63,27 @@ export function RunDetailPage() {
   return (
     <div className={`run-page${selectedStep ? ' with-panel' : ''}`}>
       <div className="run-main">
-        <RunHeader run={state.run} />
+        <RunHeader run={state.run} counts={counts} failed={failed} canCancel={canCancel} />
         <section aria-labelledby="dag-title" className="card">
           <div className="card-head">
             <h2 id="dag-title">Graph</h2>
-            <span className="muted small">Click a step (or focus it and press Enter) for details.</span>
+            {loadingSteps && (
+              <span className="muted small" role="status">
+                Loading steps… {state.order.length} so far
+              </span>
+            )}
+            <span className="muted small">Click a step, or focus it and press Enter, for its details.</span>
           </div>
           {dag && dag.nodes.length > 0 ? (
-            <DagView dag={dag} steps={state.steps} selected={selected} onSelect={onSelect} label={`DAG of run ${runId}`} />
+            <DagView
+              dag={dag}
+              steps={state.steps}
+              elements={elements}
+              selected={selected}
+              onSelect={onSelect}
+              onReady={onDrawn}
+              label={`DAG of run ${runId}`}
+            />
           ) : (
             <p className="muted">This run has no steps.</p>
           )}
@@ -60,7 +95,16 @@ export function RunDetailPage() {
           <Timeline run={state.run} order={state.order} steps={state.steps} onSelect={onSelect} />
         </section>
       </div>
-      {selectedStep && <StepPanel key={selectedStep.step} runId={runId} step={selectedStep} onClose={onClose} />}
+      {selectedStep && (
+        <StepPanel
+          key={selectedStep.step}
+          runId={runId}
+          step={selectedStep}
+          order={state.order}
+          steps={state.steps}
+          onClose={onClose}
+        />
+      )}
     </div>
   );
 }

@@ -229,3 +229,24 @@ describe('durations', () => {
     expect(runSeconds(runRecord({ started_at: 10, status: 'failed', duration: 3, finished_at: 13 }), 99)).toBe(3);
   });
 });
+
+describe('paged steps', () => {
+  it('merges later pages without moving a finished step back', async () => {
+    const { applyStepPage, runStateFromSnapshot } = await import('./runReducer');
+    const { runRecord, stepRecord } = await import('./fixtures');
+    const first = runStateFromSnapshot({
+      run: runRecord({ steps_total: 3 }),
+      dag: null,
+      steps: [stepRecord('a', { status: 'succeeded', attempts: 1 })],
+    });
+    const next = applyStepPage(first, [
+      stepRecord('a', { status: 'running', attempts: 1 }),
+      stepRecord('b', { status: 'failed', attempts: 2 }),
+      stepRecord('c[0]', { status: 'succeeded', attempts: 1 }),
+    ]);
+    expect(next.order).toEqual(['a', 'b', 'c[0]']);
+    expect(next.steps.a).toBe(first.steps.a);
+    expect(next.steps.b?.status).toBe('failed');
+    expect(applyStepPage(next, [stepRecord('b', { status: 'failed', attempts: 2 })])).toBe(next);
+  });
+});

@@ -102,7 +102,10 @@ function dagOrder(dag: Dag | null): string[] {
  * Build the state from `GET api/runs/{id}`. With `prev` (polling, refetch) keep its
  * event position, and never move a step or the run back from a terminal state.
  */
-export function runStateFromSnapshot(resp: RunDetailResponse, prev?: RunViewState): RunViewState {
+export function runStateFromSnapshot(
+  resp: Pick<RunDetailResponse, 'run' | 'steps' | 'dag'>,
+  prev?: RunViewState,
+): RunViewState {
   const runId = resp.run.run_id;
   const records = new Map(resp.steps.map((r) => [r.step, r]));
   const order: string[] = [];
@@ -136,6 +139,25 @@ export function runStateFromSnapshot(resp: RunDetailResponse, prev?: RunViewStat
     order,
     lastEventId: prev?.lastEventId ?? 0,
   });
+}
+
+/**
+ * Merge a further page of step records (`GET api/runs/{id}/steps`): new steps join the
+ * order; known ones are replaced unless the state is already as far or further.
+ */
+export function applyStepPage(state: RunViewState, records: readonly StepRunRecord[]): RunViewState {
+  if (records.length === 0) return state;
+  let steps: Record<string, StepView> | null = null;
+  let order: string[] | null = null;
+  for (const record of records) {
+    const old = (steps ?? state.steps)[record.step];
+    if (old && (sameStep(old, record) || (isTerminalStep(old.status) && !isTerminalStep(record.status)))) continue;
+    steps ??= { ...state.steps };
+    if (!old) (order ??= [...state.order]).push(record.step);
+    steps[record.step] = toView(record);
+  }
+  if (steps === null) return state;
+  return withCounts({ ...state, steps, order: order ?? state.order });
 }
 
 function sameStep(view: StepView, record: StepRunRecord): boolean {

@@ -102,3 +102,18 @@ describe('pages and upserts', () => {
     expect(upsertRuns(s0, [], all)).toBe(s0);
   });
 });
+
+describe('map elements in the runs list', () => {
+  it('counts the DAG steps only: element events change no counter', async () => {
+    const { applyRunListEvents, emptyRunList } = await import('./runsList');
+    const { runRecord } = await import('./fixtures');
+    const state = { ...emptyRunList, items: [runRecord({ run_id: 'r1', steps_total: 3 })] };
+    const ev = (id: number, step: string) => ({
+      id,
+      event: { type: 'step_succeeded', run_id: 'r1', ts: 1, step, attempt: 1, duration: 0.1, outputs: {}, cache_key: null },
+    });
+    const batch = [ev(1, 'fetch[0]'), ev(2, 'fetch[1]'), ev(3, 'load'), ev(4, 'fetch')] as Parameters<typeof applyRunListEvents>[1];
+    const next = applyRunListEvents(state, batch, { pipeline: '', status: '' });
+    expect(next.items[0]!.steps_done).toBe(2);
+  });
+});

@@ -4,13 +4,15 @@
  *
  * - `run_started` inserts a row when it matches the filter;
  * - step events update the counters of rows in the list
- *   (`steps_done` counts succeeded + cached steps);
+ *   (`steps_done` counts succeeded + cached steps; map elements such as `fetch[3]` are
+ *   not steps of the DAG and count for nothing here);
  * - `run_finished` sets the final status (the caller then refetches the row
  *   to reconcile counters with the store);
  * - duplicate / out-of-order event ids are ignored; the list is capped.
  */
 
 import type { RunRecord, RunStatus, StreamEvent } from '../api/types';
+import { parseElement } from './mapElements';
 
 export const MAX_RUN_ROWS = 1000;
 
@@ -110,6 +112,7 @@ export function applyRunListEvents(
       if (id <= lastEventId) continue;
       lastEventId = id;
     }
+    if ('step' in ev && parseElement(ev.step)) continue;
     switch (ev.type) {
       case 'run_started': {
         if (find(ev.run_id) >= 0 || added.some((r) => r.run_id === ev.run_id)) break;
