@@ -22,7 +22,7 @@ from flowyml import Pipeline, step
 from flowyml.server import create_app, flowyml_router
 from tests.server.conftest import FAST, serve
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
