@@ -33,7 +33,7 @@ quiet() {
 APT_PACKAGES=()
 command -v chromium >/dev/null 2>&1 || APT_PACKAGES+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || APT_PACKAGES+=(postgresql)
-command -v mariadbd >/dev/null 2>&1 || APT_PACKAGES+=(mariadb-server)
+{ command -v mariadbd || [ -x /usr/sbin/mariadbd ]; } >/dev/null 2>&1 || APT_PACKAGES+=(mariadb-server)
 
 missing=()
 SUDO=()
