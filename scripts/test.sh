@@ -98,7 +98,8 @@ phase "ruff"
 phase "mypy (strict)"
 .venv/bin/mypy
 phase "documentation site: mkdocs build --strict"
-NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$LOGS/site"
+# Not --quiet: it hides the warnings that --strict turns into a failure.
+quiet mkdocs env NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --site-dir "$LOGS/site"
 phase "pytest (the whole suite, with coverage)"
 .venv/bin/python -m pytest --cov=flowyml --cov-report=term:skip-covered "$@"
 
