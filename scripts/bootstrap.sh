@@ -5,13 +5,15 @@
 #   bash scripts/bootstrap.sh runtime         # runtime dependencies only (what the demo needs)
 #   bash scripts/bootstrap.sh dev docs        # any list of extras from pyproject.toml
 #
-# Works with Debian's and Ubuntu's own python3 (PEP 668: nothing is installed outside .venv),
-# pyenv and uv-managed Pythons.  The interpreter is $PYTHON, else python3.11, else python3
-# (>= 3.11).  The virtual environment is made first, with that interpreter's real path (a pyenv
-# shim resolved); uv comes from PATH or is installed inside .venv.  An existing .venv is kept
-# and synced in place, so a run with nothing to change takes about a second.  Packages already
-# installed are never removed (a demo run after a test run keeps the dev tools).
-# Never downloads a Python interpreter.  Progress and errors go to stderr.
+# Works with Debian's and Ubuntu's own python3 (PEP 668: nothing is installed into the system
+# Python), pyenv and uv-managed Pythons.  The interpreter is $PYTHON, else python3.11, else
+# python3 (>= 3.11), by its real path (a pyenv shim resolved).  uv comes from PATH; without
+# one, it is installed once per user into a virtual environment of its own under
+# ${XDG_CACHE_HOME:-~/.cache}/flowyml/uv (set FLOWYML_UV_HOME to choose another folder; this
+# needs python3-venv on Debian/Ubuntu).  An existing .venv is kept and synced in place, so a
+# run with nothing to change takes about a second.  Packages already installed are never
+# removed (a demo run after a test run keeps the dev tools).  Never downloads a Python
+# interpreter.  Progress and errors go to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,37 +57,37 @@ else
   [ -n "$PY" ] || venv_ok || die "no Python >= 3.11 found: install one (apt-get install python3) or set PYTHON=/path/to/python3"
 fi
 
-# uv: one on PATH that works (a pyenv shim for a Python without uv does not), else .venv's own.
-UV=""
+# uv: one on PATH that works (a pyenv shim for a Python without uv does not), else our own.
 if command -v uv >/dev/null 2>&1 && uv --version >/dev/null 2>&1; then
   UV=uv
+else
+  tool=${FLOWYML_UV_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/flowyml/uv}
+  UV=$tool/bin/uv
+  if ! "$UV" --version >/dev/null 2>&1; then
+    [ -n "$PY" ] || PY=$(.venv/bin/python -c 'import sys; print(sys._base_executable)')
+    echo "bootstrap: installing uv into $tool (once)" >&2
+    [ ! -f "$tool/pyvenv.cfg" ] || rm -rf "$tool"   # only a virtual environment of ours
+    mkdir -p "$(dirname "$tool")" || die "cannot create $(dirname "$tool"): set FLOWYML_UV_HOME to a writable folder"
+    err=$(mktemp)
+    if ! "$PY" -m venv "$tool" >/dev/null 2>"$err"; then
+      rm -rf "$tool"
+      if grep -q ensurepip "$err"; then
+        rm -f "$err"
+        die "$PY cannot create virtual environments: apt-get install python3-venv (Debian/Ubuntu), then run this again"
+      fi
+      cat "$err" >&2; rm -f "$err"
+      die "$PY -m venv $tool failed (output above)"
+    fi
+    rm -f "$err"
+    "$tool/bin/python" -m pip install -q uv >&2 || die "could not install uv from PyPI into $tool"
+  fi
 fi
 
 if ! venv_ok; then
   rm -rf .venv
   echo "bootstrap: creating .venv with $PY" >&2
-  if [ -n "$UV" ]; then
-    # uv's venv has no pip (uv installs), and takes a fraction of a second.
-    uv venv -q --python "$PY" .venv >&2
-  elif ! "$PY" -m venv .venv >/dev/null 2>.venv-error.log; then
-    rm -rf .venv
-    if grep -q ensurepip .venv-error.log; then
-      rm -f .venv-error.log
-      die "$PY cannot create virtual environments: apt-get install python3-venv (Debian/Ubuntu), then run this again"
-    fi
-    cat .venv-error.log >&2; rm -f .venv-error.log
-    die "$PY -m venv .venv failed (output above)"
-  fi
-  rm -f .venv-error.log
+  "$UV" venv -q --python "$PY" .venv >&2
 fi
 
-if [ -z "$UV" ]; then
-  if [ ! -x .venv/bin/uv ]; then
-    echo "bootstrap: installing uv into .venv" >&2
-    .venv/bin/python -m pip install -q uv >&2 || die "could not install uv from PyPI into .venv"
-  fi
-  UV=.venv/bin/uv
-fi
-
-# --inexact keeps uv itself (when installed above) and extras synced by an earlier run.
+# --inexact keeps the extras synced by an earlier run.
 "$UV" sync --frozen --inexact "${extras[@]}" --python .venv/bin/python -q >&2
