@@ -2,7 +2,8 @@
 # Time from `git clone` to a served dashboard showing the quickstart's first run.
 #
 #   bash scripts/measure-setup.sh          # warm: uv's package cache as it is
-#   bash scripts/measure-setup.sh --cold   # cold: an empty package cache (downloads everything)
+#   bash scripts/measure-setup.sh --cold   # cold: empty package caches (downloads everything, and
+#                                          # installs uv again when it is not on PATH)
 #
 # Clones this checkout's HEAD into a temporary folder, runs `bash scripts/demo.sh` there on a
 # free port, and polls the API until a run is listed; prints the seconds it took.  The clone
@@ -21,7 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 if [ "$cold" = 1 ]; then
-  export UV_CACHE_DIR="$work/uv-cache" PIP_NO_CACHE_DIR=1
+  export UV_CACHE_DIR="$work/uv-cache" PIP_NO_CACHE_DIR=1 FLOWYML_UV_HOME="$work/uv-tool"
 fi
 
 start=$(date +%s.%N)
