@@ -1,1 +1,3 @@
-__version__ = "0.1.0"
+"""The version of flowyml (read by the build backend and by ``flowyml.__version__``)."""
+
+__version__ = "3.0.0a1"

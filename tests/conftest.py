@@ -129,3 +129,10 @@ def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return "memory://"
     url: str = request.getfixturevalue(f"{request.param}_url")
     return url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``s3`` start a moto server process: they are ``slow`` too."""
+    for item in items:
+        if item.get_closest_marker("s3") is not None:
+            item.add_marker(pytest.mark.slow)

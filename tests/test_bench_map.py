@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.subprocesses import run_python
+
+pytestmark = pytest.mark.slow
 
 
 def test_map_benchmark_quick_mode() -> None:

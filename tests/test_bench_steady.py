@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tests.subprocesses import ROOT, run_python
+
+pytestmark = pytest.mark.slow
 
 
 def test_steady_benchmark_quick_mode() -> None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.subprocesses import ROOT, run_python
+
+pytestmark = pytest.mark.slow
 
 
 def run(example: str, home: Path) -> str:

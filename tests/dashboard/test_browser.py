@@ -25,7 +25,7 @@ from tests.dashboard.browser import (
 )
 from tests.server.conftest import FAST, serve
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def gated_pipeline(gates: dict[str, Gate]) -> Pipeline:

@@ -17,6 +17,8 @@ from flowyml import Pipeline, StepContext, step
 from flowyml.errors import StepTimeoutError
 from flowyml.execution import DaskExecutor
 
+pytestmark = pytest.mark.slow
+
 distributed = pytest.importorskip("distributed")
 
 

@@ -24,6 +24,8 @@ from flowyml.errors import (
     UnsupportedURLError,
 )
 
+pytestmark = pytest.mark.slow
+
 PY = sys.executable
 
 

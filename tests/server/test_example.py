@@ -7,9 +7,12 @@ from pathlib import Path
 from types import ModuleType
 
 import httpx
+import pytest
 from httpx_sse import aconnect_sse
 
 from .conftest import serve
+
+pytestmark = pytest.mark.slow
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fastapi_service.py"
 
