@@ -59,12 +59,14 @@ class Step(Generic[P, R]):
         "asset_params",
         "backoff",
         "cache",
+        "capture_output",
         "condition",
         "context_params",
         "fn",
         "input_map",
         "is_async",
         "map_param",
+        "max_log_lines",
         "name",
         "outputs",
         "parameter_set",
@@ -95,6 +97,8 @@ class Step(Generic[P, R]):
         condition: Callable[..., Any] | None = None,
         map_over: str | None = None,
         allow_partial: bool = False,
+        max_log_lines: int = 10_000,
+        capture_output: bool = False,
     ) -> None:
         if not callable(fn):
             raise StepDefinitionError(f"@step needs a function, got {fn!r}")
@@ -133,6 +137,12 @@ class Step(Generic[P, R]):
             raise StepDefinitionError(
                 f"step {self.name!r}: cache must be True or False, got {cache!r}"
             )
+        if type(max_log_lines) is not int or max_log_lines < 0:
+            raise StepDefinitionError(
+                f"step {self.name!r}: max_log_lines must be an int >= 0, got {max_log_lines!r}"
+            )
+        self.max_log_lines = max_log_lines
+        self.capture_output = bool(capture_output)
         self.cache = cache
         self.retries = retries
         self.retry_delay = float(retry_delay)
@@ -230,6 +240,8 @@ class Step(Generic[P, R]):
             "condition": self.condition,
             "map_over": self.map_param,
             "allow_partial": self.allow_partial,
+            "max_log_lines": self.max_log_lines,
+            "capture_output": self.capture_output,
         }
         if "name" in changes and "outputs" not in changes and current["outputs"] is None:
             changes["outputs"] = None
@@ -302,6 +314,8 @@ def step(
     condition: Callable[..., Any] | None = None,
     map_over: str | None = None,
     allow_partial: bool = False,
+    max_log_lines: int = 10_000,
+    capture_output: bool = False,
 ) -> _StepDecorator: ...
 
 
@@ -331,6 +345,10 @@ def step(
         the output is the list of results in input order
     :param allow_partial: when an upstream mapped step had failed elements, run anyway and
         receive a :class:`~flowyml.PartialResults` (the successes, plus ``.failures``)
+    :param max_log_lines: log lines kept per attempt (see docs/logs.md); a last line says
+        how many more were dropped
+    :param capture_output: also keep what the step prints (``sys.stdout``/``sys.stderr``)
+        in its log instead of the terminal
     """
     if fn is not None:
         if options:
