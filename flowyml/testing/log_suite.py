@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from typing import Any
 
 import anyio
 import anyio.lowlevel
