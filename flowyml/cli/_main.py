@@ -1,4 +1,4 @@
-"""The ``flowyml`` command: ``ui`` (the server), ``runs`` (list runs), ``cache clear``.
+"""The ``flowyml`` command: ``run``, ``logs``, ``ui`` (the server), ``runs``, ``cache clear``.
 
 A thin layer over the public API; store URLs default to the configuration
 (``FLOWYML_HOME``, ``FLOWYML_STORE``, ``FLOWYML_ARTIFACTS``).
@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import anyio
 import typer
 
+from ._run import logs_command, run_command
+
 if TYPE_CHECKING:
     from ..definition._pipeline import Pipeline
     from ..storage._records import RunRecord
@@ -27,12 +29,37 @@ __all__ = ("app", "load_pipeline", "main")
 
 app = typer.Typer(
     name="flowyml",
-    help="flowyml: async-first pipelines. Watch runs live with `flowyml ui`.",
+    help="flowyml: async-first pipelines. Run one with `flowyml run`, watch runs with `flowyml ui`.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain help: rich panels print a "<bool>" type beside every flag.
+    rich_markup_mode=None,
 )
-cache_app = typer.Typer(help="Manage the step cache.", no_args_is_help=True)
+cache_app = typer.Typer(help="Manage the step cache.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(cache_app, name="cache")
+app.command("run")(run_command)
+app.command("logs")(logs_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .._version import __version__
+
+        typer.echo(f"flowyml {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Options for every command."""
+
 
 StoreOpt = Annotated[
     str | None,
