@@ -451,7 +451,7 @@ export interface components {
             /** Detail */
             detail: string;
         };
-        Event: components["schemas"]["RunStarted"] | components["schemas"]["StepStarted"] | components["schemas"]["StepRetrying"] | components["schemas"]["StepSucceeded"] | components["schemas"]["StepCached"] | components["schemas"]["StepFailed"] | components["schemas"]["StepSkipped"] | components["schemas"]["RunFinished"];
+        Event: components["schemas"]["RunStarted"] | components["schemas"]["StepStarted"] | components["schemas"]["StepRetrying"] | components["schemas"]["StepSucceeded"] | components["schemas"]["StepCached"] | components["schemas"]["StepFailed"] | components["schemas"]["StepSkipped"] | components["schemas"]["StepLog"] | components["schemas"]["RunFinished"];
         /**
          * HealthResponse
          * @description ``GET /api/health``.
@@ -481,6 +481,18 @@ export interface components {
             inputs: components["schemas"]["ArtifactRecord"][];
             producer: components["schemas"]["StepRunRecord"] | null;
         };
+        /**
+         * LogLine
+         * @description One captured log record: its number within the step attempt (from 1), when it was
+         *         made, its level name, logger name and formatted message (with any traceback).
+         */
+        LogLine: [
+            number,
+            number,
+            string,
+            string,
+            string
+        ];
         /**
          * PipelineDetailResponse
          * @description ``GET /api/pipelines/{name}``.
@@ -704,6 +716,23 @@ export interface components {
             ts: number;
             /** @enum {unknown} */
             type: "step_failed";
+        };
+        /**
+         * StepLog
+         * @description Log records captured while a step attempt ran, in the order they were made.
+         *
+         *         Records are sent in batches: one event carries every line made since the last one.
+         */
+        StepLog: {
+            /** @default 1 */
+            attempt: number;
+            /** @default [] */
+            lines: components["schemas"]["LogLine"][];
+            run_id: string;
+            step: string;
+            ts: number;
+            /** @enum {unknown} */
+            type: "step_log";
         };
         /**
          * StepRetrying
