@@ -1,0 +1,158 @@
+"""``flowyml --version``, ``--help``, ``runs`` in 80 columns, ``logs`` and ``-p`` parsing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from flowyml import Pipeline, StepContext, __version__, context, step
+from flowyml.cli._main import app
+from flowyml.cli._params import ParamError, parse_params
+
+runner = CliRunner()
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output == f"flowyml {__version__}\n"
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["run", "--help"], ["logs", "--help"], ["runs", "--help"]]
+)
+def test_help_has_no_type_noise(args: list[str]) -> None:
+    result = runner.invoke(app, args, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert "<bool>" not in result.output
+    assert args == ["--help"] or "--store URL" in result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+
+
+@step
+def numbers(n: int, ctx: StepContext) -> list[int]:
+    ctx.logger.info("making %d numbers", n)
+    ctx.logger.warning("second line")
+    return list(range(n))
+
+
+def test_runs_fit_80_columns_with_whole_run_ids(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'm.db'}"
+    p = Pipeline("a-pipeline-with-a-long-name", context=context(n=3)).add_step(numbers)
+    ids = [p.run(store=store, artifacts=str(tmp_path / "a")).run_id for _ in range(2)]
+    result = runner.invoke(app, ["runs", "--store", store], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for run_id in ids:
+        assert any(run_id in line for line in lines)
+    assert "a-pipeline-with-a-long-name" in result.output
+
+
+def test_logs_of_a_run(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'm.db'}"
+    p = Pipeline("logs", context=context(n=3)).add_step(numbers)
+    run_id = p.run(store=store, artifacts=str(tmp_path / "a")).run_id
+    result = runner.invoke(app, ["logs", run_id, "--store", store])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith("numbers INFO    flowyml.step.numbers: making 3 numbers")
+    assert "WARNING" in lines[1] and lines[1].endswith("second line")
+    assert runner.invoke(app, ["logs", run_id, "other", "--store", store]).output == ""
+    missing = runner.invoke(app, ["logs", "nope", "--store", store])
+    assert missing.exit_code == 1 and "no run 'nope'" in missing.output
+
+
+def test_logs_follow_until_the_run_ends(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'm.db'}"
+    started, release = threading.Event(), threading.Event()
+
+    @step
+    def slow(ctx: StepContext) -> int:
+        ctx.logger.info("first")
+        started.set()
+        release.wait(10)
+        ctx.logger.info("last")
+        return 1
+
+    p = Pipeline("follow").add_step(slow)
+    box: dict[str, Any] = {}
+    worker = threading.Thread(
+        target=lambda: box.update(result=p.run(store=store, artifacts=str(tmp_path / "a")))
+    )
+    worker.start()
+    try:
+        assert started.wait(10)
+
+        def run_id() -> str:
+            import anyio
+
+            from flowyml.cli._main import _list_runs
+
+            items, _ = anyio.run(_list_runs, store, None, None, 1)
+            return items[0].run_id
+
+        rid = run_id()
+        threading.Timer(0.3, release.set).start()
+        result = runner.invoke(app, ["logs", rid, "--follow", "--store", store])
+    finally:
+        release.set()
+        worker.join(10)
+    assert result.exit_code == 0, result.output
+    assert [line.rsplit(": ", 1)[1] for line in result.output.splitlines()] == ["first", "last"]
+
+
+@step
+def typed(
+    n: int, rate: float, flag: bool, day: dt.date, tags: list[str], opt: int | None, name: str
+) -> str:
+    return ""
+
+
+def test_params_by_annotation() -> None:
+    p = Pipeline("typed").add_step(typed)
+    got = parse_params(
+        p,
+        [
+            "n=3",
+            "rate=0.5",
+            "flag=yes",
+            "day=2026-02-03",
+            'tags=["a", "b"]',
+            "opt=none",
+            "name=x=y",
+        ],
+    )
+    assert got == {
+        "n": 3,
+        "rate": 0.5,
+        "flag": True,
+        "day": dt.date(2026, 2, 3),
+        "tags": ["a", "b"],
+        "opt": None,
+        "name": "x=y",
+    }
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ("n=three", "parameter 'n' expects int, got 'three'"),
+        ("flag=maybe", "parameter 'flag' expects bool, got 'maybe'"),
+        ("day=03/02/2026", "parameter 'day' expects a date (YYYY-MM-DD)"),
+        ('tags={"a": 1}', "parameter 'tags' expects list[str] (as JSON)"),
+        ("tags=[1, 2]", "parameter 'tags' expects list[str] (as JSON)"),
+        ("nope=1", "pipeline 'typed' has no parameter 'nope'"),
+        ("n", "-p 'n': expected name=value"),
+    ],
+)
+def test_bad_params_name_the_parameter(pair: str, message: str) -> None:
+    with pytest.raises(
+        ParamError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
+    ):
+        parse_params(Pipeline("typed").add_step(typed), [pair])
