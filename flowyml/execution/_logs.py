@@ -9,10 +9,10 @@ How records are caught.  While at least one attempt is being captured, one
 :class:`logging.Handler` sits on the root logger.  It keeps the records made inside an
 attempt and ignores every other record.  Nothing else about the user's logging changes:
 their handlers, levels and formatters stay as they are, so their records still reach
-their handlers, and a plain script stays quiet unless it configured logging.  The one
-exception is flowyml's own ``flowyml.step`` logger (``StepContext.logger``): while
-capturing, if nobody set its level and the root logger would drop ``INFO``, it is set to
-``INFO`` so that ``ctx.logger.info(...)`` is kept (and put back afterwards).
+their handlers, and a plain script stays quiet unless it configured logging.
+``StepContext.logger`` (:class:`~flowyml._steplog.StepLogger`) hands its lines to the
+attempt directly (``INFO`` and above, whatever the configuration), which also spares them
+the cost of the logging machinery when nobody else wants them.
 
 With ``@step(capture_output=True)``, ``sys.stdout``/``sys.stderr`` are replaced, while
 such an attempt runs, by a router that sends the text written inside a capturing attempt
@@ -37,27 +37,20 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
+from .._steplog import CAPTURED, current_sink
 from ..events import LogLine, StepLog
 
 if TYPE_CHECKING:
     from ._core import Emit
 
-__all__ = ("DEFAULT_MAX_LOG_LINES", "LogSink", "capture", "current_sink")
+__all__ = ("DEFAULT_MAX_LOG_LINES", "LogSink", "capture")
 
 #: lines kept per step attempt unless the step says otherwise
 DEFAULT_MAX_LOG_LINES: Final = 10_000
 #: most lines in one ``step_log`` event
 _CHUNK: Final = 1000
-_STEP_LOGGER: Final = "flowyml.step"
 
-_current: contextvars.ContextVar[LogSink | None] = contextvars.ContextVar(
-    "flowyml_step_log", default=None
-)
-
-
-def current_sink() -> LogSink | None:
-    """The log of the step attempt running in this context (``None`` outside steps)."""
-    return _current.get()
+_current = current_sink
 
 
 class LogSink:
@@ -153,7 +146,7 @@ class _CaptureHandler(logging.Handler):
             if last is not None and record.levelno >= last.level:
                 last.handle(record)
         sink = _current.get()
-        if sink is None:
+        if sink is None or getattr(record, CAPTURED, False):
             return
         try:
             message = self.format(record)
@@ -218,7 +211,6 @@ class _Hooks:
         self._users = 0
         self._output_users = 0
         self._handler = _CaptureHandler()
-        self._raised_step_level = False
         self._routers: tuple[_OutputRouter, _OutputRouter] | None = None
 
     def enter(self, capture_output: bool) -> None:
@@ -226,12 +218,6 @@ class _Hooks:
             self._users += 1
             if self._users == 1:
                 logging.getLogger().addHandler(self._handler)
-                step_logger = logging.getLogger(_STEP_LOGGER)
-                if step_logger.level == logging.NOTSET and not step_logger.isEnabledFor(
-                    logging.INFO
-                ):
-                    step_logger.setLevel(logging.INFO)
-                    self._raised_step_level = True
             if capture_output:
                 self._output_users += 1
                 if self._output_users == 1:
@@ -255,9 +241,6 @@ class _Hooks:
             self._users -= 1
             if self._users == 0:
                 logging.getLogger().removeHandler(self._handler)
-                if self._raised_step_level:
-                    self._raised_step_level = False
-                    logging.getLogger(_STEP_LOGGER).setLevel(logging.NOTSET)
 
 
 # The root logger and sys.stdout are process-wide, so the count of their users is too.

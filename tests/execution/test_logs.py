@@ -184,6 +184,31 @@ async def test_user_logging_is_left_as_it_was(root_records: list[logging.LogReco
     ]
     assert root.handlers == handlers_before and root.level == logging.INFO
     assert logging.getLogger("flowyml.step").level == logging.NOTSET
+    # Records that went through logging name the step's own line, not flowyml's.
+    step_record = next(r for r in root_records if r.name == "flowyml.step.logs")
+    assert step_record.pathname == __file__ and step_record.funcName == "logs"
+
+
+async def test_ctx_logger_is_kept_without_any_logging_configuration(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    @step
+    def quiet_config(ctx: StepContext) -> None:
+        ctx.logger.debug("not kept: below INFO")
+        ctx.logger.info("kept %s", "anyway")
+        try:
+            raise KeyError("k")
+        except KeyError:
+            ctx.logger.exception("with a traceback")
+
+    caplog.set_level(logging.WARNING)  # the user's configuration drops INFO
+    events = await _run(Pipeline("quiet-config", persist=False).add_step(quiet_config))
+    lines = _lines(events, "quiet_config")
+    assert lines[0] == "kept anyway"
+    assert lines[1].startswith("with a traceback\nTraceback") and "KeyError: 'k'" in lines[1]
+    assert len(lines) == 2
+    # ...and logging only got what its configuration asked for.
+    assert [r.getMessage() for r in caplog.records] == ["with a traceback"]
 
 
 async def test_records_outside_steps_are_not_captured() -> None:
