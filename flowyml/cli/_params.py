@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from ..definition._params import FromParam
+from ..definition._params import Const, FromDefault, FromParam
 
 if TYPE_CHECKING:
     from ..definition._pipeline import Pipeline
@@ -45,9 +45,19 @@ def param_types(pipeline: Pipeline) -> dict[str, Any]:
             hints = typing.get_type_hints(node.step.fn)
         except Exception:  # unresolvable annotations: fall back to the defaults' types
             hints = {}
-        for param, binding in node.bindings:
-            if isinstance(binding, FromParam) and found.get(binding.name) is Any:
-                found[binding.name] = hints.get(param, Any)
+        bindings = dict(node.bindings)
+        for param in node.step.parameters:
+            binding = bindings.get(param)
+            if isinstance(binding, FromParam):
+                name = binding.name
+            elif (binding is None or isinstance(binding, Const | FromDefault)) and (
+                param not in node.step.context_params
+            ):
+                name = param  # a step parameter with a default: a run may set it by name
+            else:
+                continue
+            if found.get(name, Any) is Any:
+                found[name] = hints.get(param, Any)
     for name, default in pipeline.context.items():
         if found.get(name) is Any and default is not None:
             found[name] = type(default)

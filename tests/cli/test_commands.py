@@ -156,3 +156,42 @@ def test_bad_params_name_the_parameter(pair: str, message: str) -> None:
         ParamError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
     ):
         parse_params(Pipeline("typed").add_step(typed), [pair])
+
+
+PLAIN_DEMO = """
+from flowyml import Pipeline, StepContext, step
+
+
+@step
+def first(ctx: StepContext) -> int:
+    ctx.logger.info("hello")
+    return 1
+
+
+@step
+def second(first: int, fail: bool = False) -> int:
+    if fail:
+        raise RuntimeError("second broke")
+    return first + 1
+
+
+demo = Pipeline("plain-demo", enable_cache=False).add_step(first).add_step(second)
+"""
+
+
+def test_run_without_a_terminal_prints_plain_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "plain_demo_mod.py").write_text(PLAIN_DEMO)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FLOWYML_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FLOWYML_STORE", raising=False)
+    monkeypatch.delenv("FLOWYML_SERVER_URL", raising=False)
+    ok = runner.invoke(app, ["run", "plain_demo_mod:demo"])
+    assert ok.exit_code == 0, ok.output
+    lines = ok.output.splitlines()
+    assert lines[0].startswith("first succeeded in ") and lines[1].startswith("second succeeded")
+    assert "succeeded" in lines[-1] and "dashboard" not in ok.output
+    failed = runner.invoke(app, ["run", "plain_demo_mod:demo", "-p", "fail=1"])
+    assert failed.exit_code == 1, failed.output
+    assert "second failed in" in failed.output and "RuntimeError: second broke" in failed.output
