@@ -7,12 +7,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from typer.testing import CliRunner
 
-from flowyml import Pipeline, StepContext, __version__, context, step
+from flowyml import Client, Pipeline, StepContext, __version__, context, step
+from flowyml._ids import new_run_id
 from flowyml.cli._main import app
 from flowyml.cli._params import ParamError, parse_params
+from flowyml.errors import NotFoundError
 
 runner = CliRunner()
 
@@ -81,23 +84,17 @@ def test_logs_follow_until_the_run_ends(tmp_path: Path) -> None:
         return 1
 
     p = Pipeline("follow").add_step(slow)
+    rid = new_run_id()
     box: dict[str, Any] = {}
     worker = threading.Thread(
-        target=lambda: box.update(result=p.run(store=store, artifacts=str(tmp_path / "a")))
+        target=lambda: box.update(
+            result=p.run(run_id=rid, store=store, artifacts=str(tmp_path / "a"))
+        )
     )
     worker.start()
     try:
         assert started.wait(10)
-
-        def run_id() -> str:
-            import anyio
-
-            from flowyml.cli._main import _list_runs
-
-            items, _ = anyio.run(_list_runs, store, None, None, 1)
-            return items[0].run_id
-
-        rid = run_id()
+        anyio.run(_stored, store, rid)
         threading.Timer(0.3, release.set).start()
         result = runner.invoke(app, ["logs", rid, "--follow", "--store", store])
     finally:
@@ -105,6 +102,22 @@ def test_logs_follow_until_the_run_ends(tmp_path: Path) -> None:
         worker.join(10)
     assert result.exit_code == 0, result.output
     assert [line.rsplit(": ", 1)[1] for line in result.output.splitlines()] == ["first", "last"]
+
+
+async def _stored(store: str, run_id: str) -> None:
+    """Wait until the run's first line is committed (the writer commits in batches)."""
+    async with Client(store=store) as client:
+        with anyio.fail_after(10):
+            while not await _has_lines(client, run_id):
+                await anyio.sleep(0.02)
+
+
+async def _has_lines(client: Client, run_id: str) -> bool:
+    try:
+        await client.get_run(run_id)
+    except NotFoundError:
+        return False
+    return bool(await client.logs(run_id))
 
 
 @step
