@@ -24,9 +24,6 @@ CAPTURED: Final = "_flowyml_captured"
 class LineSink(Protocol):
     """Where the lines of one step attempt go."""
 
-    #: whether the attempt's ``print`` output is captured too
-    capture_output: bool
-
     def add(self, created: float, level: str, logger: str, message: str) -> None:
         """Keep one line (callable from any thread)."""
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import sys
 import threading
@@ -80,6 +79,17 @@ class LogSink:
         self._dropped = 0
         self._scheduled = False
         self._closed = False
+        #: printed text not ended by a newline yet, by stream
+        self._partial: dict[str, str] = {}
+
+    def write(self, level: str, stream: str, text: str) -> None:
+        """Keep printed ``text``: each completed line becomes a line of the log."""
+        with self._lock:
+            *lines, rest = (self._partial.get(stream, "") + text).split("\n")
+            self._partial[stream] = rest
+        now = time.time()
+        for line in lines:
+            self.add(now, level, stream, line)
 
     def add(self, created: float, level: str, logger: str, message: str) -> None:
         """Keep one line (from any thread); schedule a flush if none is pending."""
@@ -116,6 +126,11 @@ class LogSink:
 
     def close(self) -> None:
         """Stop taking lines, send what is left, and say how many lines were dropped."""
+        with self._lock:
+            partial, self._partial = self._partial, {}
+        for stream, rest in partial.items():  # a last print without a newline
+            if rest:
+                self.add(time.time(), "ERROR" if stream == "stderr" else "INFO", stream, rest)
         with self._lock:
             self._closed = True
             if self._dropped:
@@ -173,31 +188,21 @@ class _OutputRouter:
         self.target = target
         self._level = level
         self._logger = logger
-        self._partial: contextvars.ContextVar[str] = contextvars.ContextVar(
-            f"flowyml_{logger}_partial", default=""
-        )
+
+    def _sink(self) -> LogSink | None:
+        sink = _current.get()
+        return sink if isinstance(sink, LogSink) and sink.capture_output else None
 
     def write(self, text: str) -> int:
-        sink = _current.get()
-        if sink is None or not sink.capture_output:
+        sink = self._sink()
+        if sink is None:
             return self.target.write(text)
-        buffered = self._partial.get() + text
-        *lines, rest = buffered.split("\n")
-        self._partial.set(rest)
-        now = time.time()
-        for line in lines:
-            sink.add(now, self._level, self._logger, line)
+        sink.write(self._level, self._logger, text)
         return len(text)
 
     def flush(self) -> None:
-        sink = _current.get()
-        if sink is not None and sink.capture_output:
-            rest = self._partial.get()
-            if rest:
-                self._partial.set("")
-                sink.add(time.time(), self._level, self._logger, rest)
-            return
-        self.target.flush()
+        if self._sink() is None:
+            self.target.flush()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.target, name)

@@ -7,6 +7,7 @@ import logging
 import sys
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import anyio
 import pytest
@@ -147,6 +148,7 @@ async def test_capture_output_keeps_prints_of_that_step_only(
     def talks() -> int:
         print("to the log")
         print("also", "to the log", file=sys.stderr)
+        print("a last line", end="")
         return 1
 
     @step
@@ -158,7 +160,11 @@ async def test_capture_output_keeps_prints_of_that_step_only(
     captured = [
         (ln.logger, ln.message) for ev in events if isinstance(ev, StepLog) for ln in ev.lines
     ]
-    assert captured == [("stdout", "to the log"), ("stderr", "also to the log")]
+    assert captured == [
+        ("stdout", "to the log"),
+        ("stderr", "also to the log"),
+        ("stdout", "a last line"),
+    ]
     out = capsys.readouterr()
     assert "to the terminal" in out.out and "to the log" not in out.out + out.err
     assert type(sys.stdout).__name__ != "_OutputRouter"  # put back after the step
@@ -219,3 +225,21 @@ async def test_records_outside_steps_are_not_captured() -> None:
     events = await _run(Pipeline("quiet", persist=False).add_step(quiet))
     user_log.warning("not from a step")
     assert not [ev for ev in events if isinstance(ev, StepLog)]
+
+
+async def test_concurrent_printing_steps_keep_their_own_output() -> None:
+    barrier = threading.Barrier(2, timeout=10)
+
+    def printer(tag: str) -> Any:
+        def fn() -> str:
+            barrier.wait()
+            for i in range(100):
+                print(tag, i)
+            return tag
+
+        return step(name=tag, capture_output=True)(fn)
+
+    p = Pipeline("printers", persist=False).add_step(printer("left")).add_step(printer("right"))
+    events = await _run(p)
+    assert _lines(events, "left") == [f"left {i}" for i in range(100)]
+    assert _lines(events, "right") == [f"right {i}" for i in range(100)]
