@@ -15,6 +15,7 @@ from .storage._records import (
     ArtifactRecord,
     EventRecord,
     Lineage,
+    LogRecord,
     PipelineRecord,
     RunRecord,
     StepRunRecord,
@@ -196,6 +197,19 @@ class Client:
     async def events(self, run_id: str | None = None, after: int = 0) -> list[EventRecord]:
         """Logged events after the cursor ``after`` (all runs, or one)."""
         return await (await self._rt()).metadata.events_after(after, run_id=run_id)
+
+    async def logs(
+        self, run_id: str, step: str | None = None, *, since: int | None = None, limit: int = 10_000
+    ) -> list[LogRecord]:
+        """The lines a run's steps logged (of one step, if given), in the order stored.
+
+        Each record has ``.step``, ``.attempt``, ``.level``, ``.logger``, ``.message`` and
+        ``.created_at``; ``since`` is the ``.seq`` of the last record already seen (follow a
+        running run by passing it back).  Lines appear about as fast as events do: a
+        running step's lines are stored in batches while it runs.
+        """
+        store = (await self._rt()).metadata
+        return await store.list_logs(run_id, step=step, since=since, limit=limit)
 
     async def clear_cache(self, *, pipeline: str | None = None, step: str | None = None) -> int:
         """Forget cache entries (all, one pipeline's, or one step's); return how many."""

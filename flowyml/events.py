@@ -18,11 +18,13 @@ __all__ = (
     "TERMINAL_STATUSES",
     "ArtifactRef",
     "Event",
+    "LogLine",
     "RunFinished",
     "RunStarted",
     "RunStatus",
     "StepCached",
     "StepFailed",
+    "StepLog",
     "StepRetrying",
     "StepSkipped",
     "StepStarted",
@@ -144,6 +146,28 @@ class StepSkipped(_Event, tag="step_skipped", frozen=True, kw_only=True):
     reason: str = ""
 
 
+class LogLine(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One captured log record: its number within the step attempt (from 1), when it was
+    made, its level name, logger name and formatted message (with any traceback)."""
+
+    line: int
+    created_at: float
+    level: str
+    logger: str
+    message: str
+
+
+class StepLog(_Event, tag="step_log", frozen=True, kw_only=True):
+    """Log records captured while a step attempt ran, in the order they were made.
+
+    Records are sent in batches: one event carries every line made since the last one.
+    """
+
+    step: str
+    attempt: int = 1
+    lines: list[LogLine] = []
+
+
 class RunFinished(_Event, tag="run_finished", frozen=True, kw_only=True):
     """A run ended with the final ``status``."""
 
@@ -160,6 +184,7 @@ Event = (
     | StepCached
     | StepFailed
     | StepSkipped
+    | StepLog
     | RunFinished
 )
 

@@ -15,13 +15,23 @@ ROOT = pathlib.Path(flowyml.__file__).parent
 
 #: The layers, each with what it may import besides itself (docs/architecture.md draws
 #: them).  Root modules are layers of their own; "leaf" is every root leaf module.
-LEAF = {"_ids", "_version", "errors", "events", "results", "config", "assets"}
+LEAF = {
+    "_ids",
+    "_version",
+    "_steplog",
+    "_traceback",
+    "errors",
+    "events",
+    "results",
+    "config",
+    "assets",
+}
 MAY_IMPORT = {
     **dict.fromkeys(LEAF, LEAF),
     "definition": LEAF,
     "compile": LEAF | {"definition"},
     "storage": LEAF,
-    "testing": LEAF | {"storage"},
+    "testing": LEAF | {"storage", "definition", "_api"},
     "execution": LEAF | {"definition", "compile", "storage"},
     "client": LEAF | {"storage"},
     "_options": LEAF | {"definition", "execution"},

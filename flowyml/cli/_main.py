@@ -1,4 +1,4 @@
-"""The ``flowyml`` command: ``ui`` (the server), ``runs`` (list runs), ``cache clear``.
+"""The ``flowyml`` command: ``run``, ``logs``, ``ui`` (the server), ``runs``, ``cache clear``.
 
 A thin layer over the public API; store URLs default to the configuration
 (``FLOWYML_HOME``, ``FLOWYML_STORE``, ``FLOWYML_ARTIFACTS``).
@@ -14,10 +14,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import anyio
 import typer
+
+from ._run import logs_command, run_command
 
 if TYPE_CHECKING:
     from .._api import Pipeline
@@ -27,16 +29,43 @@ __all__ = ("app", "load_pipeline", "main")
 
 app = typer.Typer(
     name="flowyml",
-    help="flowyml: async-first pipelines. Watch runs live with `flowyml ui`.",
+    help="flowyml: async-first pipelines. Run one with `flowyml run`, watch runs with `flowyml ui`.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain help: rich panels print a "<bool>" type beside every flag.
+    rich_markup_mode=None,
 )
-cache_app = typer.Typer(help="Manage the step cache.", no_args_is_help=True)
+cache_app = typer.Typer(help="Manage the step cache.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(cache_app, name="cache")
+app.command("run")(run_command)
+app.command("logs")(logs_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .._version import __version__
+
+        typer.echo(f"flowyml {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Options for every command."""
+
 
 StoreOpt = Annotated[
     str | None,
-    typer.Option("--store", help="Metadata store URL (default: FLOWYML_STORE or .flowyml/)"),
+    typer.Option(
+        "--store", help="Metadata store URL (default: FLOWYML_STORE or .flowyml/)", metavar="URL"
+    ),
 ]
 
 
@@ -97,7 +126,8 @@ def ui(
     port: Annotated[int, typer.Option(help="Port to listen on", min=0, max=65535)] = 8080,
     store: StoreOpt = None,
     artifacts: Annotated[
-        str | None, typer.Option(help="Artifact store URL (default: FLOWYML_ARTIFACTS)")
+        str | None,
+        typer.Option(help="Artifact store URL (default: FLOWYML_ARTIFACTS)", metavar="URL"),
     ] = None,
     pipeline: Annotated[
         list[str] | None,
@@ -174,35 +204,45 @@ def _duration(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.2f}s"
 
 
+def _steps(r: RunRecord) -> str:
+    """Steps done (mapped elements count as steps) and failed."""
+    failed = f" {r.steps_failed}✗" if r.steps_failed else ""
+    return f"{r.steps_done}✓{failed}"
+
+
+#: below this width the pipeline goes on a line of its own, under the run id
+_WIDE: Final = 110
+
+
 def _print_runs(items: Sequence[RunRecord]) -> None:
-    header = ("run id", "pipeline", "status", "started", "duration", "steps")
-    rows = [
-        (
-            r.run_id,
-            r.pipeline,
-            r.status,
-            _when(r.started_at),
-            _duration(r.duration),
-            f"{r.steps_done}/{r.steps_total}",
-        )
-        for r in items
+    """A table that fits the terminal and never cuts a run id (they are copied from it)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Column, Table
+    from rich.text import Text
+
+    console = Console()
+    wide = console.width >= _WIDE
+    head = ["run id", "pipeline"] if wide else ["run id / pipeline"]
+    columns = [
+        Column(h, no_wrap=True, min_width=32 if i == 0 else None) for i, h in enumerate(head)
     ]
-    try:
-        from rich import box
-        from rich.console import Console
-        from rich.table import Column, Table
-    except ImportError:
-        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
-        for row in (header, *rows):
-            typer.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
-        return
     table = Table(
-        *(Column(h, no_wrap=h != "pipeline") for h in header),
+        *columns,
+        Column("status", no_wrap=True),
+        Column("started", no_wrap=True),
+        Column("time", no_wrap=True, justify="right"),
+        Column("steps", no_wrap=True),
         box=box.SIMPLE_HEAD,
+        pad_edge=False,
     )
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+    for r in items:
+        ids: list[Text | str] = [r.run_id, r.pipeline]
+        if not wide:
+            ids = [Text.assemble(r.run_id, "\n", (r.pipeline, "dim"))]
+        started = _when(r.started_at) if wide else _when(r.started_at)[:-3]
+        table.add_row(*ids, r.status, started, _duration(r.duration), _steps(r))
+    console.print(table)
 
 
 async def _list_runs(
@@ -258,12 +298,17 @@ def _store_url(store: str | None) -> str:
 
 @app.command()
 def runs(
-    pipeline: Annotated[str | None, typer.Option(help="Only runs of this pipeline")] = None,
+    pipeline: Annotated[
+        str | None, typer.Option(help="Only runs of this pipeline", metavar="NAME")
+    ] = None,
     status: Annotated[Status | None, typer.Option(help="Only runs with this status")] = None,
-    limit: Annotated[int, typer.Option(help="How many runs (newest first)", min=1)] = 20,
+    limit: Annotated[
+        int, typer.Option(help="How many runs (newest first)", min=1, metavar="N")
+    ] = 20,
     store: StoreOpt = None,
     artifacts: Annotated[
-        str | None, typer.Option(help="Artifact store URL (default: FLOWYML_ARTIFACTS)")
+        str | None,
+        typer.Option(help="Artifact store URL (default: FLOWYML_ARTIFACTS)", metavar="URL"),
     ] = None,
 ) -> None:
     """List recent runs, newest first (runs whose process died are marked interrupted)."""
@@ -297,8 +342,12 @@ async def _clear(url: str, pipeline: str | None, step: str | None) -> int:
 
 @cache_app.command("clear")
 def cache_clear(
-    pipeline: Annotated[str | None, typer.Option(help="Only this pipeline's entries")] = None,
-    step: Annotated[str | None, typer.Option(help="Only this step's entries")] = None,
+    pipeline: Annotated[
+        str | None, typer.Option(help="Only this pipeline's entries", metavar="NAME")
+    ] = None,
+    step: Annotated[
+        str | None, typer.Option(help="Only this step's entries", metavar="NAME")
+    ] = None,
     store: StoreOpt = None,
 ) -> None:
     """Forget cached step results, so the next runs execute the steps again."""

@@ -7,6 +7,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._steplog import StepLogger
+
 __all__ = ("Context", "StepContext", "context")
 
 
@@ -80,7 +82,7 @@ class StepContext:
     logger: logging.LoggerAdapter[logging.Logger] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.logger = logging.LoggerAdapter(
+        self.logger = StepLogger(
             logging.getLogger(f"flowyml.step.{self.step}"),
             {"run_id": self.run_id, "step": self.step, "attempt": self.attempt},
         )

@@ -63,6 +63,11 @@ def _check_options(step: str, options: Mapping[str, Any]) -> None:
     condition = options["condition"]
     if condition is not None and not callable(condition):
         raise StepDefinitionError(f"step {step!r}: condition must be callable")
+    lines = options["max_log_lines"]
+    if type(lines) is not int or lines < 0:
+        raise StepDefinitionError(
+            f"step {step!r}: max_log_lines must be an int >= 0, got {lines!r}"
+        )
 
 
 def _as_list(names: Sequence[str]) -> list[str]:
@@ -88,12 +93,14 @@ class Step(Generic[P, R]):
         "asset_params",
         "backoff",
         "cache",
+        "capture_output",
         "condition",
         "context_params",
         "fn",
         "input_map",
         "is_async",
         "map_param",
+        "max_log_lines",
         "name",
         "outputs",
         "parameter_set",
@@ -124,6 +131,8 @@ class Step(Generic[P, R]):
         condition: Callable[..., Any] | None = None,
         map_over: str | None = None,
         allow_partial: bool = False,
+        max_log_lines: int = 10_000,
+        capture_output: bool = False,
     ) -> None:
         if not callable(fn):
             raise StepDefinitionError(f"@step needs a function, got {fn!r}")
@@ -149,8 +158,11 @@ class Step(Generic[P, R]):
                 "timeout": timeout,
                 "cache": cache,
                 "condition": condition,
+                "max_log_lines": max_log_lines,
             },
         )
+        self.max_log_lines = max_log_lines
+        self.capture_output = bool(capture_output)
         self.cache = cache
         self.retries = retries
         self.retry_delay = float(retry_delay)
@@ -238,6 +250,8 @@ class Step(Generic[P, R]):
             "condition": self.condition,
             "map_over": self.map_param,
             "allow_partial": self.allow_partial,
+            "max_log_lines": self.max_log_lines,
+            "capture_output": self.capture_output,
         }
         if "name" in changes and "outputs" not in changes and current["outputs"] is None:
             changes["outputs"] = None
@@ -310,6 +324,8 @@ def step(
     condition: Callable[..., Any] | None = None,
     map_over: str | None = None,
     allow_partial: bool = False,
+    max_log_lines: int = 10_000,
+    capture_output: bool = False,
 ) -> _StepDecorator: ...
 
 
@@ -339,6 +355,10 @@ def step(
         the output is the list of results in input order
     :param allow_partial: when an upstream mapped step had failed elements, run anyway and
         receive a :class:`~flowyml.PartialResults` (the successes, plus ``.failures``)
+    :param max_log_lines: log lines kept per attempt (see docs/logs.md); a last line says
+        how many more were dropped
+    :param capture_output: also keep what the step prints (``sys.stdout``/``sys.stderr``)
+        in its log instead of the terminal
     """
     if fn is not None:
         if options:

@@ -21,6 +21,7 @@ from ..errors import (
 from ..events import StepRetrying, StepStarted, StepSucceeded
 from ..results import StepResult
 from ._core import Emit, Fail, RunState, StepFailure
+from ._logs import capture
 from ._retry import retry_delay
 from ._stray import CancelGuard
 from ._threads import run_in_thread
@@ -141,7 +142,8 @@ class StepCalls:
             self.emit(started, r)
             t0 = time.perf_counter()
             try:
-                outputs = await self._attempt(node, kwargs)
+                with capture(self.emit, self.run_id, node, attempt):  # the step's logs
+                    outputs = await self._attempt(node, kwargs)
                 duration = time.perf_counter() - t0
                 refs = await self._store(node, outputs)
             except SerializationError as exc:  # storing it again would fail again

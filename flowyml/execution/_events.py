@@ -7,12 +7,12 @@ import logging
 import os
 import socket
 import time
-import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from .._traceback import format_step_traceback
 from ..events import Event, RunStarted, StepFailed
 from ..results import StepResult
 from ._callbacks import EventCallback
@@ -65,7 +65,7 @@ class RunEvents:
             attempt=attempt,
             error=f"{type(error).__name__}: {error}",
             error_type=type(error).__qualname__,
-            traceback="".join(traceback.format_exception(error)),
+            traceback=format_step_traceback(error),
             duration=time.perf_counter() - t0,
         )
         self.emit(failed, r)

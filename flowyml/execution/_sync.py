@@ -22,5 +22,8 @@ def dispatch(
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return anyio.run(functools.partial(fn, **kwargs))
-    return fn(**kwargs)
+        pass  # no loop here: run to completion (outside the handler, so that errors of
+        # the run do not carry this RuntimeError as their context)
+    else:
+        return fn(**kwargs)
+    return anyio.run(functools.partial(fn, **kwargs))

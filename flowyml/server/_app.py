@@ -20,7 +20,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from .._version import __version__
 from ..events import Event
-from . import _artifacts, _pipelines, _runs, _sse, _steps, _system
+from . import _artifacts, _pipelines, _runs, _sse, _step_logs, _steps, _system
 from ._auth import resolve_token
 from ._deps import binding
 from ._errors import FlowymlRoute
@@ -94,7 +94,7 @@ def flowyml_router(
     secret = resolve_token(token)
     router.secret = secret.encode("utf-8") if secret else None
     bind = [Depends(binding(server, secret))]
-    modules = (_system, _pipelines, _runs, _steps, _artifacts, _sse)
+    modules = (_system, _pipelines, _runs, _steps, _step_logs, _artifacts, _sse)
     for module in modules:
         router.include_router(module.router, dependencies=bind)
     if dashboard:

@@ -16,6 +16,7 @@ from ._records import (
     ArtifactRecord,
     EventRecord,
     Lineage,
+    LogRecord,
     PipelineRecord,
     RunPage,
     RunRecord,
@@ -107,6 +108,11 @@ class MetadataStore(Protocol):
         self, cursor: int, *, run_id: str | None = None, limit: int = 1000
     ) -> list[EventRecord]: ...
     async def last_event_id(self) -> int: ...
+    async def list_logs(
+        self, run_id: str, *, step: str | None = None, since: int | None = None, limit: int = 1000
+    ) -> list[LogRecord]:
+        """A run's log lines (of one step, if given) with ``seq > since``, oldest first."""
+
     async def lookup_cache(
         self, cache_key: str, *, max_age: float | None = None
     ) -> tuple[str, dict[str, ArtifactRecord]] | None:

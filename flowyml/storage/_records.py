@@ -12,6 +12,7 @@ __all__ = (
     "ArtifactRecord",
     "EventRecord",
     "Lineage",
+    "LogRecord",
     "PipelineRecord",
     "RunPage",
     "RunRecord",
@@ -139,3 +140,22 @@ def decode_step_cursor(cursor: str) -> tuple[int | None, str]:
     if not sep or not step or (head and not head.isdigit()):
         raise ValueError(f"{cursor!r} is not a step cursor; pass back a next_cursor unchanged")
     return (int(head) if head else None), step
+
+
+class LogRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One line a step logged while it ran (see ``Client.logs``).
+
+    ``seq`` increases in the order lines were stored, across the whole store: pass the last
+    one seen as ``since`` to read only newer lines.  ``line`` numbers the lines of one
+    attempt from 1.
+    """
+
+    seq: int
+    run_id: str
+    step: str
+    attempt: int
+    line: int
+    created_at: float
+    level: str
+    logger: str
+    message: str

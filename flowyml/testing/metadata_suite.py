@@ -42,6 +42,7 @@ from ..events import (
 )
 from ..storage._protocols import MetadataStore
 from ..storage._records import ArtifactRecord, PipelineRecord
+from .log_suite import StepLogSuite
 
 __all__ = ("MetadataStoreSuite", "StoreFactory", "artifact_ref", "dead_pid")
 
@@ -81,7 +82,7 @@ def _ok(run_id: str, step: str, ts: float, *refs: ArtifactRef, **fields: Any) ->
     )
 
 
-class MetadataStoreSuite:
+class MetadataStoreSuite(StepLogSuite):
     """Behaviour shared by every metadata store; see the module docstring."""
 
     persistent: ClassVar[bool] = True

@@ -6,6 +6,7 @@ row by row on dictionaries, so both kinds of store derive identical rows from ev
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from .._records import (
     ArtifactRecord,
     EventRecord,
     Lineage,
+    LogRecord,
     PipelineRecord,
     RunPage,
     RunRecord,
@@ -26,6 +28,7 @@ from .._records import (
     encode_step_cursor,
 )
 from ._base import StoreBase
+from ._logrows import log_record, log_rows
 from ._projection import (
     RUN_COLUMNS,
     STEP_COLUMNS,
@@ -67,6 +70,7 @@ class MemoryMetadataStore(StoreBase):
         self._cache: dict[tuple[str, str, str], tuple[Any, ...]] = {}
         self._events: list[tuple[int, str, bytes]] = []
         self._seq = 0
+        self._logs: list[LogRecord] = []
 
     async def _open(self) -> None:
         return None
@@ -96,6 +100,9 @@ class MemoryMetadataStore(StoreBase):
         )
         for op in ops:
             self._apply(op)
+        self._logs.extend(
+            log_record((len(self._logs) + i, *row)) for i, row in enumerate(log_rows(events), 1)
+        )
         for run_id in touched_runs(ops):
             self._recount(run_id)
         return list(range(first, first + len(payloads)))
@@ -346,6 +353,17 @@ class MemoryMetadataStore(StoreBase):
             if run_id is None or event_run == run_id:
                 out.append(event_record(event_id, payload))
         return out
+
+    async def list_logs(
+        self, run_id: str, *, step: str | None = None, since: int | None = None, limit: int = 1000
+    ) -> list[LogRecord]:
+        """A run's log lines (of one step, if given) stored after ``since``, oldest first."""
+        self._check_open()
+        start = 0 if since is None else max(0, int(since))
+        found = (
+            r for r in self._logs[start:] if r.run_id == run_id and (step is None or r.step == step)
+        )
+        return list(itertools.islice(found, max(0, int(limit))))
 
     async def last_event_id(self) -> int:
         """The id of the newest event (0 when there is none)."""

@@ -154,8 +154,26 @@ def _v1(d: Dialect) -> list[Statement]:
     return statements
 
 
+def _v2(d: Dialect) -> list[Statement]:
+    """Step logs: the lines of ``step_log`` events, one row each, in storage order."""
+    k, t, f, i = d.key_type, d.text_type, d.float_type, d.int_type
+    columns = [
+        d.serial,
+        f"run_id {k} NOT NULL",
+        f"step {k} NOT NULL",
+        f"attempt {i} NOT NULL",
+        f"line {i} NOT NULL",
+        f"created_at {f} NOT NULL",
+        f"level {k} NOT NULL",
+        f"logger {t} NOT NULL",
+        f"message {t} NOT NULL",
+    ]
+    ddl = d.create_table("step_logs", columns, "", {"step_logs_run_seq": "run_id, seq"})
+    return [(sql, ()) for sql in ddl]
+
+
 #: Forward steps; ``MIGRATIONS[n - 1]`` brings the schema from version ``n - 1`` to ``n``.
-MIGRATIONS: Final[Sequence[Callable[[Dialect], list[Statement]]]] = (_v1,)
+MIGRATIONS: Final[Sequence[Callable[[Dialect], list[Statement]]]] = (_v1, _v2)
 LATEST_VERSION: Final = len(MIGRATIONS)
 
 

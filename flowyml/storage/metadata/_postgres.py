@@ -48,7 +48,7 @@ def _import_asyncpg() -> Any:
 _TYPES: Final = {
     "double": ("started_at", "finished_at", "duration", "ts", "created_at", "updated_at"),
     "bigint": ("pid", "size"),
-    "integer": ("pos", "attempts", "steps_total"),
+    "integer": ("pos", "attempts", "steps_total", "attempt", "line"),
 }
 _COLUMN_TYPES: Final = {col: kind for kind, cols in _TYPES.items() for col in cols}
 _INSERT: Final = re.compile(r"INSERT INTO (\w+) \(([^)]*)\) VALUES \(([?, ]*)\)(.*)", re.DOTALL)

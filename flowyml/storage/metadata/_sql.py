@@ -30,6 +30,7 @@ from .._records import (
     ArtifactRecord,
     EventRecord,
     Lineage,
+    LogRecord,
     PipelineRecord,
     RunPage,
     RunRecord,
@@ -40,6 +41,7 @@ from .._records import (
 )
 from ._base import StoreBase
 from ._dialect import Dialect, Session
+from ._logrows import INSERT_LOG, log_record, log_rows, logs_query
 from ._migrations import migrate
 from ._projection import (
     ARTIFACT_COLUMNS,
@@ -291,6 +293,8 @@ class SqlMetadataStore(StoreBase):
             statements.append((self._statements[key], rows))
         if touched := touched_runs(ops):
             statements.append((_RECOUNT, [(r, r, r, r) for r in touched]))
+        if logs := log_rows(batch):
+            statements.append((INSERT_LOG, logs))
         return statements
 
     async def heartbeat(self, run_ids: Sequence[str], ts: float) -> None:
@@ -472,6 +476,13 @@ class SqlMetadataStore(StoreBase):
         sql = f"SELECT id, payload FROM events{where} ORDER BY id LIMIT ?"
         rows = await self._fetch(sql, [*params, int(cursor), max(0, int(limit))])
         return [event_record(r[0], r[1]) for r in rows]
+
+    async def list_logs(
+        self, run_id: str, *, step: str | None = None, since: int | None = None, limit: int = 1000
+    ) -> list[LogRecord]:
+        """A run's log lines (of one step, if given) stored after ``since``, oldest first."""
+        sql, params = logs_query(run_id, step, since, limit)
+        return [log_record(r) for r in await self._fetch(sql, params)]
 
     async def last_event_id(self) -> int:
         """The id of the newest committed event (0 when there is none)."""

@@ -311,6 +311,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Log lines of a run's steps
+         * @description Lines stored after ``cursor`` (of one step, if given), oldest first.
+         */
+        get: operations["run_logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs/{run_id}/resume": {
         parameters: {
             query?: never;
@@ -559,7 +579,7 @@ export interface components {
             /** Detail */
             detail: string;
         };
-        Event: components["schemas"]["RunStarted"] | components["schemas"]["StepStarted"] | components["schemas"]["StepRetrying"] | components["schemas"]["StepSucceeded"] | components["schemas"]["StepCached"] | components["schemas"]["StepFailed"] | components["schemas"]["StepSkipped"] | components["schemas"]["RunFinished"];
+        Event: components["schemas"]["RunStarted"] | components["schemas"]["StepStarted"] | components["schemas"]["StepRetrying"] | components["schemas"]["StepSucceeded"] | components["schemas"]["StepCached"] | components["schemas"]["StepFailed"] | components["schemas"]["StepSkipped"] | components["schemas"]["StepLog"] | components["schemas"]["RunFinished"];
         /**
          * HealthResponse
          * @description ``GET /api/health``.
@@ -588,6 +608,52 @@ export interface components {
             /** Inputs */
             inputs: components["schemas"]["ArtifactRecord"][];
             producer: components["schemas"]["StepRunRecord"] | null;
+        };
+        /**
+         * LogLine
+         * @description One captured log record: its number within the step attempt (from 1), when it was
+         *         made, its level name, logger name and formatted message (with any traceback).
+         */
+        LogLine: [
+            number,
+            number,
+            string,
+            string,
+            string
+        ];
+        /**
+         * LogLineRecord
+         * @description One stored log line (``Client.logs`` returns the same fields).
+         */
+        LogLineRecord: {
+            /** Attempt */
+            attempt: number;
+            /** Created At */
+            created_at: number;
+            /** Level */
+            level: string;
+            /** Line */
+            line: number;
+            /** Logger */
+            logger: string;
+            /** Message */
+            message: string;
+            /** Run Id */
+            run_id: string;
+            /** Seq */
+            seq: number;
+            /** Step */
+            step: string;
+        };
+        /**
+         * LogPageResponse
+         * @description ``GET /api/runs/{run_id}/logs``: lines in storage order, and the cursor to go on.
+         */
+        LogPageResponse: {
+            /** Items */
+            items: components["schemas"]["LogLineRecord"][];
+            /** Next Cursor */
+            next_cursor: number;
         };
         /**
          * PipelineDetailResponse
@@ -876,6 +942,23 @@ export interface components {
             ts: number;
             /** @enum {unknown} */
             type: "step_failed";
+        };
+        /**
+         * StepLog
+         * @description Log records captured while a step attempt ran, in the order they were made.
+         *
+         *         Records are sent in batches: one event carries every line made since the last one.
+         */
+        StepLog: {
+            /** @default 1 */
+            attempt: number;
+            /** @default [] */
+            lines: components["schemas"]["LogLine"][];
+            run_id: string;
+            step: string;
+            ts: number;
+            /** @enum {unknown} */
+            type: "step_log";
         };
         /**
          * StepPageResponse
@@ -1881,6 +1964,71 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": string;
+                };
+            };
+            /** @description Missing or wrong bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The metadata or artifact store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    run_logs: {
+        parameters: {
+            query?: {
+                /** @description Only this step */
+                step?: string | null;
+                /** @description ``next_cursor`` of the previous page */
+                cursor?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The run's id */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogPageResponse"];
                 };
             };
             /** @description Missing or wrong bearer token */
