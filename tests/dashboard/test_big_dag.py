@@ -68,8 +68,8 @@ IN_VIEW = """(name) => {
 
 
 async def in_view(page: Any, name: str) -> bool:
-    """The node is drawn and lies wholly inside the graph's canvas (waits up to 5 s)."""
-    await page.wait_for_function(IN_VIEW, arg=name, timeout=5_000)
+    """The node is drawn and lies wholly inside the graph's canvas (waits up to 15 s)."""
+    await page.wait_for_function(IN_VIEW, arg=name, timeout=15_000)
     return True
 
 

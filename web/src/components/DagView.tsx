@@ -4,44 +4,46 @@ import {
   Controls,
   MarkerType,
   MiniMap,
-  Position,
   ReactFlow,
   ReactFlowProvider,
   getViewportForBounds,
   useStore,
-  type AriaLabelConfig,
-  type NodeHandle,
   type Edge,
   type NodeMouseHandler,
   type NodeTypes,
   type ReactFlowInstance,
-  type Viewport,
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import type { Dag, DagNode } from '../api/types';
 import { dagKey, layoutDag, NODE_HEIGHT, NODE_WIDTH, type Point } from '../layout/dagLayout';
 import { collapseDag, groupOf, groupsOf } from '../layout/collapse';
-import { boundsOf, idsInWindow, sameRect, visibleRect, windowFor, type Rect } from '../layout/viewWindow';
+import { boundsOf, idsInWindow, visibleRect, windowFor } from '../layout/viewWindow';
 import { parseElement, type ElementSummary } from '../state/mapElements';
 import type { StepView } from '../state/runReducer';
 import { CanvasMiniMap } from './CanvasMiniMap';
+import {
+  ARIA,
+  BIG_DAG,
+  detailFor,
+  FIT,
+  FIT_ALL,
+  HANDLES,
+  INTERESTING,
+  NODE_BOX,
+  PAD,
+  READABLE_ZOOM,
+  SIDE_STRIP,
+  SIZE,
+  STATUS_COLOR,
+  SVG_MINIMAP_MAX,
+  WINDOWED,
+  type Detail,
+  type FitOptions,
+} from './dagSettings';
 import { FindStep } from './FindStep';
 import { StepNode, type StepFlowNode } from './StepNode';
 
 const nodeTypes: NodeTypes = { step: StepNode };
-
-const STATUS_COLOR: Record<string, string> = {
-  pending: '#9ca3af',
-  running: '#3b82f6',
-  retrying: '#f59e0b',
-  succeeded: '#22c55e',
-  cached: '#14b8a6',
-  failed: '#ef4444',
-  skipped: '#e5e7eb',
-  cancelled: '#78716c',
-  interrupted: '#ec4899',
-  none: '#94a3b8',
-};
 
 interface CachedNode {
   step: StepView | null;
@@ -65,26 +67,10 @@ interface Props {
   label: string;
 }
 
-// The graph is read-only: React Flow's default hints talk about deleting and moving nodes.
-const ARIA: Partial<AriaLabelConfig> = {
-  'node.a11yDescription.default': 'Press Enter to open the step details.',
-  'node.a11yDescription.keyboardDisabled': 'Press Enter to open the step details.',
-  'node.a11yDescription.ariaLiveMessage': () => '',
-  'edge.a11yDescription.default': '',
-  'controls.ariaLabel': 'Graph zoom controls',
-  'controls.zoomIn.ariaLabel': 'Zoom in',
-  'controls.zoomOut.ariaLabel': 'Zoom out',
-  'controls.fitView.ariaLabel': 'Fit the whole graph',
-  'minimap.ariaLabel': 'Overview of the graph',
-};
-
-/** Level of detail by zoom, so that no label is drawn smaller than 11 px on screen. */
-export type Detail = 'full' | 'name' | 'name-large' | 'shapes';
-export function detailFor(zoom: number): Detail {
-  if (zoom >= 1) return 'full'; // 13 px title, 11 px meta
-  if (zoom >= 0.75) return 'name'; // title alone at 15 px
-  if (zoom >= 0.5) return 'name-large'; // title alone at 22 px
-  return 'shapes';
+/** Height that shows the whole DAG at a readable zoom, within bounds. */
+function fittedHeight(width: number, layoutWidth: number, layoutHeight: number, max: number): number {
+  const zoom = Math.min(1.1, Math.max(0.35, (width - PAD) / Math.max(layoutWidth, 1)));
+  return Math.round(Math.min(max, Math.max(220, layoutHeight * zoom + PAD)));
 }
 
 /**
@@ -92,39 +78,6 @@ export function detailFor(zoom: number): Detail {
  * Node objects are reused when their step record did not change, so a burst of
  * events re-renders only the nodes it touched.
  */
-const PAD = 48;
-const HANDLE = 6;
-const SIZE = { width: NODE_WIDTH, height: NODE_HEIGHT };
-const HANDLES: NodeHandle[] = [
-  { type: 'target', position: Position.Left, x: -HANDLE / 2, y: NODE_HEIGHT / 2 - HANDLE / 2, width: HANDLE, height: HANDLE },
-  { type: 'source', position: Position.Right, x: NODE_WIDTH - HANDLE / 2, y: NODE_HEIGHT / 2 - HANDLE / 2, width: HANDLE, height: HANDLE },
-];
-// first view: the whole DAG, but never so far out that labels become unreadable
-const FIT = { padding: 0.12, maxZoom: 1.1, minZoom: 0.45 };
-/** the controls' fit button: everything, however small */
-const FIT_ALL = { padding: 0.08, maxZoom: 1.1 };
-/** Above this many steps the first view zooms onto the interesting part, not the whole DAG. */
-const BIG_DAG = 80;
-const READABLE_ZOOM = 0.6;
-/** Above this many nodes the overview is drawn on a canvas (one SVG element per node is too slow). */
-const SVG_MINIMAP_MAX = 1500;
-/** Above this many nodes React Flow gets only the nodes around the view (see layout/viewWindow). */
-const WINDOWED = 1500;
-const NODE_BOX = { width: NODE_WIDTH, height: NODE_HEIGHT };
-const SIDE_STRIP = 200;
-interface FitOptions {
-  padding?: number;
-  minZoom?: number;
-  maxZoom?: number;
-}
-const INTERESTING = new Set(['running', 'retrying', 'failed']);
-
-/** Height that shows the whole DAG at a readable zoom, within bounds. */
-function fittedHeight(width: number, layoutWidth: number, layoutHeight: number, max: number): number {
-  const zoom = Math.min(1.1, Math.max(0.35, (width - PAD) / Math.max(layoutWidth, 1)));
-  return Math.round(Math.min(max, Math.max(220, layoutHeight * zoom + PAD)));
-}
-
 export function DagView(props: Props) {
   return (
     <ReactFlowProvider>
@@ -371,13 +324,19 @@ function DagCanvas({
     const { width: w, height: h } = flowSize.current;
     return getViewportForBounds(b, w, h, initialFit.minZoom ?? 0.05, initialFit.maxZoom ?? 1.1, initialFit.padding ?? 0.12);
   });
-  const [win, setWin] = useState<Rect | null>(() =>
-    initialViewport ? windowFor(visibleRect(initialViewport, flowSize.current)) : null,
-  );
-  const visible = useMemo(
-    () => (windowed && win ? idsInWindow(layout.positions, layout.edges, win, NODE_BOX) : null),
-    [windowed, win, layout],
-  );
+  // the window follows the store's viewport, whatever moved it (a drag, setCenter, fit);
+  // the selector returns the window's key, so this re-renders only when the window moves
+  const winKey = useStore((st) => {
+    if (!windowed) return '';
+    const size = st.width > 0 && st.height > 0 ? { width: st.width, height: st.height } : flowSize.current;
+    const w = windowFor(visibleRect({ x: st.transform[0], y: st.transform[1], zoom: st.transform[2] }, size));
+    return `${w.x}|${w.y}|${w.width}|${w.height}`;
+  });
+  const visible = useMemo(() => {
+    if (!winKey) return null;
+    const [x, y, width, height] = winKey.split('|').map(Number) as [number, number, number, number];
+    return idsInWindow(layout.positions, layout.edges, { x, y, width, height }, NODE_BOX);
+  }, [winKey, layout]);
   const flowNodes = useMemo(() => (visible ? nodes.filter((n) => visible.has(n.id)) : nodes), [nodes, visible]);
   const flowEdges = useMemo(
     () => (visible ? edges.filter((e) => visible.has(e.source) && visible.has(e.target)) : edges),
@@ -401,16 +360,8 @@ function DagCanvas({
   const fitAllRef = useRef(fitAll);
   fitAllRef.current = fitAll;
 
-  const [detail, setDetail] = useState<Detail>('full');
-  const onMove = useCallback(
-    (_: unknown, viewport: Viewport) => {
-      setDetail(detailFor(viewport.zoom));
-      if (!windowed) return;
-      const next = windowFor(visibleRect(viewport, flowSize.current));
-      setWin((prev) => (sameRect(prev, next) ? prev : next));
-    },
-    [windowed],
-  );
+  // level of detail from the zoom, whatever changed it; re-renders only when the level does
+  const detail: Detail = useStore((st) => detailFor(st.transform[2]));
   // a new structure (an inferred DAG gaining edges) gets a new layout: show it whole
   const firstKey = useRef(key);
   useEffect(() => {
@@ -419,7 +370,6 @@ function DagCanvas({
   const onInit = useCallback(
     (instance: ReactFlowInstance<StepFlowNode>) => {
       flow.current = instance;
-      setDetail(detailFor(instance.getZoom()));
       onReady?.();
     },
     [onReady],
@@ -456,7 +406,6 @@ function DagCanvas({
             edgesFocusable={false}
             ariaLabelConfig={ARIA}
             onInit={onInit}
-            onMove={onMove}
             fitView={!windowed}
             fitViewOptions={initialFit}
             defaultViewport={initialViewport}

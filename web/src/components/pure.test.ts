@@ -62,3 +62,14 @@ describe('steps column', () => {
     expect(map.text).not.toContain('52/3');
   });
 });
+
+describe('DAG level of detail', () => {
+  it('never draws a label under 11 px on screen', async () => {
+    const { detailFor } = await import('./dagSettings');
+    // font sizes of styles.css per level: the smallest text each level shows
+    const smallest = { full: 11, name: 15, 'name-large': 22, shapes: Infinity };
+    for (let zoom = 0.05; zoom <= 2; zoom += 0.01) {
+      expect(smallest[detailFor(zoom)] * zoom).toBeGreaterThanOrEqual(11 - 1e-9);
+    }
+  });
+});

@@ -36,10 +36,6 @@ export function windowFor(view: Rect): Rect {
   return { x, y, width: 4 * w, height: 4 * h };
 }
 
-export function sameRect(a: Rect | null, b: Rect | null): boolean {
-  return !!a && !!b && a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;
-}
-
 /** Nodes inside the window, and the other end of every edge that leaves one of them. */
 export function idsInWindow(
   positions: ReadonlyMap<string, Point>,
