@@ -7,12 +7,12 @@ import logging
 import os
 import socket
 import time
+import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .._traceback import format_step_traceback
 from ..events import Event, RunStarted, StepFailed
 from ..results import StepResult
 from ._callbacks import EventCallback
@@ -65,7 +65,9 @@ class RunEvents:
             attempt=attempt,
             error=f"{type(error).__name__}: {error}",
             error_type=type(error).__qualname__,
-            traceback=format_step_traceback(error),
+            # Whole: the CLI and the dashboard fold flowyml's and anyio's frames when they
+            # show it (flowyml._traceback), and nothing is lost for a bug report.
+            traceback="".join(traceback.format_exception(error)),
             duration=time.perf_counter() - t0,
         )
         self.emit(failed, r)

@@ -60,7 +60,7 @@ class Counted:
         return Client(base_url=self.base_url, limits=httpx.Limits(max_connections=50))
 
 
-@step
+@step(retries=3, retry_delay=0.05)  # a loaded machine may drop a connection now and then
 async def fetch(i: int, http: httpx.AsyncClient) -> int:
     response = await http.get(f"/items/{i}")
     response.raise_for_status()
