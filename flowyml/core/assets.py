@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from ..assets import Asset as Asset
-from ..assets import Dataset as Dataset
-from ..assets import Metrics as Metrics
-from ..assets import Model as Model
+from ..assets import Asset, Dataset, Metrics, Model
 
 __all__ = ("Asset", "Dataset", "Metrics", "Model")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ..definition._context import Context as Context
-from ..definition._context import StepContext as StepContext
-from ..definition._context import context as context
+from ..definition._context import Context, StepContext, context
 
 __all__ = ("Context", "StepContext", "context")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from .._api import Pipeline as Pipeline
-from .._api import pipeline as pipeline
-from ..results import PipelineResult as PipelineResult
-from ..results import StepResult as StepResult
+from .._api import Pipeline, pipeline
+from ..results import PipelineResult, StepResult
 
 __all__ = ("Pipeline", "PipelineResult", "StepResult", "pipeline")

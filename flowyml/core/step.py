@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..definition._step import Step as Step
-from ..definition._step import step as step
+from ..definition._step import Step, step
 
 __all__ = ("Step", "step")

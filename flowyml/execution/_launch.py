@@ -17,6 +17,7 @@ from ..errors import NotFoundError, RunExistsError
 from ..events import Event
 from ..storage._fingerprint import fingerprint_of
 from ._core import Snapshot
+from ._debug import DebugExecutor, log_event, verbose
 from ._persist import precompute_constant_keys
 from ._runner import Runner
 from ._runtime import Runtime, active_runtime
@@ -46,10 +47,17 @@ async def launch(
     runtime: Runtime | None = None,
     resume_from: str | None = None,
     executor: Executor | None = None,
+    debug: bool = False,
 ) -> PipelineResult:
     """Run ``pipeline`` with ``params`` (see :meth:`Pipeline.arun` for the options)."""
     persist = pipeline.persist if persist is None else persist
+    if executor is None:
+        executor = DebugExecutor() if debug else pipeline.executor
+    if debug:
+        on_event = log_event if on_event is None else _also_logged(on_event)
     async with AsyncExitStack() as stack:
+        if debug:
+            stack.enter_context(verbose())
         rt: Runtime | None = runtime
         opening: Runtime | None = None  # stores this run opens (and closes) itself
         if rt is None and (persist or resume_from is not None):
@@ -96,18 +104,27 @@ async def launch(
             runtime=rt,
             enable_cache=cache_on,
             cache_expiry=pipeline.cache_expiry,
-            max_concurrency=pipeline.max_concurrency,
+            max_concurrency=1 if debug else pipeline.max_concurrency,
             max_threads=pipeline.max_threads,
             fail_fast=pipeline.fail_fast,
             on_event=on_event,
             resumed=resumed,
             resume_from=resume_from,
-            executor=executor if executor is not None else pipeline.executor,
+            executor=executor,
             background=register,
             snapshot=snapshot,
+            debug=debug,
         )
         return await runner.run()
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _also_logged(on_event: Callable[[Event], Any]) -> Callable[[Event], Any]:
+    def both(event: Event) -> Any:
+        log_event(event)
+        return on_event(event)
+
+    return both
 
 
 async def _alongside(
