@@ -335,7 +335,7 @@ def step(
     :param inputs: upstream output names feeding parameters (by name, then in order), or a
         ``{parameter: output}`` mapping
     :param outputs: output names; several outputs unpack a returned tuple
-    :param cache: how the step is cached (docs/caching.md):
+    :param cache: how the step is cached (docs/migrating.md, "Cache strategies"):
 
         * ``True`` or ``"code_hash"`` (the default): reused while its code, parameters
           and inputs are unchanged;
