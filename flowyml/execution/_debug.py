@@ -19,8 +19,9 @@ import anyio
 
 from ..results import StepResult
 from ._core import TERMINAL
+from ._protocol import Executor
 
-__all__ = ("DebugExecutor", "StepTurns", "log_event", "verbose")
+__all__ = ("DebugExecutor", "StepTurns", "debugging")
 
 log = logging.getLogger("flowyml.debug")
 
@@ -78,13 +79,23 @@ class DebugExecutor:
         return value
 
 
-def log_event(event: Any) -> None:
-    """Log one event of a debug run (``on_event`` of such runs)."""
-    log.debug("%s", event)
+@contextlib.contextmanager
+def debugging(
+    executor: Executor | None, on_event: Callable[[Any], Any] | None
+) -> Iterator[tuple[Executor, Callable[[Any], Any]]]:
+    """For a debug run: the executor (a :class:`DebugExecutor` unless one is given) and an
+    ``on_event`` that also logs every event; ``flowyml.debug`` is shown meanwhile."""
+
+    def logged(event: Any) -> Any:
+        log.debug("%s", event)
+        return None if on_event is None else on_event(event)
+
+    with _shown():
+        yield (DebugExecutor() if executor is None else executor), logged
 
 
 @contextlib.contextmanager
-def verbose() -> Iterator[None]:
+def _shown() -> Iterator[None]:
     """Show ``flowyml.debug`` records on stderr for the run, unless logging is set up
     to show them already; undone afterwards."""
     if log.isEnabledFor(logging.DEBUG) and log.hasHandlers():

@@ -17,7 +17,7 @@ from ..errors import NotFoundError, RunExistsError
 from ..events import Event
 from ..storage._fingerprint import fingerprint_of
 from ._core import Snapshot
-from ._debug import DebugExecutor, log_event, verbose
+from ._debug import debugging
 from ._persist import precompute_constant_keys
 from ._runner import Runner
 from ._runtime import Runtime, active_runtime
@@ -51,13 +51,9 @@ async def launch(
 ) -> PipelineResult:
     """Run ``pipeline`` with ``params`` (see :meth:`Pipeline.arun` for the options)."""
     persist = pipeline.persist if persist is None else persist
-    if executor is None:
-        executor = DebugExecutor() if debug else pipeline.executor
-    if debug:
-        on_event = log_event if on_event is None else _also_logged(on_event)
     async with AsyncExitStack() as stack:
         if debug:
-            stack.enter_context(verbose())
+            executor, on_event = stack.enter_context(debugging(executor, on_event))
         rt: Runtime | None = runtime
         opening: Runtime | None = None  # stores this run opens (and closes) itself
         if rt is None and (persist or resume_from is not None):
@@ -110,21 +106,13 @@ async def launch(
             on_event=on_event,
             resumed=resumed,
             resume_from=resume_from,
-            executor=executor,
+            executor=executor if executor is not None else pipeline.executor,
             background=register,
             snapshot=snapshot,
             debug=debug,
         )
         return await runner.run()
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _also_logged(on_event: Callable[[Event], Any]) -> Callable[[Event], Any]:
-    def both(event: Event) -> Any:
-        log_event(event)
-        return on_event(event)
-
-    return both
 
 
 async def _alongside(
