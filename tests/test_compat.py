@@ -438,3 +438,60 @@ def test_core_paths_re_export_the_same_objects_and_hold_no_logic() -> None:
         tree = ast.parse(pathlib.Path(str(module.__file__)).read_text())
         kinds = {type(node).__name__ for node in tree.body}
         assert kinds <= {"Expr", "ImportFrom", "Assign"}, (module.__name__, kinds)
+
+
+def test_debug_runs_finish_through_skips_failures_and_maps() -> None:
+    order: list[str] = []
+
+    @step(outputs=["data/items"])
+    def items() -> list[int]:
+        order.append("items")
+        return [1, 2, 3]
+
+    @step(inputs=["data/items"], outputs=["data/doubled"], map_over="data/items")
+    def double(x: int) -> int:
+        order.append(f"double {x}")
+        return 2 * x
+
+    @step(outputs=["data/never"], condition=lambda enabled: enabled)
+    def gated(enabled: bool) -> int:
+        order.append("gated")
+        return 1
+
+    @step(inputs=["data/never"], outputs=["data/after"])
+    def after(x: int) -> int:  # skipped with ``gated``
+        order.append("after")
+        return x
+
+    @step(outputs=["data/broken"])
+    def broken() -> int:
+        order.append("broken")
+        raise ValueError("no")
+
+    @step(inputs=["data/doubled"], outputs=["data/total"])
+    async def total(xs: list[int]) -> int:
+        order.append("total")
+        return sum(xs)
+
+    p = Pipeline("debug_mixed", context=context(enabled=False))
+    for s in (items, double, gated, after, broken, total):
+        p.add_step(s)
+    result = p.run(debug=True)
+    assert result.status == "failed" and result.outputs["data/total"] == 12
+    assert order == ["items", "double 1", "double 2", "double 3", "broken", "total"]
+    assert {n: r.status for n, r in result.step_results.items() if "[" not in n} == {
+        "items": "succeeded",
+        "double": "succeeded",
+        "gated": "skipped",
+        "after": "skipped",
+        "broken": "failed",
+        "total": "succeeded",
+    }
+
+    # cache_stats counts map elements one by one (the mapped step itself is no lookup);
+    # a failed step is a miss.
+    order.clear()
+    p.run()
+    assert order == ["broken"]
+    stats = p.cache_stats()
+    assert (stats["hits"], stats["misses"]) == (5, 1)  # items, 3 elements, total; broken
