@@ -47,6 +47,9 @@ class Pipeline(PipelineSpec):
         sync steps in threads); e.g. :class:`~flowyml.execution.DaskExecutor`
     """
 
+    #: (hits, misses, run id) of the last finished run; see :meth:`cache_stats`
+    _last_cache: tuple[int, int, str | None] = (0, 0, None)
+
     def _takes(self) -> dict[str, str]:
         """Every name a run parameter can have (traced once per definition)."""
         if self._names is None:
@@ -104,6 +107,7 @@ class Pipeline(PipelineSpec):
         runtime: Runtime | None = None,
         params: Mapping[str, Any] | None = None,
         executor: Executor | None = None,
+        debug: bool = False,
         **kwargs: Any,
     ) -> PipelineResult:
         """Run the pipeline and return its result (always a coroutine).
@@ -117,6 +121,10 @@ class Pipeline(PipelineSpec):
         :param runtime: an open :class:`~flowyml.Runtime` to use (shares connections)
         :param executor: run step functions there instead (e.g. a ``DaskExecutor``)
         :param params: run parameters as a mapping (for names that clash with these options)
+        :param debug: a debugging aid: run one step at a time in the DAG's order (its
+            definition order where dependencies allow), sync steps on the event loop's
+            thread (so ``breakpoint()`` works), and log every call and event to
+            ``flowyml.debug`` (shown on stderr unless logging is set up); see docs/migrating.md
         :param kwargs: run parameters; they win over the pipeline's context
         """
         from .execution._launch import launch
@@ -131,9 +139,10 @@ class Pipeline(PipelineSpec):
             "runtime": runtime,
             "params": params,
             "executor": executor,
+            "debug": debug,
         }
         self._check_call(options, kwargs)
-        return await launch(
+        result = await launch(
             self,
             {**(params or {}), **kwargs},
             run_id=run_id,
@@ -144,7 +153,29 @@ class Pipeline(PipelineSpec):
             on_event=on_event,
             runtime=runtime,
             executor=executor,
+            debug=debug,
         )
+        cache_on = self.enable_cache if enable_cache is None else enable_cache
+        persists = self.persist if persist is None else persist
+        self._last_cache = _cache_counts(self, result, cache_on and persists)
+        return result
+
+    def cache_stats(self) -> dict[str, Any]:
+        """Cache hits and misses of this pipeline's last finished run (in this process).
+
+        ``hits`` counts the steps (and map elements) taken from the cache, ``misses``
+        those that could have been and ran instead; ``hit_rate`` is hits / (hits +
+        misses), 0.0 when nothing was looked up.  Steps with ``cache=False`` count as
+        neither, as do all steps of a run with caching off or ``persist=False``.
+        """
+        hits, misses, run_id = self._last_cache
+        looked_up = hits + misses
+        return {
+            "hits": hits,
+            "misses": misses,
+            "hit_rate": hits / looked_up if looked_up else 0.0,
+            "run_id": run_id,
+        }
 
     def resume(self, run_id: str, **params: Any) -> Any:
         """Re-run only the steps of ``run_id`` that did not succeed (dispatches like ``run``)."""
@@ -177,6 +208,29 @@ class Pipeline(PipelineSpec):
         given = {k: v for k, v in kwargs.items() if k not in RUN_OPTIONS}
         self._check_call(options, given)
         return RunStream(self.arun, kwargs)
+
+
+def _cache_counts(
+    pipeline: Pipeline, result: PipelineResult, cache_on: bool
+) -> tuple[int, int, str | None]:
+    """(hits, misses, run id) of ``result``: see :meth:`Pipeline.cache_stats`."""
+    if not cache_on:
+        return 0, 0, result.run_id
+    whole: set[str] = set()
+    mapped: set[str] = set()  # their elements are looked up one by one
+    for node in pipeline.steps:
+        if node.step.cache and node.step.persist:
+            (whole if node.map_param is None else mapped).add(node.name)
+    hits = misses = 0
+    for name, r in result.step_results.items():
+        base, element, _ = name.partition("[")
+        if name not in whole and not (element and base in mapped):
+            continue
+        if r.status == "cached" and result.resumed_from is None:
+            hits += 1
+        elif r.attempts:
+            misses += 1
+    return hits, misses, result.run_id
 
 
 @overload

@@ -31,6 +31,7 @@ RUN_OPTIONS = frozenset(
         "params",
         "enable_cache",
         "executor",
+        "debug",
     }
 )
 
@@ -85,7 +86,7 @@ def _option_problem(name: str, value: Any) -> tuple[type[Exception], str] | None
             return TypeError, f"run option {name}= must be {_STRINGS[name]}, got {got}"
         if not value:
             return ValueError, f"run option {name}= must be {_STRINGS[name]}, got ''"
-    elif name in ("persist", "enable_cache"):
+    elif name in ("persist", "enable_cache", "debug"):
         if not isinstance(value, bool):
             return TypeError, f"run option {name}= must be True or False, got {value!r}"
     elif name == "on_event":

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 from collections.abc import Mapping
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 __all__ = ("Asset", "Dataset", "Metrics", "Model")
 
@@ -39,6 +39,34 @@ class Asset(Generic[T]):
         self.value = value
         self.name = name
         self.metadata: dict[str, Any] = dict(metadata or {})
+
+    @classmethod
+    def create(
+        cls,
+        data: Any = None,
+        *,
+        name: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        **more: Any,
+    ) -> Self:
+        """Build an asset the keyword way: ``Dataset.create(data=rows, name="train", split=0.8)``.
+
+        :param data: the wrapped value (the constructor's ``value``)
+        :param name: an optional display name
+        :param properties: metadata recorded with the artifact
+        :param more: more metadata, by keyword (merged over ``properties``)
+        """
+        return cls(data, name=name, metadata={**(properties or {}), **more})
+
+    @property
+    def data(self) -> T:
+        """The wrapped value (the same object as :attr:`value`)."""
+        return self.value
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        """The user metadata recorded with the artifact (the same dict as :attr:`metadata`)."""
+        return self.metadata
 
     def describe(self) -> dict[str, Any]:
         """Metadata derived from the value (override in subclasses)."""
@@ -116,6 +144,29 @@ class Model(Asset[T]):
     kind = "model"
     __slots__ = ()
 
+    @classmethod
+    def create(
+        cls,
+        data: Any = None,
+        *,
+        name: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        trained_on: Asset[Any] | str | None = None,
+        **more: Any,
+    ) -> Self:
+        """Build a model asset; ``trained_on`` (a dataset asset or its name) is recorded
+        as the ``trained_on`` metadata entry.
+
+        The recorded lineage of a run comes from its artifacts (which step read what);
+        ``trained_on`` is a label shown with the model, not a link the engine follows.
+
+        :raises TypeError: when ``trained_on`` is neither an asset nor a string
+        """
+        extra = dict(more)
+        if trained_on is not None:
+            extra["trained_on"] = _label(trained_on)
+        return super().create(data, name=name, properties=properties, **extra)
+
     def describe(self) -> dict[str, Any]:
         """``framework`` (the value's top-level package) and ``parameters`` when countable."""
         v: Any = self.value
@@ -152,12 +203,45 @@ class Metrics(Asset[dict[str, float]]):
             clean[k] = float(x) if not isinstance(x, int) else x
         super().__init__(clean, name=name, metadata=metadata)
 
+    @classmethod
+    def create(
+        cls,
+        data: Mapping[str, float] | None = None,
+        *,
+        name: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        **values: float,
+    ) -> Self:
+        """Build metrics from a mapping and/or keywords: ``Metrics.create(accuracy=0.93)``.
+
+        :param data: metric name -> number
+        :param metrics: more metrics (the same as ``data``)
+        :param values: more metrics, by keyword
+        :param properties: metadata recorded with the artifact (``metadata`` is merged in)
+        :raises TypeError: naming the metric whose value is not a number
+        """
+        merged: dict[str, float] = {**(data or {}), **(metrics or {}), **values}
+        return cls(merged, name=name, metadata={**(properties or {}), **(metadata or {})})
+
     def describe(self) -> dict[str, Any]:
         """The metrics themselves."""
         return {"metrics": dict(self.value)}
 
     def __getitem__(self, key: str) -> float:
         return self.value[key]
+
+
+def _label(asset: object) -> str:
+    """How ``trained_on`` is recorded: an asset's name (else its kind), or the string."""
+    if isinstance(asset, Asset):
+        return asset.name or asset.kind
+    if isinstance(asset, str):
+        return asset
+    raise TypeError(
+        f"Model.create: trained_on must be an asset or a name, got {type(asset).__name__}"
+    )
 
 
 def _qualname(cls: type) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import RunFailedError
@@ -61,6 +62,12 @@ class StepResult:
         return self.status in ("succeeded", "cached")
 
     @property
+    def skipped(self) -> bool:
+        """``True`` if the step did not run: its condition was false, an upstream step was
+        skipped or failed, or ``fail_fast`` stopped it (see ``skip_reason``)."""
+        return self.status == "skipped"
+
+    @property
     def output(self) -> Any:
         """The value of the step's only output (``ValueError`` if it has several)."""
         if len(self.outputs) != 1:
@@ -105,6 +112,16 @@ class PipelineResult:
     def success(self) -> bool:
         """``True`` when the run succeeded."""
         return self.status == "succeeded"
+
+    @property
+    def start_time(self) -> datetime:
+        """When the run started, as a timezone-aware UTC datetime."""
+        return datetime.fromtimestamp(self.started_at, tz=UTC)
+
+    @property
+    def end_time(self) -> datetime:
+        """When the run finished (its start plus ``duration_seconds``), in UTC."""
+        return self.start_time + timedelta(seconds=self.duration_seconds)
 
     def __getitem__(self, name: str) -> Any:
         """The value of output ``name`` (``KeyError`` naming the known outputs otherwise)."""

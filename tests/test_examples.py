@@ -40,3 +40,12 @@ def test_crawl_shares_one_client_across_the_map(tmp_path: Path) -> None:
     env = {**os.environ, "FLOWYML_HOME": str(tmp_path)}
     out = run_python(str(ROOT / "examples" / "crawl.py"), "500", env=env)
     assert "crawled 500 pages" in out and "through one client" in out
+
+
+def test_published_style_runs_unchanged_then_hits_the_cache(tmp_path: Path) -> None:
+    first = run("published_style.py", tmp_path)
+    assert "(4 succeeded)" in first and "cache: 0 hits, 3 misses (0%)" in first
+    assert "model: slope=3.000 trained on train" in first
+    second = run("published_style.py", tmp_path)
+    assert "(3 cached, 1 succeeded)" in second and "cache: 3 hits, 0 misses (100%)" in second
+    assert "metrics: {'max_error': 0.0, 'rows': 200}" in second

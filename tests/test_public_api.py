@@ -36,6 +36,8 @@ MAY_IMPORT = {
     "client": LEAF | {"storage"},
     "_options": LEAF | {"definition", "execution"},
     "_api": LEAF | {"definition", "compile", "execution", "_options"},
+    # the published flowyml's import paths: re-exports at the facade's level
+    "core": LEAF | {"definition", "_api"},
     "server": LEAF | {"definition", "compile", "storage", "execution", "_api", "client"},
     "cli": LEAF | {"definition", "compile", "storage", "execution", "_api", "client", "server"},
 }

@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from ..errors import StepDefinitionError
+from ._caching import cache_strategy
 from ._params import analyse
 
 if TYPE_CHECKING:
@@ -21,13 +22,19 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 _NAME = re.compile(r"^[A-Za-z_][\w\-.\[\]]*$")
+#: output and input names may be namespaced with ``/`` (``data/raw``): one or more valid
+#: names joined by single slashes
+_PATH = re.compile(r"^[A-Za-z_][\w\-.\[\]]*(/[A-Za-z_][\w\-.\[\]]*)*$")
 
 
 def _check_name(kind: str, value: object, step: str) -> str:
-    """``value`` if it is a valid name."""
-    if not isinstance(value, str) or not _NAME.match(value):
+    """``value`` if it is a valid name (outputs and inputs may contain ``/``)."""
+    pattern = _NAME if kind == "name" else _PATH
+    if not isinstance(value, str) or not pattern.match(value):
+        slash = "" if kind == "name" else "; '/' joins such names, as in 'data/raw'"
         raise StepDefinitionError(
-            f"step {step!r}: {kind} {value!r} is not a valid name (letters, digits, '_', '-', '.')"
+            f"step {step!r}: {kind} {value!r} is not a valid name (letters, digits, '_', "
+            f"'-', '.'{slash})"
         )
     return value
 
@@ -57,9 +64,7 @@ def _check_options(step: str, options: Mapping[str, Any]) -> None:
     timeout = options["timeout"]
     if timeout is not None and timeout <= 0:
         raise StepDefinitionError(f"step {step!r}: timeout must be > 0 seconds")
-    cache = options["cache"]
-    if not isinstance(cache, bool):
-        raise StepDefinitionError(f"step {step!r}: cache must be True or False, got {cache!r}")
+    cache_strategy(step, options["cache"])
     condition = options["condition"]
     if condition is not None and not callable(condition):
         raise StepDefinitionError(f"step {step!r}: condition must be callable")
@@ -93,6 +98,7 @@ class Step(Generic[P, R]):
         "asset_params",
         "backoff",
         "cache",
+        "cache_by",
         "capture_output",
         "condition",
         "context_params",
@@ -121,7 +127,7 @@ class Step(Generic[P, R]):
         name: str | None = None,
         inputs: Sequence[str] | Mapping[str, str] | None = None,
         outputs: Sequence[str] | None = None,
-        cache: bool = True,
+        cache: bool | str | Callable[..., Any] = True,
         retries: int = 0,
         retry_delay: float = 0.0,
         backoff: float = 2.0,
@@ -163,7 +169,11 @@ class Step(Generic[P, R]):
         )
         self.max_log_lines = max_log_lines
         self.capture_output = bool(capture_output)
-        self.cache = cache
+        strategy = cache_strategy(self.name, cache)
+        #: whether the step may come from the cache
+        self.cache: bool = strategy is not None
+        #: how its cache key is made: ``"code_hash"``, ``"input_hash"`` or a key function
+        self.cache_by: str | Callable[..., Any] = strategy or "code_hash"
         self.retries = retries
         self.retry_delay = float(retry_delay)
         self.backoff = float(backoff)
@@ -224,6 +234,7 @@ class Step(Generic[P, R]):
         """The step's options as plain data (for the DAG view and cache keys)."""
         return {
             "cache": self.cache,
+            "cache_by": self.cache_by if isinstance(self.cache_by, str) else "function",
             "retries": self.retries,
             "retry_delay": self.retry_delay,
             "backoff": self.backoff,
@@ -241,7 +252,7 @@ class Step(Generic[P, R]):
             "inputs": self.input_map,
             "outputs": None if self.outputs == (self.name,) else self.outputs,
             "tags": self.tags,
-            "cache": self.cache,
+            "cache": self.cache_by if self.cache else False,
             "retries": self.retries,
             "retry_delay": self.retry_delay,
             "backoff": self.backoff,
@@ -314,7 +325,7 @@ def step(
     name: str | None = None,
     inputs: Sequence[str] | Mapping[str, str] | None = None,
     outputs: Sequence[str] | None = None,
-    cache: bool = True,
+    cache: bool | str | Callable[..., Any] = True,
     retries: int = 0,
     retry_delay: float = 0.0,
     backoff: float = 2.0,
@@ -340,8 +351,18 @@ def step(
     :param inputs: upstream output names feeding parameters (by name, then in order), or a
         ``{parameter: output}`` mapping
     :param outputs: output names; several outputs unpack a returned tuple
-    :param cache: allow cache hits for this step (``True`` or ``False``; anything else
-        raises :class:`~flowyml.errors.StepDefinitionError`)
+    :param cache: how the step is cached (docs/migrating.md, "Cache strategies"):
+
+        * ``True`` or ``"code_hash"`` (the default): reused while its code, parameters
+          and inputs are unchanged;
+        * ``"input_hash"``: reused while its parameters and inputs are unchanged, even
+          after its code changed;
+        * a function ``(inputs, params) -> key``: reused while its code and the returned
+          key are unchanged (it receives the step's upstream values and its parameters,
+          by parameter name, in a worker thread; ``None`` means "do not cache this time");
+        * ``False``: always runs.
+
+        Anything else raises :class:`~flowyml.errors.StepDefinitionError` naming the step.
     :param retries: extra attempts after a failure
     :param retry_delay: seconds before the first retry
     :param backoff: factor applied to the delay after each retry (with jitter)

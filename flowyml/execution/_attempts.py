@@ -90,7 +90,7 @@ class StepCalls:
         store = self.persistence
         cache_key: str | None = None
         if store is not None:
-            cache_key = store.cache_key(node, kwargs)
+            cache_key = await store.key_for(node, kwargs)
             if cache_key is not None and await self._from_cache(node, cache_key, inputs):
                 return r.outputs
             if self.state.lazy:

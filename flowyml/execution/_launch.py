@@ -17,6 +17,7 @@ from ..errors import NotFoundError, RunExistsError
 from ..events import Event
 from ..storage._fingerprint import fingerprint_of
 from ._core import Snapshot
+from ._debug import debugging
 from ._persist import precompute_constant_keys
 from ._runner import Runner
 from ._runtime import Runtime, active_runtime
@@ -46,10 +47,13 @@ async def launch(
     runtime: Runtime | None = None,
     resume_from: str | None = None,
     executor: Executor | None = None,
+    debug: bool = False,
 ) -> PipelineResult:
     """Run ``pipeline`` with ``params`` (see :meth:`Pipeline.arun` for the options)."""
     persist = pipeline.persist if persist is None else persist
     async with AsyncExitStack() as stack:
+        if debug:
+            executor, on_event = stack.enter_context(debugging(executor, on_event))
         rt: Runtime | None = runtime
         opening: Runtime | None = None  # stores this run opens (and closes) itself
         if rt is None and (persist or resume_from is not None):
@@ -96,7 +100,7 @@ async def launch(
             runtime=rt,
             enable_cache=cache_on,
             cache_expiry=pipeline.cache_expiry,
-            max_concurrency=pipeline.max_concurrency,
+            max_concurrency=1 if debug else pipeline.max_concurrency,
             max_threads=pipeline.max_threads,
             fail_fast=pipeline.fail_fast,
             on_event=on_event,
@@ -105,6 +109,7 @@ async def launch(
             executor=executor if executor is not None else pipeline.executor,
             background=register,
             snapshot=snapshot,
+            debug=debug,
         )
         return await runner.run()
     raise AssertionError("unreachable")  # pragma: no cover

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+
+import anyio
 
 from ..assets import Asset
 from ..definition._params import Const, FromOutput, FromParam
@@ -74,6 +76,17 @@ class Persistence:
         except Exception as exc:
             log.debug("step %r is not cached: %s", node.name, exc)
             return None
+
+    async def key_for(self, node: Any, kwargs: dict[str, Any]) -> str | None:
+        """:meth:`cache_key`, or for a step cached by a key function (``@step(cache=fn)``)
+        the key made from what the function returns (called in a worker thread, with the
+        step's inputs loaded)."""
+        by = node.step.cache_by
+        if isinstance(by, str) or not (self.cache_on and node.step.cache and node.step.persist):
+            return self.cache_key(node, kwargs)
+        if self.state.lazy:
+            await self.realize(node, kwargs)
+        return await anyio.to_thread.run_sync(_custom_key, node, kwargs, by)
 
     async def lookup(self, step: str, key: str) -> tuple[str, Mapping[str, ArtifactRecord]] | None:
         """A cache lookup, answered from the run-start snapshot when it can be."""
@@ -237,6 +250,36 @@ class Persistence:
 _constant_keys: weakref.WeakKeyDictionary[Any, tuple[Any, str]] = weakref.WeakKeyDictionary()
 
 
+#: what stands for the code in the keys of ``cache="input_hash"`` steps (never a sha256)
+_ANY_CODE = "input_hash"
+
+
+def _code(step: Any) -> str:
+    return _ANY_CODE if step.cache_by == _ANY_CODE else fingerprint_of(step)
+
+
+def _custom_key(node: Any, kwargs: Mapping[str, Any], by: Callable[..., Any]) -> str | None:
+    """The key of a step cached by a key function: its code and what ``by`` returns for
+    its inputs and parameters (``None`` from ``by``, or an error, means "run it")."""
+    inputs: dict[str, Any] = {}
+    params: dict[str, Any] = {}
+    for param, b in node.bindings:
+        if isinstance(b, FromOutput) or param == node.map_param:
+            inputs[param] = kwargs[param]
+        elif isinstance(b, FromParam | Const) and not isinstance(kwargs[param], Shared):
+            params[param] = kwargs[param]
+    step = node.step
+    try:
+        made = by(inputs, params)
+        if made is None:
+            return None
+        custom = {"key": keys.hash_value(made)}
+    except Exception as exc:
+        log.warning("step %r is not cached: its cache function failed: %r", node.name, exc)
+        return None
+    return keys.step_cache_key(fingerprint_of(step), step.name, step.outputs, custom, {})
+
+
 def _cache_key(node: Any, kwargs: Mapping[str, Any], refs: Mapping[str, ArtifactRef]) -> str:
     step = node.step
     whole = node.map_param is None  # not an element of a mapped step
@@ -256,7 +299,7 @@ def _cache_key(node: Any, kwargs: Mapping[str, Any], refs: Mapping[str, Artifact
     if not whole:  # an element: keyed by its item, not the whole list
         input_hashes.pop(node.map_param, None)
         params[node.map_param] = keys.hash_value(kwargs[node.map_param])
-    key = keys.step_cache_key(fingerprint_of(step), step.name, step.outputs, params, input_hashes)
+    key = keys.step_cache_key(_code(step), step.name, step.outputs, params, input_hashes)
     if whole and not params and not input_hashes:
         _constant_keys[step] = (node.bindings, key)
     return key
@@ -273,9 +316,11 @@ def precompute_constant_keys(dag: Dag) -> None:
         step = node.step
         if node.map_param is not None or not (step.cache and step.persist):
             continue
+        if not isinstance(step.cache_by, str):
+            continue  # keyed by the user's function, at run time
         if any(isinstance(b, FromOutput | FromParam | Const) for _, b in node.bindings):
             continue
         known = _constant_keys.get(step)
         if known is None or known[0] is not node.bindings:
-            key = keys.step_cache_key(fingerprint_of(step), step.name, step.outputs, {}, {})
+            key = keys.step_cache_key(_code(step), step.name, step.outputs, {}, {})
             _constant_keys[step] = (node.bindings, key)

@@ -31,6 +31,7 @@ from ..results import PipelineResult, StepResult
 from ._attempts import StepCalls
 from ._callbacks import EventCallback
 from ._core import FAILED, OK, PARTIAL, SKIP, TERMINAL, RunState, Snapshot
+from ._debug import StepTurns
 from ._events import RunEvents, run_started
 from ._inputs import condition_holds, optional_consumers, resolve
 from ._mapping import Mapper
@@ -76,6 +77,7 @@ class Runner:
         executor: Executor | None = None,
         background: Callable[[], Awaitable[None]] | None = None,
         snapshot: Snapshot | None = None,
+        debug: bool = False,
     ) -> None:
         self.dag = dag
         self.params = dict(params)
@@ -90,6 +92,8 @@ class Runner:
         if background is None:
             self._background_done.set()
         self.state = RunState(dag)
+        #: ``debug=True``: one step at a time, in the DAG's order (see _debug)
+        self._turns = StepTurns(self.state.by_pos) if debug else None
         self._callback = EventCallback(on_event) if on_event is not None else None
         self._writer: EventWriter | None = None
         if runtime is not None:
@@ -332,6 +336,12 @@ class Runner:
             self._starter.start(self._run_step, self._nodes(positions))
 
     async def _run_step(self, node: DagNode) -> None:
+        if self._turns is None:
+            return await self._guarded(node)
+        async with self._turns.turn(node.index):
+            await self._guarded(node)
+
+    async def _guarded(self, node: DagNode) -> None:
         """A step's task.  Nothing escapes it but the run's own cancellation: whatever
         else goes wrong becomes this step's failure, or stops the run (``BaseException``)."""
         guard = CancelGuard()

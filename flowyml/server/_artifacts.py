@@ -36,7 +36,7 @@ CHUNK = 256 * 1024
 
 def _filename(record: ArtifactRecord) -> str:
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in record.name) or "artifact"
-    return f"attachment; filename=\"{safe}\"; filename*=UTF-8''{quote(record.name)}"
+    return f"attachment; filename=\"{safe}\"; filename*=UTF-8''{quote(record.name, safe='')}"
 
 
 async def artifact(server: FlowymlServer, artifact_id: str) -> ArtifactRecord:

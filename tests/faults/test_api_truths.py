@@ -232,8 +232,9 @@ def test_assets_obey_the_eq_hash_contract() -> None:
 
 
 @pytest.mark.parametrize("bad", ["yes", 1, None, "false"])
-def test_cache_accepts_only_true_or_false(bad: Any) -> None:
-    with pytest.raises(StepDefinitionError, match=r"step 'value': cache must be True or False"):
+def test_cache_accepts_only_known_strategies(bad: Any) -> None:
+    refused = r"step 'value': (unknown cache strategy|cache must be True, False, 'code_hash')"
+    with pytest.raises(StepDefinitionError, match=refused):
         step(cache=bad)(value.fn)
     assert step(cache=False)(value.fn).cache is False
 
