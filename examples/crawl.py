@@ -58,7 +58,8 @@ async def main(n: int) -> None:
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
     app = Starlette(routes=[Route("/page/{i:int}", page)])
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", backlog=2048))
+    config = uvicorn.Config(app, log_level="warning", backlog=2048, timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
     async with anyio.create_task_group() as tg:
         tg.start_soon(lambda: server.serve(sockets=[sock]))
         while not server.started:

@@ -28,7 +28,8 @@ async def data_server() -> AsyncIterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", backlog=1024))
+    config = uvicorn.Config(app, log_level="warning", backlog=1024, timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
     async with anyio.create_task_group() as tg:
         tg.start_soon(lambda: server.serve(sockets=[sock]))
         with anyio.fail_after(10):
@@ -37,7 +38,7 @@ async def data_server() -> AsyncIterator[str]:
         try:
             yield f"http://127.0.0.1:{sock.getsockname()[1]}"
         finally:
-            server.should_exit = True
+            server.should_exit = True  # it stops within its 2 s graceful-shutdown bound
 
 
 class Counted:
