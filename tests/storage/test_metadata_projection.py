@@ -21,11 +21,10 @@ from flowyml.events import (
 )
 from flowyml.storage.metadata import MemoryMetadataStore
 from flowyml.storage.metadata._dialect import MYSQL, POSTGRES, SQLITE
+from flowyml.storage.metadata._plan import plan, touched_runs
 from flowyml.storage.metadata._projection import (
     UpsertStep,
-    plan,
     project,
-    touched_runs,
 )
 from flowyml.testing.metadata_suite import artifact_ref
 

@@ -29,6 +29,7 @@ from .._records import (
 )
 from ._base import StoreBase
 from ._logrows import log_record, log_rows
+from ._plan import touched_runs
 from ._projection import (
     RUN_COLUMNS,
     STEP_COLUMNS,
@@ -42,7 +43,6 @@ from ._projection import (
     UpsertLineage,
     UpsertStep,
     project,
-    touched_runs,
 )
 from ._rows import RUN_FIELDS, STEP_FIELDS, artifact_record, event_record, run_record, step_record
 

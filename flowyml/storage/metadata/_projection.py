@@ -9,7 +9,7 @@ step the ``run_started`` event did not list still gets a row.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, Literal
 
 import msgspec
@@ -44,10 +44,8 @@ __all__ = (
     "UpsertLineage",
     "UpsertStep",
     "event_tag",
-    "plan",
     "project",
     "runs_needing_pipeline",
-    "touched_runs",
 )
 
 RUN_COLUMNS: Final = (
@@ -285,190 +283,135 @@ def project(events: Sequence[Event], pipelines: Mapping[str, str]) -> list[Op]:
     :param pipelines: pipeline name of runs whose ``run_started`` is not in this batch
         (needed for cache entries); runs started in the batch are looked up in it
     """
-    names: dict[str, str] = {}
+    names = dict(pipelines)
     ops: list[Op] = []
-    for ev in events:  # exact types: events are final
-        run_id = ev.run_id
-        if type(ev) is RunStarted:
-            names[run_id] = ev.pipeline
-            ops.append(
-                InsertRun(
-                    (
-                        run_id,
-                        ev.pipeline,
-                        "running",
-                        _dumps(ev.params),
-                        ev.ts,
-                        ev.pid,
-                        ev.host,
-                        ev.resumed_from,
-                        len(ev.steps),
-                    )
-                )
-            )
-            ops.extend(
-                UpsertStep("pending", _step_row(run_id, name, pos=pos, status="pending"))
-                for pos, name in enumerate(ev.steps)
-            )
-        elif type(ev) is StepStarted:
-            row = _step_row(
-                run_id,
-                ev.step,
-                status="running",
-                attempts=ev.attempt,
-                started_at=ev.ts,
-                inputs=_dumps(ev.inputs),
-                cache_key=ev.cache_key,
-            )
-            ops.append(UpsertStep("step_started", row))
-            ops.extend(
-                UpsertLineage((run_id, ev.step, param, aid)) for param, aid in ev.inputs.items()
-            )
-        elif type(ev) is StepRetrying:
-            row = _step_row(run_id, ev.step, status="retrying", attempts=ev.attempt, error=ev.error)
-            ops.append(UpsertStep("step_retrying", row))
-        elif type(ev) is StepSucceeded:
-            ops.extend(
-                InsertArtifact(_artifact_row(ref, run_id, ev.step, ev.ts))
-                for ref in ev.outputs.values()
-            )
-            outputs = _dumps({name: ref.id for name, ref in ev.outputs.items()})
-            row = _step_row(
-                run_id,
-                ev.step,
-                status="succeeded",
-                attempts=ev.attempt,
-                started_at=ev.ts - ev.duration,
-                finished_at=ev.ts,
-                duration=ev.duration,
-                outputs=outputs,
-                cache_key=ev.cache_key,
-            )
-            ops.append(UpsertStep("step_succeeded", row))
-            if ev.cache_key:
-                pipeline = names.get(run_id) or pipelines.get(run_id, "")
-                ops.append(InsertCache((ev.cache_key, run_id, ev.step, pipeline, outputs, ev.ts)))
-        elif type(ev) is StepCached:
-            producer = ev.source_run_id or run_id
-            ops.extend(
-                InsertArtifact(_artifact_row(ref, producer, ev.step, ev.ts))
-                for ref in ev.outputs.values()
-            )
-            row = _step_row(
-                run_id,
-                ev.step,
-                status="cached",
-                attempts=ev.attempt,
-                started_at=ev.ts,
-                finished_at=ev.ts,
-                duration=0.0,
-                outputs=_dumps({name: ref.id for name, ref in ev.outputs.items()}),
-                cache_key=ev.cache_key or None,
-                cached_from=ev.source_run_id,
-                inputs=_dumps(ev.inputs) if ev.inputs else None,
-            )
-            ops.append(UpsertStep("step_cached", row))
-            ops.extend(
-                UpsertLineage((run_id, ev.step, param, aid)) for param, aid in ev.inputs.items()
-            )
-        elif type(ev) is StepFailed:
-            row = _step_row(
-                run_id,
-                ev.step,
-                status="failed",
-                attempts=ev.attempt,
-                started_at=ev.ts - ev.duration,
-                finished_at=ev.ts,
-                duration=ev.duration,
-                error=ev.error,
-                error_type=ev.error_type,
-                traceback=ev.traceback,
-            )
-            ops.append(UpsertStep("step_failed", row))
-        elif type(ev) is StepSkipped:
-            row = _step_row(run_id, ev.step, status="skipped", error=ev.reason, finished_at=ev.ts)
-            ops.append(UpsertStep("step_skipped", row))
-        elif type(ev) is RunFinished:
-            ops.append(FinishRun(run_id, ev.status, ev.ts, ev.duration, ev.error))
-            ops.append(CloseSteps(run_id, _CLOSE_STATUS.get(ev.status, "skipped")))
+    for ev in events:
+        if isinstance(ev, RunStarted):
+            names[ev.run_id] = ev.pipeline
+        rule = _RULES.get(type(ev))
+        if rule is not None:
+            ops.extend(rule(ev, names))
     return ops
 
 
-def touched_runs(ops: Iterable[Op]) -> list[str]:
-    """Runs whose step counters may have changed (in first-seen order)."""
-    seen: dict[str, None] = {}
-    for op in ops:
-        kind = type(op)
-        if kind is UpsertStep:
-            seen[op.row[0]] = None  # type: ignore[union-attr]
-        elif kind is CloseSteps:
-            seen[op.run_id] = None  # type: ignore[union-attr]
-    return list(seen)
+def _run_started(ev: RunStarted, names: Mapping[str, str]) -> Iterator[Op]:
+    run_id = ev.run_id
+    params = _dumps(ev.params)
+    yield InsertRun(
+        (
+            run_id,
+            ev.pipeline,
+            "running",
+            params,
+            ev.ts,
+            ev.pid,
+            ev.host,
+            ev.resumed_from,
+            len(ev.steps),
+        )
+    )
+    for pos, name in enumerate(ev.steps):
+        yield UpsertStep("pending", _step_row(run_id, name, pos=pos, status="pending"))
 
 
-def plan(ops: Sequence[Op]) -> list[tuple[Hashable, list[Op]]]:
-    """Group ``ops`` into ``(statement key, ops)`` batches that give the same result in order.
-
-    An operation joins the latest batch of its statement when nothing it conflicts with
-    happened in or after that batch; otherwise it starts a new batch.  Conflicts: two
-    operations on the same row; a step upsert and a write of its run's row (insert,
-    finish); a step upsert and the closing of all its run's steps.  A typical batch of
-    step events thus becomes one ``executemany`` per statement instead of one call per
-    row.  Step upserts use their event tag as statement key.
-    """
-    groups: list[tuple[Hashable, list[Op]]] = []
-    latest: dict[Hashable, int] = {}
-    # Batch index of the last write (w) and last read (r) of each kind of row.
-    step_w: dict[tuple[str, str], int] = {}
-    run_w: dict[str, int] = {}
-    run_r: dict[str, int] = {}
-    steps_w: dict[str, int] = {}
-    steps_r: dict[str, int] = {}
-    row_w: dict[tuple[Any, ...], int] = {}  # artifact, lineage and cache rows
-    for op in ops:
-        kind = type(op)
-        if kind is UpsertStep:
-            key: Hashable = op.kind  # type: ignore[union-attr]
-            run = op.row[0]  # type: ignore[union-attr]
-            step = (run, op.row[1])  # type: ignore[union-attr]
-            floor = max(step_w.get(step, -1), run_w.get(run, -1), steps_w.get(run, -1))
-        elif kind is InsertRun or kind is FinishRun:
-            key = "run" if kind is InsertRun else "finish"
-            run = op.row[0] if kind is InsertRun else op.run_id  # type: ignore[union-attr]
-            floor = max(run_w.get(run, -1), run_r.get(run, -1))
-        elif kind is CloseSteps:
-            key = "close"
-            run = op.run_id  # type: ignore[union-attr]
-            floor = max(steps_w.get(run, -1), steps_r.get(run, -1))
-        else:
-            key = _ROW_KEYS[kind]
-            row = (key, *op.row[: _KEY_WIDTH[kind]])  # type: ignore[union-attr]
-            floor = row_w.get(row, -1)
-        index = latest.get(key, -1)
-        if index <= floor:
-            index = len(groups)
-            groups.append((key, []))
-            latest[key] = index
-        groups[index][1].append(op)
-        if kind is UpsertStep:
-            step_w[step] = index
-            if run_r.get(run, -1) < index:
-                run_r[run] = index
-            if steps_r.get(run, -1) < index:
-                steps_r[run] = index
-        elif kind is CloseSteps:
-            steps_w[run] = index
-        elif key == "run" or key == "finish":
-            run_w[run] = index
-        else:
-            row_w[row] = index
-    return groups
+def _step_started(ev: StepStarted, names: Mapping[str, str]) -> Iterator[Op]:
+    row = _step_row(
+        ev.run_id,
+        ev.step,
+        status="running",
+        attempts=ev.attempt,
+        started_at=ev.ts,
+        inputs=_dumps(ev.inputs),
+        cache_key=ev.cache_key,
+    )
+    yield UpsertStep("step_started", row)
+    for param, aid in ev.inputs.items():
+        yield UpsertLineage((ev.run_id, ev.step, param, aid))
 
 
-#: statement key and key columns of the rows only ever inserted
-_ROW_KEYS: Final[Mapping[type, str]] = {
-    InsertArtifact: "artifact",
-    UpsertLineage: "lineage",
-    InsertCache: "cache",
+def _step_retrying(ev: StepRetrying, names: Mapping[str, str]) -> Iterator[Op]:
+    row = _step_row(ev.run_id, ev.step, status="retrying", attempts=ev.attempt, error=ev.error)
+    yield UpsertStep("step_retrying", row)
+
+
+def _step_succeeded(ev: StepSucceeded, names: Mapping[str, str]) -> Iterator[Op]:
+    for ref in ev.outputs.values():
+        yield InsertArtifact(_artifact_row(ref, ev.run_id, ev.step, ev.ts))
+    outputs = _dumps({name: ref.id for name, ref in ev.outputs.items()})
+    row = _step_row(
+        ev.run_id,
+        ev.step,
+        status="succeeded",
+        attempts=ev.attempt,
+        started_at=ev.ts - ev.duration,
+        finished_at=ev.ts,
+        duration=ev.duration,
+        outputs=outputs,
+        cache_key=ev.cache_key,
+    )
+    yield UpsertStep("step_succeeded", row)
+    if ev.cache_key:
+        pipeline = names.get(ev.run_id, "")
+        yield InsertCache((ev.cache_key, ev.run_id, ev.step, pipeline, outputs, ev.ts))
+
+
+def _step_cached(ev: StepCached, names: Mapping[str, str]) -> Iterator[Op]:
+    producer = ev.source_run_id or ev.run_id
+    for ref in ev.outputs.values():
+        yield InsertArtifact(_artifact_row(ref, producer, ev.step, ev.ts))
+    row = _step_row(
+        ev.run_id,
+        ev.step,
+        status="cached",
+        attempts=ev.attempt,
+        started_at=ev.ts,
+        finished_at=ev.ts,
+        duration=0.0,
+        outputs=_dumps({name: ref.id for name, ref in ev.outputs.items()}),
+        cache_key=ev.cache_key or None,
+        cached_from=ev.source_run_id,
+        inputs=_dumps(ev.inputs) if ev.inputs else None,
+    )
+    yield UpsertStep("step_cached", row)
+    for param, aid in ev.inputs.items():
+        yield UpsertLineage((ev.run_id, ev.step, param, aid))
+
+
+def _step_failed(ev: StepFailed, names: Mapping[str, str]) -> Iterator[Op]:
+    row = _step_row(
+        ev.run_id,
+        ev.step,
+        status="failed",
+        attempts=ev.attempt,
+        started_at=ev.ts - ev.duration,
+        finished_at=ev.ts,
+        duration=ev.duration,
+        error=ev.error,
+        error_type=ev.error_type,
+        traceback=ev.traceback,
+    )
+    yield UpsertStep("step_failed", row)
+
+
+def _step_skipped(ev: StepSkipped, names: Mapping[str, str]) -> Iterator[Op]:
+    row = _step_row(ev.run_id, ev.step, status="skipped", error=ev.reason, finished_at=ev.ts)
+    yield UpsertStep("step_skipped", row)
+
+
+def _run_finished(ev: RunFinished, names: Mapping[str, str]) -> Iterator[Op]:
+    yield FinishRun(ev.run_id, ev.status, ev.ts, ev.duration, ev.error)
+    yield CloseSteps(ev.run_id, _CLOSE_STATUS.get(ev.status, "skipped"))
+
+
+#: the row operations of each kind of event (events without rows, e.g. ``step_log``
+#: lines, which have their own table, are not listed)
+_RULES: Final[Mapping[type, Callable[[Any, Mapping[str, str]], Iterator[Op]]]] = {
+    RunStarted: _run_started,
+    StepStarted: _step_started,
+    StepRetrying: _step_retrying,
+    StepSucceeded: _step_succeeded,
+    StepCached: _step_cached,
+    StepFailed: _step_failed,
+    StepSkipped: _step_skipped,
+    RunFinished: _run_finished,
 }
-_KEY_WIDTH: Final[Mapping[type, int]] = {InsertArtifact: 1, UpsertLineage: 3, InsertCache: 3}

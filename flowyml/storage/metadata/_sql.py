@@ -43,6 +43,7 @@ from ._base import StoreBase
 from ._dialect import Dialect, Session
 from ._logrows import INSERT_LOG, log_record, log_rows, logs_query
 from ._migrations import migrate
+from ._plan import plan, touched_runs
 from ._projection import (
     ARTIFACT_COLUMNS,
     CACHE_COLUMNS,
@@ -54,10 +55,8 @@ from ._projection import (
     FinishRun,
     Op,
     event_tag,
-    plan,
     project,
     runs_needing_pipeline,
-    touched_runs,
 )
 from ._rows import (
     ARTIFACT_FIELDS,

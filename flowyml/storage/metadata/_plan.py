@@ -1,0 +1,99 @@
+"""Batching row operations: which ``Op`` of a batch may share one statement."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from ._projection import (
+    CloseSteps,
+    FinishRun,
+    InsertArtifact,
+    InsertCache,
+    InsertRun,
+    Op,
+    UpsertLineage,
+    UpsertStep,
+)
+
+__all__ = ("plan", "touched_runs")
+
+
+def touched_runs(ops: Iterable[Op]) -> list[str]:
+    """Runs whose step counters may have changed (in first-seen order)."""
+    seen: dict[str, None] = {}
+    for op in ops:
+        kind = type(op)
+        if kind is UpsertStep:
+            seen[op.row[0]] = None  # type: ignore[union-attr]
+        elif kind is CloseSteps:
+            seen[op.run_id] = None  # type: ignore[union-attr]
+    return list(seen)
+
+
+def plan(ops: Sequence[Op]) -> list[tuple[Hashable, list[Op]]]:
+    """Group ``ops`` into ``(statement key, ops)`` batches that give the same result in order.
+
+    An operation joins the latest batch of its statement when nothing it conflicts with
+    happened in or after that batch; otherwise it starts a new batch.  Conflicts: two
+    operations on the same row; a step upsert and a write of its run's row (insert,
+    finish); a step upsert and the closing of all its run's steps.  A typical batch of
+    step events thus becomes one ``executemany`` per statement instead of one call per
+    row.  Step upserts use their event tag as statement key.
+    """
+    groups: list[tuple[Hashable, list[Op]]] = []
+    latest: dict[Hashable, int] = {}
+    # Batch index of the last write (w) and last read (r) of each kind of row.
+    step_w: dict[tuple[str, str], int] = {}
+    run_w: dict[str, int] = {}
+    run_r: dict[str, int] = {}
+    steps_w: dict[str, int] = {}
+    steps_r: dict[str, int] = {}
+    row_w: dict[tuple[Any, ...], int] = {}  # artifact, lineage and cache rows
+    for op in ops:
+        kind = type(op)
+        if kind is UpsertStep:
+            key: Hashable = op.kind  # type: ignore[union-attr]
+            run = op.row[0]  # type: ignore[union-attr]
+            step = (run, op.row[1])  # type: ignore[union-attr]
+            floor = max(step_w.get(step, -1), run_w.get(run, -1), steps_w.get(run, -1))
+        elif kind is InsertRun or kind is FinishRun:
+            key = "run" if kind is InsertRun else "finish"
+            run = op.row[0] if kind is InsertRun else op.run_id  # type: ignore[union-attr]
+            floor = max(run_w.get(run, -1), run_r.get(run, -1))
+        elif kind is CloseSteps:
+            key = "close"
+            run = op.run_id  # type: ignore[union-attr]
+            floor = max(steps_w.get(run, -1), steps_r.get(run, -1))
+        else:
+            key = _ROW_KEYS[kind]
+            row = (key, *op.row[: _KEY_WIDTH[kind]])  # type: ignore[union-attr]
+            floor = row_w.get(row, -1)
+        index = latest.get(key, -1)
+        if index <= floor:
+            index = len(groups)
+            groups.append((key, []))
+            latest[key] = index
+        groups[index][1].append(op)
+        if kind is UpsertStep:
+            step_w[step] = index
+            if run_r.get(run, -1) < index:
+                run_r[run] = index
+            if steps_r.get(run, -1) < index:
+                steps_r[run] = index
+        elif kind is CloseSteps:
+            steps_w[run] = index
+        elif key == "run" or key == "finish":
+            run_w[run] = index
+        else:
+            row_w[row] = index
+    return groups
+
+
+#: statement key and key columns of the rows only ever inserted
+_ROW_KEYS: Final[Mapping[type, str]] = {
+    InsertArtifact: "artifact",
+    UpsertLineage: "lineage",
+    InsertCache: "cache",
+}
+_KEY_WIDTH: Final[Mapping[type, int]] = {InsertArtifact: 1, UpsertLineage: 3, InsertCache: 3}
