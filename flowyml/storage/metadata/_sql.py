@@ -36,9 +36,8 @@ from .._records import (
     RunRecord,
     StepRunPage,
     StepRunRecord,
-    decode_step_cursor,
-    encode_step_cursor,
 )
+from . import _sql_reads as reads
 from ._base import StoreBase
 from ._dialect import Dialect, Session
 from ._logrows import INSERT_LOG, log_record, log_rows, logs_query
@@ -59,10 +58,8 @@ from ._projection import (
     runs_needing_pipeline,
 )
 from ._rows import (
-    ARTIFACT_FIELDS,
     PIPELINE_FIELDS,
     RUN_FIELDS,
-    STEP_FIELDS,
     artifact_record,
     event_record,
     pipeline_record,
@@ -75,11 +72,7 @@ __all__ = ("SqlMetadataStore",)
 T = TypeVar("T")
 
 _RUNS: Final = f"SELECT {', '.join(RUN_FIELDS)} FROM runs"
-_STEPS: Final = f"SELECT {', '.join(STEP_FIELDS)} FROM step_runs"
-_STEPS_POS: Final = f"SELECT {', '.join(STEP_FIELDS)}, pos FROM step_runs"
-_ARTIFACTS: Final = f"SELECT {', '.join(ARTIFACT_FIELDS)} FROM artifacts"
 _PIPELINES: Final = f"SELECT {', '.join(PIPELINE_FIELDS)} FROM pipelines"
-_STEP_ORDER: Final = " ORDER BY (pos IS NULL), pos, step"
 _INSERT_EVENT: Final = "INSERT INTO events (id, run_id, type, ts, payload) VALUES (?, ?, ?, ?, ?)"
 _RECOUNT: Final = (
     "UPDATE runs SET "
@@ -93,16 +86,6 @@ _RECOUNT: Final = (
 )
 _PIPELINE_CACHE_SIZE: Final = 4096
 _json: Final = msgspec.json.Encoder()
-_ids: Final = msgspec.json.Decoder(dict[str, str])
-
-
-def _like_prefix(text: str) -> str:
-    """``text`` for a ``LIKE ... ESCAPE '!'`` pattern (its ``%``, ``_`` and ``!`` literal)."""
-    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-
-
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
 
 
 def _event_rows(batch: Sequence[Event]) -> list[tuple[str, str, float, str]]:
@@ -236,7 +219,7 @@ class SqlMetadataStore(StoreBase):
         first = last - len(batch) + 1
         if prepared is None:
             if missing:
-                sql = f"SELECT run_id, pipeline FROM runs WHERE run_id IN ({_marks(len(missing))})"
+                sql = f"SELECT run_id, pipeline FROM runs WHERE run_id IN ({reads.marks(len(missing))})"
                 found.update((r[0], r[1]) for r in await s.fetch(sql, missing))
             rows, statements = _event_rows(batch), self._prepare(batch, found)
         else:
@@ -268,7 +251,7 @@ class SqlMetadataStore(StoreBase):
             running: set[str] = set()
             for i in range(0, len(run_ids), 500):
                 chunk = run_ids[i : i + 500]
-                sql = f"SELECT run_id FROM runs WHERE status = 'running' AND run_id IN ({_marks(len(chunk))}){tail}"
+                sql = f"SELECT run_id FROM runs WHERE status = 'running' AND run_id IN ({reads.marks(len(chunk))}){tail}"
                 running.update(r[0] for r in await s.fetch(sql, chunk))
             batch = [ev for ev in events if ev.run_id in running]
             if batch:
@@ -307,15 +290,9 @@ class SqlMetadataStore(StoreBase):
 
     async def clear_cache(self, *, pipeline: str | None = None, step: str | None = None) -> int:
         """Forget cache entries (all, or a pipeline's, or one step's); return how many."""
-        where, params = self._where(pipeline=pipeline, step=step)
+        where, params = reads.where(pipeline=pipeline, step=step)
         sql = f"DELETE FROM cache_entries{where}"
         return await self._locked_write(lambda s: s.execute(sql, params))
-
-    @staticmethod
-    def _where(**filters: Any) -> tuple[str, list[Any]]:
-        clauses = [f"{col} = ?" for col, value in filters.items() if value is not None]
-        params = [value for value in filters.values() if value is not None]
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     # reads ----------------------------------------------------------------------------
     async def list_pipelines(self) -> list[PipelineRecord]:
@@ -338,7 +315,7 @@ class SqlMetadataStore(StoreBase):
         cursor: int | None = None,
     ) -> RunPage:
         """Runs newest first (by ``seq``), ``since <= started_at < until``, ``seq < cursor``."""
-        where, params = self._where(pipeline=pipeline, status=status)
+        where, params = reads.where(pipeline=pipeline, status=status)
         extra = [
             (since, "started_at >= ?", float),
             (until, "started_at < ?", float),
@@ -364,7 +341,7 @@ class SqlMetadataStore(StoreBase):
 
     async def list_step_runs(self, run_id: str) -> list[StepRunRecord]:
         """The run's step runs, in the order ``run_started`` listed them (others by name)."""
-        rows = await self._fetch(f"{_STEPS} WHERE run_id = ?{_STEP_ORDER}", (run_id,))
+        rows = await self._fetch(f"{reads.STEPS} WHERE run_id = ?{reads.STEP_ORDER}", (run_id,))
         return [step_record(r) for r in rows]
 
     async def list_step_runs_page(
@@ -377,34 +354,21 @@ class SqlMetadataStore(StoreBase):
         parent: str | None = None,
     ) -> StepRunPage:
         """A page of the run's step runs in :meth:`list_step_runs` order (keyset paging)."""
-        where, params = self._where(run_id=run_id, status=status)
-        if parent is not None:
-            where += " AND step LIKE ? ESCAPE '!'"
-            params.append(_like_prefix(parent) + "[%")
-        if cursor is not None:
-            pos, step = decode_step_cursor(cursor)
-            if pos is None:
-                where += " AND pos IS NULL AND step > ?"
-                params.append(step)
-            else:
-                where += " AND (pos IS NULL OR pos > ? OR (pos = ? AND step > ?))"
-                params += [pos, pos, step]
-        limit = max(1, int(limit))
-        sql = f"{_STEPS_POS}{where}{_STEP_ORDER} LIMIT ?"
-        rows = await self._fetch(sql, [*params, limit + 1])
-        items = [step_record(r) for r in rows[:limit]]
-        last = rows[limit - 1] if len(rows) > limit else None
-        next_cursor = None if last is None else encode_step_cursor(last[-1], last[1])
-        return StepRunPage(items=items, next_cursor=next_cursor)
+        self._check_open()
+        return await self._read(
+            lambda s: reads.step_page(
+                s, run_id, cursor=cursor, limit=limit, status=status, parent=parent
+            )
+        )
 
     async def get_step_run(self, run_id: str, step: str) -> StepRunRecord | None:
         """One step run, or ``None``."""
-        rows = await self._fetch(f"{_STEPS} WHERE run_id = ? AND step = ?", (run_id, step))
+        rows = await self._fetch(f"{reads.STEPS} WHERE run_id = ? AND step = ?", (run_id, step))
         return step_record(rows[0]) if rows else None
 
     async def get_artifact(self, artifact_id: str) -> ArtifactRecord | None:
         """The artifact ``artifact_id``, or ``None``."""
-        rows = await self._fetch(f"{_ARTIFACTS} WHERE id = ?", (artifact_id,))
+        rows = await self._fetch(f"{reads.ARTIFACTS} WHERE id = ?", (artifact_id,))
         return artifact_record(rows[0]) if rows else None
 
     async def list_artifacts(
@@ -417,60 +381,21 @@ class SqlMetadataStore(StoreBase):
         offset: int = 0,
     ) -> list[ArtifactRecord]:
         """Artifacts newest first (``created_at`` descending, then by id)."""
-        where, params = self._where(run_id=run_id, name=name, step=step)
-        sql = f"{_ARTIFACTS}{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
+        where, params = reads.where(run_id=run_id, name=name, step=step)
+        sql = f"{reads.ARTIFACTS}{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
         rows = await self._fetch(sql, [*params, max(0, int(limit)), max(0, int(offset))])
         return [artifact_record(r) for r in rows]
 
-    @staticmethod
-    async def _artifacts_by_id(s: Session, ids: Sequence[str]) -> dict[str, ArtifactRecord]:
-        found: dict[str, ArtifactRecord] = {}
-        unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            rows = await s.fetch(f"{_ARTIFACTS} WHERE id IN ({_marks(len(chunk))})", chunk)
-            found.update((r[0], artifact_record(r)) for r in rows)
-        return found
-
     async def lineage(self, artifact_id: str) -> Lineage | None:
         """Producer, inputs, consumers and derived artifacts of ``artifact_id``."""
-
-        async def read(s: Session) -> Lineage | None:
-            rows = await s.fetch(f"{_ARTIFACTS} WHERE id = ?", (artifact_id,))
-            if not rows:
-                return None
-            artifact = artifact_record(rows[0])
-            sql = f"{_STEPS} WHERE run_id = ? AND step = ?"
-            found = await s.fetch(sql, (artifact.run_id, artifact.step))
-            producer = step_record(found[0]) if found else None
-            sql = f"{_STEPS} WHERE (run_id, step) IN (SELECT run_id, step FROM lineage WHERE artifact_id = ?)"
-            consumers = sorted(
-                (step_record(r) for r in await s.fetch(sql, (artifact_id,))),
-                key=lambda c: (c.started_at or 0.0, c.run_id, c.step),
-            )
-            input_ids = list(producer.inputs.values()) if producer else []
-            derived_ids = [aid for c in consumers for aid in c.outputs.values()]
-            known = await self._artifacts_by_id(s, [*input_ids, *derived_ids])
-
-            def pick(ids: list[str]) -> list[ArtifactRecord]:
-                return [known[i] for i in dict.fromkeys(ids) if i in known]
-
-            return Lineage(
-                artifact=artifact,
-                producer=producer,
-                inputs=pick(input_ids),
-                consumers=consumers,
-                derived=pick(derived_ids),
-            )
-
         self._check_open()
-        return await self._read(read)
+        return await self._read(lambda s: reads.lineage(s, artifact_id))
 
     async def events_after(
         self, cursor: int, *, run_id: str | None = None, limit: int = 1000
     ) -> list[EventRecord]:
         """Events with ``id > cursor`` (of one run, if given), oldest first."""
-        where, params = self._where(run_id=run_id)
+        where, params = reads.where(run_id=run_id)
         where += (" AND " if where else " WHERE ") + "id > ?"
         sql = f"SELECT id, payload FROM events{where} ORDER BY id LIMIT ?"
         rows = await self._fetch(sql, [*params, int(cursor), max(0, int(limit))])
@@ -505,50 +430,12 @@ class SqlMetadataStore(StoreBase):
             changed over time has entries for many more)
         :param mapped: with ``steps``, also the elements (``name[i]``) of these steps
         """
-        where = "WHERE pipeline = ?"
-        params: list[Any] = [pipeline]
-        if max_age is not None:
-            where += " AND created_at >= ?"
-            params.append(time.time() - max_age)
-        filters: list[tuple[str, list[Any]]] = [("", [])]
-        if steps is not None:
-            names = sorted(steps)
-            filters = [
-                (f" AND step IN ({_marks(len(chunk))})", chunk)
-                for chunk in (names[i : i + 500] for i in range(0, len(names), 500))
-            ]
-            patterns = sorted(_like_prefix(m) + "[%" for m in mapped)
-            for i in range(0, len(patterns), 500):
-                chunk = patterns[i : i + 500]
-                likes = " OR ".join("step LIKE ? ESCAPE '!'" for _ in chunk)
-                filters.append((f" AND ({likes})", chunk))
-
-        def query(extra: str) -> str:
-            return (
-                "SELECT cache_key, run_id, step, outputs FROM (SELECT cache_key, run_id, "
-                "step, outputs, ROW_NUMBER() OVER (PARTITION BY step ORDER BY created_at "
-                f"DESC, run_id DESC) AS rn FROM cache_entries {where}{extra}) ranked "
-                "WHERE rn = 1"
-            )
-
-        async def read(s: Session) -> dict[str, tuple[str, str, dict[str, ArtifactRecord]]]:
-            rows: list[Sequence[Any]] = []
-            for extra, values in filters:
-                rows += await s.fetch(query(extra), [*params, *values])
-            decoded = [(str(r[0]), str(r[1]), str(r[2]), _ids.decode(r[3])) for r in rows]
-            known = await self._artifacts_by_id(
-                s, [aid for *_, outs in decoded for aid in outs.values()]
-            )
-            snapshot: dict[str, tuple[str, str, dict[str, ArtifactRecord]]] = {}
-            for key, run_id, step, outs in decoded:
-                if all(aid in known for aid in outs.values()):
-                    snapshot[step] = (key, run_id, {n: known[a] for n, a in outs.items()})
-            return snapshot
-
         self._check_open()
         if steps is not None and not steps:
             return {}
-        return await self._read(read)
+        return await self._read(
+            lambda s: reads.cache_snapshot(s, pipeline, steps=steps, mapped=mapped, max_age=max_age)
+        )
 
     async def lookup_cache(
         self, cache_key: str, *, max_age: float | None = None
@@ -558,22 +445,5 @@ class SqlMetadataStore(StoreBase):
         ``None`` also when the entry is older than ``max_age`` seconds or one of its
         artifacts is missing.
         """
-        where = " WHERE cache_key = ?"
-        params: list[Any] = [cache_key]
-        if max_age is not None:
-            where += " AND created_at >= ?"
-            params.append(time.time() - max_age)
-        sql = f"SELECT run_id, outputs FROM cache_entries{where} ORDER BY created_at DESC, run_id DESC LIMIT 1"
-
-        async def read(s: Session) -> tuple[str, dict[str, ArtifactRecord]] | None:
-            rows = await s.fetch(sql, params)
-            if not rows:
-                return None
-            outputs = _ids.decode(rows[0][1])
-            known = await self._artifacts_by_id(s, list(outputs.values()))
-            if any(aid not in known for aid in outputs.values()):
-                return None
-            return str(rows[0][0]), {name: known[aid] for name, aid in outputs.items()}
-
         self._check_open()
-        return await self._read(read)
+        return await self._read(lambda s: reads.cache_entry(s, cache_key, max_age))
