@@ -35,6 +35,8 @@ from .definition._context import StepContext as StepContext
 from .definition._context import context as context
 from .definition._pipeline import Pipeline as Pipeline
 from .definition._pipeline import pipeline as pipeline
+from .definition._resources import GPUConfig as GPUConfig
+from .definition._resources import ResourceRequirements as ResourceRequirements
 from .definition._step import Step as Step
 from .definition._step import step as step
 from .definition._when import when as when
@@ -64,6 +66,7 @@ __all__ = (
     "ElementFailure",
     "FlowymlConfig",
     "FlowymlError",
+    "GPUConfig",
     "Materializer",
     "MetadataStore",
     "Metrics",
@@ -72,6 +75,7 @@ __all__ = (
     "Pipeline",
     "PipelineBuildError",
     "PipelineResult",
+    "ResourceRequirements",
     "Runtime",
     "Step",
     "StepContext",

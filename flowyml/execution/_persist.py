@@ -16,6 +16,7 @@ from ..storage import _cache as keys
 from ..storage._fingerprint import fingerprint_of
 from ..storage.artifacts._values import load_value, load_values, save_value
 from ._core import Emit, Lazy, RunState, Snapshot, record_to_ref
+from ._protocol import OutputHandle
 
 if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
@@ -102,6 +103,11 @@ class Persistence:
         rt = self.runtime
         refs: dict[str, ArtifactRef] = {}
         for out, value in outputs.items():
+            if isinstance(value, OutputHandle):  # made on a remote worker
+                if value.ref is not None:  # which stored it
+                    refs[out] = self.state.refs[out] = value.ref
+                    continue
+                value = await value.load()  # copied here, for a store workers cannot use
             try:
                 ref = await save_value(
                     rt.artifacts,

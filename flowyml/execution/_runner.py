@@ -39,6 +39,7 @@ from ..results import PipelineResult, StepResult
 from ._attempts import StepCalls
 from ._callbacks import EventCallback
 from ._core import FAILED, OK, PARTIAL, SKIP, TERMINAL, RunState, Snapshot, fold
+from ._handles import settle_outputs
 from ._mapping import Mapper
 from ._persist import Persistence
 from ._scheduler import Scheduler
@@ -260,6 +261,8 @@ class Runner:
                 self._abandon(self._stop_reason)
             if self.state.lazy and self._persist is not None:
                 await self._persist.realize_all()
+            if self._calls.remote is not None:
+                await settle_outputs(self.state, self.runtime)
             status, error = self._outcome()
         duration = time.perf_counter() - self._t0
         ev = RunFinished(
@@ -406,8 +409,11 @@ class Runner:
                 self._settle(node, OK)
                 return
         kwargs, ctx_params = self._resolve(node)
-        if persist is not None and self.state.lazy and (node.step.condition or node.map_param):
-            await persist.realize(node, kwargs)
+        if node.step.condition or node.map_param:  # the driver reads these inputs
+            if persist is not None and self.state.lazy:
+                await persist.realize(node, kwargs)
+            if self._calls.remote is not None:
+                await self._calls.fetch_inputs(kwargs)
         if node.step.condition is not None and not self._condition_holds(node, kwargs):
             self._settle(node, FAILED if r.status == "failed" else SKIP)
             return
