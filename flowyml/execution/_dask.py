@@ -121,7 +121,7 @@ class DaskExecutor:
                         asynchronous=True,
                         processes=True,
                         host="127.0.0.1",
-                        dashboard_address=None,
+                        dashboard_address=":0",
                         **self._cluster_kwargs,
                     )
                 self._client = await Client(target, asynchronous=True)  # type: ignore[no-untyped-call]
