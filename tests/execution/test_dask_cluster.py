@@ -58,14 +58,9 @@ def cluster() -> Iterator[str]:
             **quiet,
         )
     ]
-    for _ in range(2):
-        procs.append(
-            subprocess.Popen(
-                [dask, "worker", address, "--nthreads", "1", "--no-dashboard"]
-                + ["--host", "127.0.0.1", "--resources", "CPU=2"],
-                **quiet,
-            )
-        )
+    worker = [dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--host"]
+    worker += ["127.0.0.1", "--resources", "CPU=2"]
+    procs.extend(subprocess.Popen(worker, **quiet) for _ in range(2))
     try:
         with distributed.Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=60)
