@@ -81,6 +81,7 @@ class DaskExecutor:
         #: task key -> (workers that started it, the call's on_lost)
         self._watched: dict[str, tuple[list[str], Callable[[str], None]]] = {}
         self._warned: set[str] = set()
+        self._worker_hosts: set[str] = set()
 
     # ------------------------------------------------------------------ lifetime
     async def __aenter__(self) -> Self:
@@ -127,6 +128,8 @@ class DaskExecutor:
                 self._client = await Client(target, asynchronous=True)  # type: ignore[no-untyped-call]
                 self._owns_client = True
             await self._wait_for_workers()
+            info = await self._client.scheduler.identity()
+            self._worker_hosts = {_host(addr) for addr in info.get("workers", {})}
             await self._client.register_plugin(StoresPlugin(), name=PLUGIN)
             self._client.subscribe_topic(ATTEMPTS_TOPIC, self._on_started)
         except BaseException:
@@ -197,9 +200,9 @@ class DaskExecutor:
         return shared
 
     def _all_local(self) -> bool:
-        workers = self._open_client().scheduler_info().get("workers", {})
-        hosts = {addr.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]") for addr in workers}
-        return bool(hosts) and hosts <= _LOCAL_HOSTS
+        """Whether the workers that had joined when the executor opened run here."""
+        hosts = self._worker_hosts
+        return self._cluster is not None or (bool(hosts) and hosts <= _LOCAL_HOSTS)
 
     # ------------------------------------------------------------------ steps
     async def run_step(
@@ -277,6 +280,10 @@ class DaskExecutor:
                 f"WorkerLost: Dask worker {workers[-2]} was lost while running the step; "
                 f"Dask runs it again on {workers[-1]}"
             )
+
+
+def _host(address: str) -> str:
+    return address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
 
 
 def _split_inputs(
