@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import pickle
 import uuid
 from collections.abc import Callable
 from types import TracebackType
@@ -26,7 +27,6 @@ import anyio
 from ..errors import ConfigError
 from ._dask_place import Placement
 from ._dask_worker import ATTEMPTS_TOPIC, PLUGIN, StoresPlugin, Task, pick, run_async, run_sync
-from ._dask_worker import summary as summary_of
 from ._protocol import NOT_INLINE, OutputHandle, StepCall
 
 __all__ = ("DaskExecutor",)
@@ -78,8 +78,8 @@ class DaskExecutor:
         self._holders = 0
         self._lock = anyio.Lock()
         self._place = Placement()
-        #: task key -> (workers that started it, the call's on_lost)
-        self._watched: dict[str, tuple[list[str], Callable[[str], None]]] = {}
+        #: the tasks running now, by key
+        self._watched: dict[str, _Watch] = {}
         self._warned: set[str] = set()
         self._worker_hosts: set[str] = set()
 
@@ -131,7 +131,7 @@ class DaskExecutor:
             info = await self._client.scheduler.identity()
             self._worker_hosts = {_host(addr) for addr in info.get("workers", {})}
             await self._client.register_plugin(StoresPlugin(), name=PLUGIN)
-            self._client.subscribe_topic(ATTEMPTS_TOPIC, self._on_started)
+            self._client.subscribe_topic(ATTEMPTS_TOPIC, self._on_event)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self._close()
@@ -238,20 +238,16 @@ class DaskExecutor:
         )
         plain, upstream, cached = _split_inputs(call.kwargs)
         runner = run_async if call.is_async else run_sync
-        future = client.submit(
-            runner, task, plain, upstream, cached, key=key, pure=False, **restrict
-        )
-        about = client.submit(summary_of, future, key=f"summary-{key}", pure=False)
-        self._watched[key] = ([], call.on_lost)
+        watch = self._watched[key] = _Watch(call.on_lost)
         try:
-            described, worker = await about
-        except anyio.get_cancelled_exc_class():
-            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                await client.cancel([about, future])
-            raise
+            future = client.submit(
+                runner, task, plain, upstream, cached, key=key, pure=False, **restrict
+            )
+            described = await self._outcome(future, watch)
         finally:
             self._watched.pop(key, None)
-        self._place.ran(call, worker)
+        if watch.workers:
+            self._place.ran(call, watch.workers[-1])
         return {
             out: OutputHandle(
                 ref=ref,
@@ -263,23 +259,55 @@ class DaskExecutor:
             for out, (ref, type_name, small, value) in described.items()
         }
 
+    async def _outcome(self, future: Any, watch: _Watch) -> Any:
+        """The summary of ``future``'s outcome (its error, if it failed)."""
+        from distributed import wait
+
+        try:
+            await wait([future])  # type: ignore[no-untyped-call]
+            if future.status != "finished":
+                await future  # raises the step's error
+            await watch.summary.wait()  # sent just before the task ended
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                await self._open_client().cancel([future])
+            raise
+        return pickle.loads(watch.described)
+
     async def _fetch(self, future: Any, out: str) -> Any:
         client = self._open_client()
         return await client.submit(pick, future, out, pure=False)
 
-    def _on_started(self, event: tuple[float, dict[str, Any]]) -> None:
-        """A task started on a worker: a second start means the first worker was lost."""
+    def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
+        """A task started on a worker (a second start means the first worker was lost),
+        or ended (with its summary)."""
         msg = event[1]
-        watched = self._watched.get(msg.get("key", ""))
-        if watched is None:
+        watch = self._watched.get(msg.get("key", ""))
+        if watch is None:
             return
-        workers, on_lost = watched
+        if "summary" in msg:
+            watch.described = msg["summary"]
+            watch.summary.set()
+            return
+        workers = watch.workers
         workers.append(msg.get("worker", "?"))
         if len(workers) > 1:
-            on_lost(
+            watch.on_lost(
                 f"WorkerLost: Dask worker {workers[-2]} was lost while running the step; "
                 f"Dask runs it again on {workers[-1]}"
             )
+
+
+class _Watch:
+    """A running task: where it started, and its summary once it ended."""
+
+    __slots__ = ("described", "on_lost", "summary", "workers")
+
+    def __init__(self, on_lost: Callable[[str], None]) -> None:
+        self.on_lost = on_lost
+        self.workers: list[str] = []
+        self.summary = anyio.Event()
+        self.described = b""
 
 
 def _host(address: str) -> str:

@@ -1,8 +1,8 @@
 """What runs on a Dask worker: a step's call, its inputs and its stored outputs.
 
 A step's task returns an :class:`Outcome` that stays on the worker (Dask moves it to
-another worker only when a step there reads it); the driver receives only its
-:class:`Summary` from a second, tiny task.  Artifacts are written from here, straight to
+another worker only when a step there reads it); the driver receives only its summary
+(each output's artifact, type, and value when small), sent as a Dask event.  Artifacts are written from here, straight to
 the shared store, and cached inputs are read from here too.  Sync steps run in the
 worker's task threads; async steps, and all store I/O, on the worker's event loop.
 """
@@ -28,9 +28,10 @@ if TYPE_CHECKING:
     from ..storage._records import ArtifactRecord
     from ._protocol import SaveTo
 
-__all__ = ("ATTEMPTS_TOPIC", "PLUGIN", "Outcome", "StoresPlugin", "Task", "pick", "summary")
+__all__ = ("ATTEMPTS_TOPIC", "PLUGIN", "Outcome", "StoresPlugin", "Task", "pick")
 
-#: the event topic a task's start is logged under (the driver counts re-runs with it)
+#: the event topic of the tasks' starts (the driver counts re-runs with them) and ends
+#: (their summaries)
 ATTEMPTS_TOPIC: Final = "flowyml-attempts"
 #: the worker plugin's name
 PLUGIN: Final = "flowyml-stores"
@@ -173,6 +174,15 @@ def _started(worker: Any, task: Task) -> None:
     worker.log_event(ATTEMPTS_TOPIC, {"key": task.key, "worker": worker.address})
 
 
+def _finished(worker: Any, task: Task, outputs: dict[str, Any], described: Any) -> Outcome:
+    """Send the outcome's summary to the driver; keep the outcome here."""
+    import cloudpickle
+
+    summary = cloudpickle.dumps(described)
+    worker.log_event(ATTEMPTS_TOPIC, {"key": task.key, "summary": summary})
+    return Outcome(outputs, described, worker.address)
+
+
 def run_sync(
     task: Task,
     plain: dict[str, Any],
@@ -189,7 +199,7 @@ def run_sync(
         sync(worker.loop, _load_cached, worker, task, kwargs, cached)
     outputs = split_outputs(task, task.fn(**kwargs))
     described = sync(worker.loop, _describe, worker, task, outputs)
-    return Outcome(outputs, described, worker.address)
+    return _finished(worker, task, outputs, described)
 
 
 async def run_async(
@@ -205,12 +215,7 @@ async def run_async(
     if cached:
         await _load_cached(worker, task, kwargs, cached)
     outputs = split_outputs(task, await task.fn(**kwargs))
-    return Outcome(outputs, await _describe(worker, task, outputs), worker.address)
-
-
-def summary(outcome: Outcome) -> tuple[dict[str, Described], str]:
-    """What the driver receives of a step's outcome."""
-    return outcome.described, outcome.worker
+    return _finished(worker, task, outputs, await _describe(worker, task, outputs))
 
 
 def pick(outcome: Outcome, out: str) -> Any:
