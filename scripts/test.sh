@@ -15,6 +15,13 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
+# Azure Blob emulator (Azurite, from npm) for the gs:// and az:// artifact store tests; the
+# GCS emulator comes with the dev extra.  The tests install Azurite on first use too.
+AZURITE_DIR=${FLOWYML_AZURITE_DIR:-$HOME/.cache/flowyml/azurite}
+if [ ! -x "$AZURITE_DIR/node_modules/.bin/azurite-blob" ]; then
+  npm install --prefix "$AZURITE_DIR" --no-audit --no-fund --loglevel=error azurite@3 >&2
+fi
+export FLOWYML_AZURITE_DIR=$AZURITE_DIR
 eval "$(bash .ci/services.sh start)"
 trap 'bash .ci/services.sh stop >/dev/null 2>&1 || true' EXIT
 
