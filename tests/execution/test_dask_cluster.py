@@ -20,6 +20,10 @@ from flowyml import Pipeline, ResourceRequirements, step
 from flowyml.errors import ConfigError, ResourcesUnavailableError
 from flowyml.execution import DaskExecutor
 from flowyml.results import StoredValue
+from tests.cloud_servers import CloudServer, azure_server, gcs_server
+from tests.s3_server import S3Server, s3_server
+
+__all__ = ("azure_server", "gcs_server", "s3_server")
 
 distributed = pytest.importorskip("distributed")
 np = pytest.importorskip("numpy")
@@ -223,3 +227,57 @@ async def test_worker_killed_mid_step_costs_one_attempt(cluster: str, tmp_path: 
     assert r.attempts == 2 and result["fragile"] != int(marker.read_text())
     retrying = [e for e in events if type(e).__name__ == "StepRetrying"]
     assert len(retrying) == 1 and "WorkerLost" in retrying[0].error
+
+
+@step
+def blob() -> bytes:
+    return os.urandom(1 << 20)  # above the inline limit: only its metadata reaches the driver
+
+
+@step
+def blob_size(blob: bytes) -> int:
+    return len(blob)
+
+
+async def test_workers_write_to_s3(
+    s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env = {
+        "AWS_ENDPOINT_URL": s3_server.endpoint_url,
+        "AWS_ACCESS_KEY_ID": s3_server.key,
+        "AWS_SECRET_ACCESS_KEY": s3_server.secret,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    await _through_dask(s3_server.url(), env, monkeypatch, tmp_path)
+
+
+async def test_workers_write_to_gcs(
+    gcs_server: CloudServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    await _through_dask(gcs_server.url(), gcs_server.env, monkeypatch, tmp_path)
+
+
+async def test_workers_write_to_azure(
+    azure_server: CloudServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    await _through_dask(azure_server.url(), azure_server.env, monkeypatch, tmp_path)
+
+
+async def _through_dask(
+    url: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A run on a LocalCluster whose workers reach the store through their environment,
+    as workers on other machines would."""
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    p = Pipeline("dask-cloud", store=f"sqlite:///{tmp_path}/m.db", artifacts=url)
+    p.add_step(blob).add_step(blob_size)
+    with anyio.fail_after(120):
+        async with DaskExecutor(n_workers=1) as executor:
+            assert executor.shares_store(url)
+            result = await p.arun(executor=executor)
+    assert result.success, result.summary()
+    assert result["blob_size"] == 1 << 20
+    stored = result.outputs["blob"]
+    assert isinstance(stored, StoredValue)  # written by the worker, read here on demand
+    assert stored.ref.uri.startswith(url) and len(result["blob"]) == 1 << 20
