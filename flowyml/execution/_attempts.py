@@ -167,6 +167,7 @@ class StepCalls:
                 raise StepFailure from exc
             except Exception as exc:
                 error: Exception = exc
+                attempt = max(attempt, r.attempts)
             else:
                 succeeded = StepSucceeded(
                     run_id=self.run_id,
