@@ -7,14 +7,16 @@ Side by side in one run, on one ``LocalCluster`` (2 worker processes of 1 thread
 * ``noop``: 1,000 (``--quick``: 50) independent no-op steps (``persist=False``) on Dask
   against the same number of ``client.submit`` calls made directly and gathered.
 
-Ratios are reported against the baseline measured in the same run (targets: <= 1.5x).
-Run: ``python -m benchmarks.bench_dask [--quick]``.
+Baseline and Dask runs alternate, ``--reps`` times each (default 3; ``--quick``: 1), and
+the medians are reported, with their ratio (targets: <= 1.5x).
+Run: ``python -m benchmarks.bench_dask [--quick] [--reps N]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from typing import Any
@@ -53,7 +55,16 @@ async def _timed(fn: Any) -> float:
     return time.perf_counter() - t0
 
 
-async def bench_big(executor: DaskExecutor, n_bytes: int) -> dict[str, float]:
+async def _alternate(base: Any, ours: Any, reps: int) -> tuple[float, float]:
+    """Medians of ``reps`` timings of each, run alternately (the load changes over time)."""
+    bases, ourss = [], []
+    for _ in range(reps):
+        bases.append(await _timed(base))
+        ourss.append(await _timed(ours))
+    return statistics.median(bases), statistics.median(ourss)
+
+
+async def bench_big(executor: DaskExecutor, n_bytes: int, reps: int) -> dict[str, float]:
     """The same two-step pipeline in-process and on Dask (fresh stores each, no cache)."""
     with tempfile.TemporaryDirectory() as local, tempfile.TemporaryDirectory() as remote:
         here = _big_pipeline(n_bytes, local)
@@ -65,12 +76,11 @@ async def bench_big(executor: DaskExecutor, n_bytes: int) -> dict[str, float]:
         async def on_dask() -> None:
             assert (await there.arun(executor=executor, enable_cache=False)).success
 
-        base = await _timed(in_process)
-        dask = await _timed(on_dask)
+        base, dask = await _alternate(in_process, on_dask, reps)
     return {"in_process_s": base, "dask_s": dask, "ratio": dask / base}
 
 
-async def bench_noop(executor: DaskExecutor, n: int) -> dict[str, float]:
+async def bench_noop(executor: DaskExecutor, n: int, reps: int = 1) -> dict[str, float]:
     """``n`` independent no-op steps against ``n`` direct ``client.submit`` calls."""
     p = Pipeline("bench-dask-noop", persist=False)
     for i in range(n):
@@ -84,20 +94,20 @@ async def bench_noop(executor: DaskExecutor, n: int) -> dict[str, float]:
     async def flowyml() -> None:
         assert (await p.arun(executor=executor)).success
 
-    base = await _timed(direct)
-    ours = await _timed(flowyml)
+    base, ours = await _alternate(direct, flowyml, reps)
     return {"direct_submit_s": base, "dask_s": ours, "ratio": ours / base}
 
 
-async def run(quick: bool) -> dict[str, Any]:
+async def run(quick: bool, reps: int) -> dict[str, Any]:
     """Both benchmarks on one LocalCluster."""
     n_bytes = (64 if quick else 1024) * 2**20
     n = 50 if quick else 1000
     async with DaskExecutor(n_workers=2) as executor:
         await bench_noop(executor, 10)  # warm the workers' imports
         return {
-            "big": {"bytes": n_bytes, **await bench_big(executor, n_bytes)},
-            "noop": {"steps": n, **await bench_noop(executor, n)},
+            "reps": reps,
+            "big": {"bytes": n_bytes, **await bench_big(executor, n_bytes, reps)},
+            "noop": {"steps": n, **await bench_noop(executor, n, reps)},
         }
 
 
@@ -105,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     """Print the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (seconds)")
+    parser.add_argument("--reps", type=int, default=None, help="timings of each (median)")
     args = parser.parse_args(argv)
-    print(json.dumps(anyio.run(run, args.quick), indent=2))
+    reps = args.reps if args.reps is not None else (1 if args.quick else 3)
+    print(json.dumps(anyio.run(run, args.quick, reps), indent=2))
     return 0
 
 
