@@ -20,9 +20,10 @@ from ..errors import (
     StoreError,
 )
 from ..events import StepRetrying, StepStarted, StepSucceeded
-from ..results import StepResult
+from ..results import PartialResults, StepResult
 from ._core import Emit, Fail, RunState, StepFailure
-from ._protocol import KeepsOutputs, OutputHandle, SaveTo, StepCall
+from ._handles import local_value
+from ._protocol import KeepsOutputs, SaveTo, StepCall
 from ._retry import retry_delay
 from ._stray import CancelGuard
 from ._threads import run_in_thread
@@ -75,6 +76,8 @@ class StepCalls:
         #: an executor that keeps outputs on its workers (they get handles, not values)
         self.remote = executor if isinstance(executor, KeepsOutputs) else None
         self._shared: bool | None = None
+        if self.remote is not None and persistence is not None:
+            persistence.remote = True
         self._limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
         # The daemon threads have one bound for the whole process; max_threads bounds
         # this run's share of them.
@@ -225,6 +228,9 @@ class StepCalls:
         guard = CancelGuard()
         try:
             if self.remote is not None:
+                for k, v in kwargs.items():  # a mapped step's results, sent via the driver
+                    if type(v) in (list, PartialResults):
+                        kwargs[k] = await local_value(v)
                 call = self._step_call(node, r, kwargs, inputs, cache_key)
                 value = await self._call(node, call)
             elif self._limiter is None:
@@ -315,8 +321,7 @@ class StepCalls:
         """Replace the handles in ``kwargs`` by their values (for a step's condition or a
         mapped step's list, which the driver reads)."""
         for k, v in kwargs.items():
-            if isinstance(v, OutputHandle):
-                kwargs[k] = await v.load()
+            kwargs[k] = await local_value(v)
 
     async def _call(self, node: Any, kwargs: Any) -> Any:
         timeout = node.step.timeout

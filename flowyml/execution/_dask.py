@@ -26,7 +26,16 @@ import anyio
 
 from ..errors import ConfigError
 from ._dask_place import Placement
-from ._dask_worker import ATTEMPTS_TOPIC, PLUGIN, StoresPlugin, Task, pick, run_async, run_sync
+from ._dask_worker import (
+    ATTEMPTS_TOPIC,
+    PLUGIN,
+    StoresPlugin,
+    Task,
+    described_of,
+    pick,
+    run_async,
+    run_sync,
+)
 from ._protocol import NOT_INLINE, OutputHandle, StepCall
 
 __all__ = ("DaskExecutor",)
@@ -36,6 +45,8 @@ log = logging.getLogger("flowyml")
 #: URL schemes of stores every worker can reach on its own
 _SHARED_SCHEMES: Final = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
 _LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+#: seconds a finished task's summary event may trail its completion
+_SUMMARY_GRACE: Final = 10.0
 
 
 class DaskExecutor:
@@ -267,11 +278,16 @@ class DaskExecutor:
             await wait([future])  # type: ignore[no-untyped-call]
             if future.status != "finished":
                 await future  # raises the step's error
-            await watch.summary.wait()  # sent just before the task ended
+            with anyio.move_on_after(_SUMMARY_GRACE):
+                await watch.summary.wait()  # sent just before the task ended
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
                 await self._open_client().cancel([future])
             raise
+        if not watch.summary.is_set():  # the event was lost: ask the worker
+            described, worker = await self._open_client().submit(described_of, future, pure=False)
+            watch.workers.append(worker)
+            return described
         return pickle.loads(watch.described)
 
     async def _fetch(self, future: Any, out: str) -> Any:

@@ -28,7 +28,15 @@ if TYPE_CHECKING:
     from ..storage._records import ArtifactRecord
     from ._protocol import SaveTo
 
-__all__ = ("ATTEMPTS_TOPIC", "PLUGIN", "Outcome", "StoresPlugin", "Task", "pick")
+__all__ = (
+    "ATTEMPTS_TOPIC",
+    "PLUGIN",
+    "Outcome",
+    "StoresPlugin",
+    "Task",
+    "described_of",
+    "pick",
+)
 
 #: the event topic of the tasks' starts (the driver counts re-runs with them) and ends
 #: (their summaries)
@@ -216,6 +224,11 @@ async def run_async(
         await _load_cached(worker, task, kwargs, cached)
     outputs = split_outputs(task, await task.fn(**kwargs))
     return _finished(worker, task, outputs, await _describe(worker, task, outputs))
+
+
+def described_of(outcome: Outcome) -> tuple[dict[str, Described], str]:
+    """The summary and worker of an outcome (when its event did not reach the driver)."""
+    return outcome.described, outcome.worker
 
 
 def pick(outcome: Outcome, out: str) -> Any:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ..results import StoredValue
+from ..results import PartialResults, StoredValue
 from ._protocol import OutputHandle
 
 if TYPE_CHECKING:
@@ -15,7 +15,18 @@ if TYPE_CHECKING:
     from ._core import RunState
     from ._runtime import Runtime
 
-__all__ = ("settle_outputs",)
+__all__ = ("local_value", "settle_outputs")
+
+
+async def local_value(value: Any) -> Any:
+    """``value`` with its handles (itself, or the elements of a mapped step's results)
+    replaced by their values, copied here when they did not come with their metadata."""
+    if isinstance(value, OutputHandle):
+        return await value.load()
+    if type(value) in (list, PartialResults) and any(isinstance(x, OutputHandle) for x in value):
+        values = [await x.load() if isinstance(x, OutputHandle) else x for x in value]
+        return PartialResults(values, value.failures) if type(value) is PartialResults else values
+    return value
 
 
 async def settle_outputs(state: RunState, runtime: Runtime | None) -> None:
@@ -26,14 +37,21 @@ async def settle_outputs(state: RunState, runtime: Runtime | None) -> None:
     the driver now, while the executor is still open.
     """
     done: dict[int, Any] = {}
+
+    async def settle(v: OutputHandle) -> Any:
+        if id(v) not in done:
+            done[id(v)] = await _settle(v, runtime)
+        return done[id(v)]
+
     containers = [state.values, *(r.outputs for r in state.results.values())]
     for container in containers:
         for key, v in container.items():
-            if not isinstance(v, OutputHandle):
-                continue
-            if id(v) not in done:
-                done[id(v)] = await _settle(v, runtime)
-            container[key] = done[id(v)]
+            if isinstance(v, OutputHandle):
+                container[key] = await settle(v)
+            elif type(v) in (list, PartialResults):  # a mapped step's results
+                for i, x in enumerate(v):
+                    if isinstance(x, OutputHandle):
+                        v[i] = await settle(x)
 
 
 async def _settle(handle: OutputHandle, runtime: Runtime | None) -> Any:

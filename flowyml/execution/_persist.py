@@ -16,6 +16,7 @@ from ..storage import _cache as keys
 from ..storage._fingerprint import fingerprint_of
 from ..storage.artifacts._values import load_value, load_values, save_value
 from ._core import Emit, Lazy, RunState, Snapshot, record_to_ref
+from ._handles import local_value
 from ._protocol import OutputHandle
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class Persistence:
         self.snapshot = snapshot if cache_on else None
         #: the first digits of this run's artifact ids (its start time; see flowyml._ids)
         self.id_stamp = ""
+        #: whether outputs may be handles to values on remote workers
+        self.remote = False
 
     # ------------------------------------------------------------------ cache
     def cache_key(self, node: Any, kwargs: Mapping[str, Any]) -> str | None:
@@ -103,11 +106,11 @@ class Persistence:
         rt = self.runtime
         refs: dict[str, ArtifactRef] = {}
         for out, value in outputs.items():
-            if isinstance(value, OutputHandle):  # made on a remote worker
-                if value.ref is not None:  # which stored it
-                    refs[out] = self.state.refs[out] = value.ref
-                    continue
-                value = await value.load()  # copied here, for a store workers cannot use
+            if isinstance(value, OutputHandle) and value.ref is not None:
+                refs[out] = self.state.refs[out] = value.ref  # a remote worker stored it
+                continue
+            if self.remote:  # outputs made remotely are copied here to be stored
+                value = await local_value(value)
             try:
                 ref = await save_value(
                     rt.artifacts,

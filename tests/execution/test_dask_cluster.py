@@ -281,3 +281,24 @@ async def _through_dask(
     stored = result.outputs["blob"]
     assert isinstance(stored, StoredValue)  # written by the worker, read here on demand
     assert stored.ref.uri.startswith(url) and len(result["blob"]) == 1 << 20
+
+
+async def test_mapped_step_and_its_fan_in_on_dask(cluster: str, tmp_path: Path) -> None:
+    @step
+    def items() -> list[int]:
+        return list(range(6))
+
+    @step(inputs={"item": "items"}, outputs=["squares"], map_over="item")
+    def square(item: int) -> int:
+        return item * item
+
+    @step
+    def sum_squares(squares: list[int]) -> int:
+        return sum(squares)
+
+    p = Pipeline("dask-map", store=f"sqlite:///{tmp_path}/m.db", artifacts=f"file://{tmp_path}/a")
+    p.add_step(items).add_step(square).add_step(sum_squares)
+    with anyio.fail_after(60):
+        result = await p.arun(executor=DaskExecutor(cluster))
+    assert result.success, result.summary()
+    assert result["squares"] == [0, 1, 4, 9, 16, 25] and result["sum_squares"] == 55
