@@ -20,6 +20,8 @@ __all__ = ("azure_server", "gcs_server")
 class TestGcsStore(ArtifactStoreSuite):
     """gs:// through gcsfs, against gcp-storage-emulator."""
 
+    concurrent_puts = 100  # the emulator answers one request at a time (~0.1 s each when busy)
+
     @pytest.fixture
     async def store(self, gcs_server: CloudServer) -> AsyncIterator[ArtifactStore]:
         async with open_artifact_store(gcs_server.url(), **gcs_server.storage_options) as store:
