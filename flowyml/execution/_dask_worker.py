@@ -152,29 +152,36 @@ async def _load_cached(
         kwargs[param] = _unwrap(task, param, await load_value(store, registry, record))
 
 
-async def _describe(worker: Any, task: Task, outputs: dict[str, Any]) -> dict[str, Described]:
+def _saves(task: Task) -> bool:
+    return task.save is not None and task.save.persist
+
+
+async def _store_all(worker: Any, task: Task, outputs: dict[str, Any]) -> dict[str, ArtifactRef]:
+    """Store each output in the shared store; return their references."""
+    save = task.save
+    assert save is not None
+    store, registry = await _stores(worker, task)
+    return {
+        out: await save_value(
+            store,
+            registry,
+            value,
+            artifact_id_seed=f"{save.run_id}/{save.step}/{out}",
+            name=out,
+            step=save.step,
+            id_stamp=save.id_stamp,
+        )
+        for out, value in outputs.items()
+    }
+
+
+def _describe(outputs: dict[str, Any], refs: dict[str, ArtifactRef]) -> dict[str, Described]:
     from dask.sizeof import sizeof
 
-    save = task.save if task.save is not None and task.save.persist else None
-    store: Any = None
-    registry: Any = None
-    if save is not None:
-        store, registry = await _stores(worker, task)
     described: dict[str, Described] = {}
     for out, value in outputs.items():
-        ref = None
-        if save is not None and store is not None:
-            ref = await save_value(
-                store,
-                registry,
-                value,
-                artifact_id_seed=f"{save.run_id}/{save.step}/{out}",
-                name=out,
-                step=save.step,
-                id_stamp=save.id_stamp,
-            )
         small = sizeof(value) <= INLINE_BYTES
-        described[out] = (ref, type_name_of(value), small, value if small else None)
+        described[out] = (refs.get(out), type_name_of(value), small, value if small else None)
     return described
 
 
@@ -206,8 +213,8 @@ def run_sync(
     if cached:
         sync(worker.loop, _load_cached, worker, task, kwargs, cached)
     outputs = split_outputs(task, task.fn(**kwargs))
-    described = sync(worker.loop, _describe, worker, task, outputs)
-    return _finished(worker, task, outputs, described)
+    refs = sync(worker.loop, _store_all, worker, task, outputs) if _saves(task) else {}
+    return _finished(worker, task, outputs, _describe(outputs, refs))
 
 
 async def run_async(
@@ -223,7 +230,8 @@ async def run_async(
     if cached:
         await _load_cached(worker, task, kwargs, cached)
     outputs = split_outputs(task, await task.fn(**kwargs))
-    return _finished(worker, task, outputs, await _describe(worker, task, outputs))
+    refs = await _store_all(worker, task, outputs) if _saves(task) else {}
+    return _finished(worker, task, outputs, _describe(outputs, refs))
 
 
 def described_of(outcome: Outcome) -> tuple[dict[str, Described], str]:
