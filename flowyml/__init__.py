@@ -35,6 +35,8 @@ from .config import load_config as load_config
 from .definition._context import Context as Context
 from .definition._context import StepContext as StepContext
 from .definition._context import context as context
+from .definition._resources import GPUConfig as GPUConfig
+from .definition._resources import ResourceRequirements as ResourceRequirements
 from .definition._shared import shared as shared
 from .definition._step import Step as Step
 from .definition._step import step as step
@@ -66,6 +68,7 @@ __all__ = (
     "ElementFailure",
     "FlowymlConfig",
     "FlowymlError",
+    "GPUConfig",
     "Materializer",
     "MetadataStore",
     "Metrics",
@@ -74,6 +77,7 @@ __all__ = (
     "Pipeline",
     "PipelineBuildError",
     "PipelineResult",
+    "ResourceRequirements",
     "Runtime",
     "Step",
     "StepContext",

@@ -14,6 +14,7 @@
     │   ├── StepOutputError         wrong number of outputs returned
     │   ├── MapError                some elements of a mapped step failed
     │   ├── StepCancelledError      a step cancelled itself (a stray CancelledError)
+    │   ├── ResourcesUnavailableError  no worker can meet a step's resources=
     │   └── StepTimeoutError (TimeoutError)
     ├── RunFailedError              raise_for_status() on a failed/cancelled run
     ├── StoreError                  metadata store problems (``.transient``: worth a retry)
@@ -43,6 +44,7 @@ __all__ = (
     "MissingInputError",
     "NotFoundError",
     "PipelineBuildError",
+    "ResourcesUnavailableError",
     "RunExistsError",
     "RunFailedError",
     "SchemaVersionError",
@@ -157,6 +159,20 @@ class StepError(FlowymlError):
 
 class StepOutputError(StepError):
     """A step returned a value that does not match its declared outputs."""
+
+
+class ResourcesUnavailableError(StepError):
+    """No worker of the executor has what a step's ``resources=`` asks for."""
+
+    def __init__(self, step: str, needs: dict[str, float], workers: dict[str, dict[str, float]]):
+        self.needs, self.workers = needs, workers
+        have = ", ".join(f"{w}: {r or 'none'}" for w, r in sorted(workers.items())) or "no workers"
+        super().__init__(
+            step,
+            f"needs worker resources {needs}, which no Dask worker has ({have}); start "
+            f"workers with e.g. dask worker --resources "
+            f'"{",".join(f"{k}={v:g}" for k, v in needs.items())}", or lower resources=',
+        )
 
 
 class MapError(StepError):

@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import RunFailedError
 
-__all__ = ("ElementFailure", "PartialResults", "PipelineResult", "StepResult")
+__all__ = ("ElementFailure", "PartialResults", "PipelineResult", "StepResult", "StoredValue")
+
+
+class StoredValue:
+    """An output left in the artifact store (a large one made on a remote worker): read
+    the first time it is asked for."""
+
+    __slots__ = ("_read", "ref")
+
+    def __init__(self, ref: Any, read: Callable[[], Any]) -> None:
+        self.ref = ref
+        self._read = read
+
+    def __repr__(self) -> str:
+        return f"<StoredValue {self.ref.type_name} ({self.ref.size} bytes) at {self.ref.uri}>"
+
+    def read(self) -> Any:
+        """The value (blocks while the artifact is read)."""
+        return self._read()
+
+
+def _value(outputs: dict[str, Any], name: str) -> Any:
+    v = outputs[name]
+    if type(v) is StoredValue:
+        v = outputs[name] = v.read()
+    return v
 
 
 @dataclass(slots=True, frozen=True)
@@ -75,7 +101,7 @@ class StepResult:
                 f"step {self.name!r} has {len(self.outputs)} outputs "
                 f"({sorted(self.outputs)}); use .outputs[name]"
             )
-        return next(iter(self.outputs.values()))
+        return _value(self.outputs, next(iter(self.outputs)))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (outputs are not included, only their artifact ids)."""
@@ -126,7 +152,7 @@ class PipelineResult:
     def __getitem__(self, name: str) -> Any:
         """The value of output ``name`` (``KeyError`` naming the known outputs otherwise)."""
         try:
-            return self.outputs[name]
+            return _value(self.outputs, name)
         except KeyError:
             raise KeyError(
                 f"run {self.run_id} has no output {name!r}; outputs: {sorted(self.outputs)}"

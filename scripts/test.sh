@@ -85,6 +85,14 @@ phase "database servers: PostgreSQL 127.0.0.1:55432, MariaDB 127.0.0.1:33306"
 eval "$(cat "$LOGS/services.env")"
 trap '"${SUDO[@]}" bash .ci/services.sh stop >/dev/null 2>&1 || true' EXIT
 
+# Azure Blob emulator (Azurite, from npm) for the az:// artifact store tests; the GCS emulator
+# comes with the dev extra.  The tests would install Azurite on first use too.
+export FLOWYML_AZURITE_DIR=${FLOWYML_AZURITE_DIR:-$HOME/.cache/flowyml/azurite}
+if [ ! -x "$FLOWYML_AZURITE_DIR/node_modules/.bin/azurite-blob" ]; then
+  phase "Azure Blob emulator: npm install azurite@3 into $FLOWYML_AZURITE_DIR"
+  quiet azurite npm install --prefix "$FLOWYML_AZURITE_DIR" --no-audit --no-fund azurite@3
+fi
+
 if [ -f web/package-lock.json ]; then
   phase "dashboard: npm ci, unit tests, production build into flowyml/server/static"
   quiet npm-ci npm --prefix web ci --no-audit --no-fund

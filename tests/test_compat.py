@@ -420,7 +420,10 @@ async def test_debug_mode_shows_its_log_on_stderr_when_logging_is_not_set_up(
 def test_core_paths_re_export_the_same_objects_and_hold_no_logic() -> None:
     import importlib
 
-    paths = ["flowyml.core", *(f"flowyml.core.{m}" for m in ("assets", "context", "pipeline"))]
+    paths = [
+        "flowyml.core",
+        *(f"flowyml.core.{m}" for m in ("assets", "context", "pipeline", "resources")),
+    ]
     modules = [importlib.import_module(p) for p in [*paths, "flowyml.core.step"]]
     # loading a path module does not hide the name it shares with the package
     from flowyml.core import context as ctx_factory

@@ -12,6 +12,7 @@ from __future__ import annotations
 from . import assets as assets
 from . import context as _context_path  # noqa: F401
 from . import pipeline as _pipeline_path  # noqa: F401
+from . import resources as resources
 from . import step as _step_path  # noqa: F401
 
 # isort: on
@@ -20,7 +21,19 @@ from .._api import pipeline as pipeline
 from ..definition._context import Context as Context
 from ..definition._context import StepContext as StepContext
 from ..definition._context import context as context
+from ..definition._resources import GPUConfig as GPUConfig
+from ..definition._resources import ResourceRequirements as ResourceRequirements
 from ..definition._step import Step as Step
 from ..definition._step import step as step
 
-__all__ = ("Context", "Pipeline", "Step", "StepContext", "context", "pipeline", "step")
+__all__ = (
+    "Context",
+    "GPUConfig",
+    "Pipeline",
+    "ResourceRequirements",
+    "Step",
+    "StepContext",
+    "context",
+    "pipeline",
+    "step",
+)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, ov
 from ..errors import StepDefinitionError
 from ._caching import cache_strategy
 from ._params import analyse
+from ._resources import ResourceRequirements, resources_of
 
 if TYPE_CHECKING:
     from ._trace import Trace
@@ -102,6 +103,7 @@ class Step(Generic[P, R]):
         "capture_output",
         "condition",
         "context_params",
+        "execution_group",
         "fn",
         "input_map",
         "is_async",
@@ -113,6 +115,7 @@ class Step(Generic[P, R]):
         "parameters",
         "persist",
         "positional",
+        "resources",
         "retries",
         "retry_delay",
         "signature",
@@ -139,6 +142,8 @@ class Step(Generic[P, R]):
         allow_partial: bool = False,
         max_log_lines: int = 10_000,
         capture_output: bool = False,
+        resources: ResourceRequirements | Mapping[str, Any] | None = None,
+        execution_group: str | None = None,
     ) -> None:
         if not callable(fn):
             raise StepDefinitionError(f"@step needs a function, got {fn!r}")
@@ -183,6 +188,15 @@ class Step(Generic[P, R]):
         self.condition = condition
         self.allow_partial = bool(allow_partial)
         self.map_param: str | None = None if map_over is None else self._map_param(map_over)
+        self.resources = resources_of(resources, step=self.name)
+        if execution_group is not None and (
+            not isinstance(execution_group, str) or not execution_group
+        ):
+            raise StepDefinitionError(
+                f"step {self.name!r}: execution_group must be a non-empty string, got "
+                f"{execution_group!r}"
+            )
+        self.execution_group = execution_group
         functools.update_wrapper(self, fn)
 
     def _map_param(self, map_over: str) -> str:
@@ -243,7 +257,18 @@ class Step(Generic[P, R]):
             "condition": self.condition is not None,
             "map_over": self.map_param,
             "allow_partial": self.allow_partial,
+            **self._placement(),
         }
+
+    def _placement(self) -> dict[str, Any]:
+        """Where it may run: only what was asked for, so other steps' options stay as
+        they were."""
+        out: dict[str, Any] = {}
+        if self.resources is not None:
+            out["resources"] = self.resources.to_dict()
+        if self.execution_group is not None:
+            out["execution_group"] = self.execution_group
+        return out
 
     def with_options(self, **changes: Any) -> Step[P, R]:
         """Return a copy of this step with some options replaced (e.g. ``name``, ``outputs``)."""
@@ -263,6 +288,8 @@ class Step(Generic[P, R]):
             "allow_partial": self.allow_partial,
             "max_log_lines": self.max_log_lines,
             "capture_output": self.capture_output,
+            "resources": self.resources,
+            "execution_group": self.execution_group,
         }
         if "name" in changes and "outputs" not in changes and current["outputs"] is None:
             changes["outputs"] = None
@@ -337,6 +364,8 @@ def step(
     allow_partial: bool = False,
     max_log_lines: int = 10_000,
     capture_output: bool = False,
+    resources: ResourceRequirements | Mapping[str, Any] | None = None,
+    execution_group: str | None = None,
 ) -> _StepDecorator: ...
 
 
@@ -380,6 +409,9 @@ def step(
         how many more were dropped
     :param capture_output: also keep what the step prints (``sys.stdout``/``sys.stderr``)
         in its log instead of the terminal
+    :param resources: what one call needs (a :class:`~flowyml.ResourceRequirements` or a
+        dict of its fields); an executor such as Dask places the step on a worker that has it
+    :param execution_group: steps sharing this name run on the same worker (Dask)
     """
     if fn is not None:
         if options:

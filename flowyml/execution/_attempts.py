@@ -12,6 +12,7 @@ import anyio
 
 from ..definition._context import StepContext
 from ..errors import (
+    ResourcesUnavailableError,
     SerializationError,
     StepCancelledError,
     StepOutputError,
@@ -19,9 +20,11 @@ from ..errors import (
     StoreError,
 )
 from ..events import StepRetrying, StepStarted, StepSucceeded
-from ..results import StepResult
+from ..results import PartialResults, StepResult
 from ._core import Emit, Fail, RunState, StepFailure
+from ._handles import local_value
 from ._logs import capture
+from ._protocol import KeepsOutputs, SaveTo, StepCall
 from ._retry import retry_delay
 from ._stray import CancelGuard
 from ._threads import run_in_thread
@@ -36,6 +39,8 @@ __all__ = ("StepCalls",)
 log = logging.getLogger("flowyml")
 
 _cancelled = anyio.get_cancelled_exc_class
+#: failures that another attempt would repeat
+_FINAL = (StepOutputError, ResourcesUnavailableError)
 
 
 class StepCalls:
@@ -72,10 +77,28 @@ class StepCalls:
         self.persistence = persistence
         self.resources = resources
         self.executor = executor
+        #: an executor that keeps outputs on its workers (they get handles, not values)
+        self.remote = executor if isinstance(executor, KeepsOutputs) else None
+        self._shared: bool | None = None
+        if self.remote is not None and persistence is not None:
+            persistence.remote = True
         self._limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
         # The daemon threads have one bound for the whole process; max_threads bounds
         # this run's share of them.
         self._threads = anyio.CapacityLimiter(max_threads) if max_threads else None
+
+    @property
+    def shared_store(self) -> bool:
+        """Whether the executor's workers read and write the run's artifact store
+        themselves (asked once the executor is open)."""
+        if self._shared is None:
+            store = self.persistence
+            self._shared = (
+                self.remote is not None
+                and store is not None
+                and self.remote.shares_store(store.runtime.artifacts_url)
+            )
+        return self._shared
 
     async def run_one(
         self,
@@ -93,7 +116,7 @@ class StepCalls:
             cache_key = await store.key_for(node, kwargs)
             if cache_key is not None and await self._from_cache(node, cache_key, inputs):
                 return r.outputs
-            if self.state.lazy:
+            if self.state.lazy and not self.shared_store:  # else workers read them
                 await store.realize(node, kwargs)
         try:
             return await self._attempts(node, r, kwargs, ctx_params, inputs, cache_key)
@@ -143,7 +166,8 @@ class StepCalls:
             t0 = time.perf_counter()
             try:
                 with capture(self.emit, self.run_id, node, attempt):  # the step's logs
-                    outputs = await self._attempt(node, kwargs)
+                    outputs = await self._attempt(node, r, kwargs, inputs, cache_key)
+                attempt = max(attempt, r.attempts)  # a lost worker costs attempts
                 duration = time.perf_counter() - t0
                 refs = await self._store(node, outputs)
             except SerializationError as exc:  # storing it again would fail again
@@ -151,6 +175,7 @@ class StepCalls:
                 raise StepFailure from exc
             except Exception as exc:
                 error: Exception = exc
+                attempt = max(attempt, r.attempts)
             else:
                 succeeded = StepSucceeded(
                     run_id=self.run_id,
@@ -164,7 +189,7 @@ class StepCalls:
                 self.emit(succeeded, r)
                 r.outputs = outputs
                 return outputs
-            if attempt > step.retries or isinstance(error, StepOutputError):
+            if attempt > step.retries or isinstance(error, _FINAL):
                 self.fail(node, attempt, error, t0)
                 raise StepFailure from error
             await self._before_retry(node, attempt, error)
@@ -192,7 +217,14 @@ class StepCalls:
         if delay:
             await anyio.sleep(delay)
 
-    async def _attempt(self, node: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    async def _attempt(
+        self,
+        node: Any,
+        r: StepResult,
+        kwargs: dict[str, Any],
+        inputs: dict[str, str],
+        cache_key: str | None,
+    ) -> dict[str, Any]:
         """Call the step once; return its outputs by name.
 
         A ``CancelledError`` that the run did not ask for is the step's own failure
@@ -201,7 +233,13 @@ class StepCalls:
         kwargs = await self.resources.inject(node.name, kwargs)
         guard = CancelGuard()
         try:
-            if self._limiter is None:
+            if self.remote is not None:
+                for k, v in kwargs.items():  # a mapped step's results, sent via the driver
+                    if type(v) in (list, PartialResults):
+                        kwargs[k] = await local_value(v)
+                call = self._step_call(node, r, kwargs, inputs, cache_key)
+                value = await self._call(node, call)
+            elif self._limiter is None:
                 value = await self._call(node, kwargs)
             else:
                 async with self._limiter:
@@ -212,9 +250,86 @@ class StepCalls:
             raise StepCancelledError(node.name) from None
         if await guard.pending_stray():  # it cancelled its own task, then returned
             raise StepCancelledError(node.name)
+        if self.remote is not None:
+            return value  # handles by output
         return split_outputs(node, value)
 
-    async def _call(self, node: Any, kwargs: dict[str, Any]) -> Any:
+    def _step_call(
+        self,
+        node: Any,
+        r: StepResult,
+        kwargs: dict[str, Any],
+        inputs: dict[str, str],
+        cache_key: str | None,
+    ) -> StepCall:
+        step = node.step
+        save = None
+        store = self.persistence
+        if store is not None and self.shared_store:
+            rt = store.runtime
+            save = SaveTo(
+                rt.artifacts_url,
+                self.run_id,
+                node.name,
+                store.id_stamp,
+                persist=step.persist,
+            )
+
+        def on_lost(cause: str) -> None:
+            self._before_lost_retry(node, r, cause, inputs, cache_key)
+
+        return StepCall(
+            fn=step.fn,
+            kwargs=kwargs,
+            is_async=step.is_async,
+            name=node.name,
+            outputs=tuple(node.outputs),
+            resources=step.resources,
+            group=step.execution_group,
+            save=save,
+            asset_params=step.asset_params,
+            on_lost=on_lost,
+        )
+
+    def _before_lost_retry(
+        self,
+        node: Any,
+        r: StepResult,
+        cause: str,
+        inputs: dict[str, str],
+        cache_key: str | None,
+    ) -> None:
+        """The executor re-ran the step elsewhere: record the lost attempt and the new one."""
+        attempt = max(r.attempts, 1)
+        self.emit(
+            StepRetrying(
+                run_id=self.run_id,
+                ts=time.time(),
+                step=node.name,
+                attempt=attempt,
+                error=cause,
+                delay=0.0,
+            ),
+            None,
+        )
+        log.warning("step %r attempt %d: %s; running it again", node.name, attempt, cause)
+        started = StepStarted(
+            run_id=self.run_id,
+            ts=time.time(),
+            step=node.name,
+            attempt=attempt + 1,
+            inputs=inputs,
+            cache_key=cache_key,
+        )
+        self.emit(started, r)
+
+    async def fetch_inputs(self, kwargs: dict[str, Any]) -> None:
+        """Replace the handles in ``kwargs`` by their values (for a step's condition or a
+        mapped step's list, which the driver reads)."""
+        for k, v in kwargs.items():
+            kwargs[k] = await local_value(v)
+
+    async def _call(self, node: Any, kwargs: Any) -> Any:
         timeout = node.step.timeout
         if timeout is None:
             return await self._invoke(node, kwargs)
@@ -224,8 +339,10 @@ class StepCalls:
         # thread, see _threads), its late result dropped, and the step fails.
         raise StepTimeoutError(node.name, timeout)
 
-    async def _invoke(self, node: Any, kwargs: dict[str, Any]) -> Any:
+    async def _invoke(self, node: Any, kwargs: Any) -> Any:
         step = node.step
+        if self.remote is not None:
+            return await self.remote.call_step(kwargs)
         if self.executor is not None:
             return await self.executor.run_step(
                 step.fn, kwargs, is_async=step.is_async, name=step.name

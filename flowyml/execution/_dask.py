@@ -1,105 +1,350 @@
 """Run steps on a Dask cluster (``pip install 'flowyml[dask]'``).
 
-Orchestration stays in the driver — the scheduler, events, cache and metadata — and each
-step that actually executes becomes one Dask task.  Inputs and outputs travel through Dask
-(pickled with cloudpickle); for very large values, prefer steps that exchange paths or URLs
-in a shared store (S3, a shared filesystem).
+Orchestration stays in the driver (the scheduler, events, cache and metadata); each
+attempt of a step becomes one Dask task whose outputs stay on the worker that made them
+(see :mod:`._dask_worker`).  Downstream steps receive the Dask futures, so data moves
+worker to worker; the driver receives each output's metadata, and the value itself only
+when it is small.  With a shared artifact store the worker writes the artifacts.
+
+One executor serves any number of runs, at once or in turn: each run holds it while it
+runs, and the cluster and client it opened are closed when the last holder leaves
+(``async with executor:`` around several runs keeps them open between runs).
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import functools
+import logging
+import pickle
 import uuid
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 
 import anyio
 
 from ..errors import ConfigError
+from ._dask_place import Placement
+from ._dask_worker import (
+    ATTEMPTS_TOPIC,
+    PLUGIN,
+    StoresPlugin,
+    Task,
+    described_of,
+    pick,
+    run_async,
+    run_sync,
+)
+from ._protocol import NOT_INLINE, OutputHandle, StepCall
 
 __all__ = ("DaskExecutor",)
 
+log = logging.getLogger("flowyml")
 
-def _call_async(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-    """On a worker: run an ``async def`` step in a fresh event loop."""
-    return asyncio.run(fn(**kwargs))
+#: URL schemes of stores every worker can reach on its own
+_SHARED_SCHEMES: Final = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
+_LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+#: seconds a finished task's summary event may trail its completion
+_SUMMARY_GRACE: Final = 10.0
 
 
 class DaskExecutor:
-    """Executes steps as Dask tasks.
+    """Executes steps as Dask tasks, keeping their outputs on the workers.
 
-    :param address: a running scheduler (``"tcp://127.0.0.1:8786"``), or an existing
-        ``distributed.Client`` created with ``asynchronous=True``; with neither, a
-        ``LocalCluster`` of worker processes is started for the run and closed after it
-    :param cluster_kwargs: options for that ``LocalCluster`` (default: 2 workers of 1 thread)
+    :param address: a running scheduler (``"tcp://10.0.0.5:8786"``), or an existing
+        ``distributed.Client`` created with ``asynchronous=True`` (its owner closes it);
+        with neither, a ``LocalCluster`` of worker processes is started on first use
+    :param n_workers: how many workers must have joined before the first step is
+        submitted (default: the ``LocalCluster``'s size, or 1)
+    :param worker_timeout: seconds to wait for them before failing with ``ConfigError``
+    :param shared_store: whether a ``file://`` artifact store is on a filesystem every
+        worker shares (default: only when all workers run on this machine)
+    :param cluster_kwargs: options for the ``LocalCluster`` (default: 2 workers of 1 thread)
 
     ::
 
-        result = await pipeline.run(executor=DaskExecutor("tcp://10.0.0.5:8786"))
+        async with DaskExecutor("tcp://10.0.0.5:8786") as dask:
+            first, second = await pipeline.arun(executor=dask), await other.arun(executor=dask)
     """
 
-    def __init__(self, address: Any = None, **cluster_kwargs: Any) -> None:
+    def __init__(
+        self,
+        address: Any = None,
+        *,
+        n_workers: int | None = None,
+        worker_timeout: float = 60.0,
+        shared_store: bool | None = None,
+        **cluster_kwargs: Any,
+    ) -> None:
         self._address = address
         self._cluster_kwargs = {"n_workers": 2, "threads_per_worker": 1, **cluster_kwargs}
+        default = self._cluster_kwargs["n_workers"] if address is None else 1
+        self._n_workers: int = default if n_workers is None else n_workers
+        self._worker_timeout = worker_timeout
+        self._shared_store = shared_store
         self._client: Any = None
         self._cluster: Any = None
         self._owns_client = False
+        self._holders = 0
+        self._lock = anyio.Lock()
+        self._place = Placement()
+        #: the tasks running now, by key
+        self._watched: dict[str, _Watch] = {}
+        self._warned: set[str] = set()
+        self._worker_hosts: set[str] = set()
 
+    # ------------------------------------------------------------------ lifetime
     async def __aenter__(self) -> Self:
+        async with self._lock:
+            if self._holders == 0:
+                await self._open()
+            self._holders += 1
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        async with self._lock:
+            self._holders -= 1
+            if self._holders == 0:
+                await self._close()
+
+    async def aclose(self) -> None:
+        """Close the client and cluster this executor opened, whoever still holds it."""
+        async with self._lock:
+            self._holders = 0
+            await self._close()
+
+    async def _open(self) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:
             raise ConfigError(
                 "DaskExecutor needs dask.distributed; install it with pip install 'flowyml[dask]'"
             ) from exc
-        if self._address is not None and not isinstance(self._address, str):
-            self._client = self._address  # a ready asynchronous Client
-            return self
-        if self._address is None:
-            self._cluster = await LocalCluster(  # type: ignore[no-untyped-call]
-                asynchronous=True,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                **self._cluster_kwargs,
-            )
-            target: Any = self._cluster
-        else:
-            target = self._address
-        self._client = await Client(target, asynchronous=True)  # type: ignore[no-untyped-call]
-        self._owns_client = True
-        return self
+        try:
+            if self._address is not None and not isinstance(self._address, str):
+                self._client = self._address  # a ready asynchronous Client
+            else:
+                target: Any = self._address
+                if target is None:
+                    self._cluster = target = await LocalCluster(  # type: ignore[no-untyped-call]
+                        asynchronous=True,
+                        processes=True,
+                        host="127.0.0.1",
+                        dashboard_address=":0",
+                        **self._cluster_kwargs,
+                    )
+                self._client = await Client(target, asynchronous=True)  # type: ignore[no-untyped-call]
+                self._owns_client = True
+            await self._wait_for_workers()
+            info = await self._client.scheduler.identity()
+            self._worker_hosts = {_host(addr) for addr in info.get("workers", {})}
+            await self._client.register_plugin(StoresPlugin(), name=PLUGIN)
+            self._client.subscribe_topic(ATTEMPTS_TOPIC, self._on_event)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._close()
+            raise
 
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        with anyio.CancelScope(shield=True):
-            if self._owns_client and self._client is not None:
-                await self._client.close()
-            if self._cluster is not None:
-                await self._cluster.close()
+    async def _wait_for_workers(self) -> None:
+        try:
+            with anyio.fail_after(self._worker_timeout):
+                await self._client.wait_for_workers(self._n_workers)
+        except TimeoutError:
+            have = len(self._client.scheduler_info().get("workers", {}))
+            raise ConfigError(
+                f"DaskExecutor: only {have} of the {self._n_workers} expected Dask workers "
+                f"joined the scheduler within {self._worker_timeout:g}s; start more workers "
+                f"or pass n_workers={have} (and worker_timeout= to wait longer)"
+            ) from None
+
+    async def _close(self) -> None:
+        client, cluster, owns = self._client, self._cluster, self._owns_client
         self._client = self._cluster = None
+        self._owns_client = False
+        self._place = Placement()
+        with anyio.CancelScope(shield=True):
+            if client is not None:
+                with contextlib.suppress(ValueError):  # not subscribed yet
+                    client.unsubscribe_topic(ATTEMPTS_TOPIC)
+                if owns:
+                    await client.close()
+            if cluster is not None:
+                await cluster.close()
 
     @property
     def client(self) -> Any:
-        """The ``distributed.Client`` in use (``None`` outside ``async with``)."""
+        """The ``distributed.Client`` in use (``None`` while no run holds the executor)."""
         return self._client
 
+    def _open_client(self) -> Any:
+        if self._client is None:
+            raise RuntimeError("DaskExecutor is not open; runs enter it with 'async with'")
+        return self._client
+
+    # ------------------------------------------------------------------ stores
+    def shares_store(self, artifacts_url: str) -> bool:
+        """Whether the workers can write the run's artifact store themselves.
+
+        Object stores (S3, GCS, Azure) are shared; a local path only when every worker
+        runs on this machine, or when ``shared_store=True`` says it is a shared
+        filesystem.  Otherwise the outputs are copied to the driver and stored there (a
+        warning says so once per store).
+        """
+        scheme = artifacts_url.split("://", 1)[0] if "://" in artifacts_url else "file"
+        if scheme in _SHARED_SCHEMES:
+            return True
+        shared = False
+        if scheme in ("file", "local"):
+            shared = self._shared_store if self._shared_store is not None else self._all_local()
+        if not shared and artifacts_url not in self._warned:
+            self._warned.add(artifacts_url)
+            log.warning(
+                "DaskExecutor: the artifact store %s is not shared with the Dask workers; "
+                "every stored output will be copied to the driver and stored from there "
+                "(use an s3://, gs:// or az:// store, or shared_store=True for a shared "
+                "filesystem)",
+                artifacts_url,
+            )
+        return shared
+
+    def _all_local(self) -> bool:
+        """Whether the workers that had joined when the executor opened run here."""
+        hosts = self._worker_hosts
+        return self._cluster is not None or (bool(hosts) and hosts <= _LOCAL_HOSTS)
+
+    # ------------------------------------------------------------------ steps
     async def run_step(
         self, fn: Callable[..., Any], kwargs: dict[str, Any], *, is_async: bool, name: str
     ) -> Any:
-        """Submit one step call as a Dask task and await its result."""
-        if self._client is None:
-            raise RuntimeError("DaskExecutor is not open; the run enters it with 'async with'")
-        key = f"{name}-{uuid.uuid4().hex}"  # every attempt is a new task
-        if is_async:
-            future = self._client.submit(_call_async, fn, kwargs, key=key, pure=False)
-        else:
-            future = self._client.submit(fn, **kwargs, key=key, pure=False)
+        """Submit one step call as a Dask task and await its value (no handles)."""
+        call = StepCall(
+            fn=fn,
+            kwargs=kwargs,
+            is_async=is_async,
+            name=name,
+            outputs=("value",),
+            resources=None,
+            group=None,
+            save=None,
+        )
+        handles = await self.call_step(call)
+        return await handles["value"].load()
+
+    async def call_step(self, call: StepCall) -> dict[str, OutputHandle]:
+        """Run one attempt as a Dask task; return a handle per output."""
+        client = self._open_client()
+        restrict = await self._place.restrictions(client, call)
+        key = f"{call.name}-{uuid.uuid4().hex}"  # every attempt is a new task
+        task = Task(
+            fn=call.fn,
+            is_async=call.is_async,
+            name=call.name,
+            outputs=call.outputs,
+            asset_params=call.asset_params,
+            save=call.save,
+            key=key,
+        )
+        plain, upstream, cached = _split_inputs(call.kwargs)
+        runner = run_async if call.is_async else run_sync
+        watch = self._watched[key] = _Watch(call.on_lost)
         try:
-            return await future
+            future = client.submit(
+                runner, task, plain, upstream, cached, key=key, pure=False, **restrict
+            )
+            described = await self._outcome(future, watch)
+        finally:
+            self._watched.pop(key, None)
+        if watch.workers:
+            self._place.ran(call, watch.workers[-1])
+        return {
+            out: OutputHandle(
+                ref=ref,
+                type_name=type_name,
+                fetch=functools.partial(self._fetch, future, out),
+                source=(future, out),
+                inline=value if small else NOT_INLINE,
+            )
+            for out, (ref, type_name, small, value) in described.items()
+        }
+
+    async def _outcome(self, future: Any, watch: _Watch) -> Any:
+        """The summary of ``future``'s outcome (its error, if it failed)."""
+        from distributed import wait
+
+        try:
+            await wait([future])  # type: ignore[no-untyped-call]
+            if future.status != "finished":
+                await future  # raises the step's error
+            with anyio.move_on_after(_SUMMARY_GRACE):
+                await watch.summary.wait()  # sent just before the task ended
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                await future.cancel()
+                await self._open_client().cancel([future])
             raise
+        if not watch.summary.is_set():  # the event was lost: ask the worker
+            described, worker = await self._open_client().submit(described_of, future, pure=False)
+            watch.workers.append(worker)
+            return described
+        return pickle.loads(watch.described)
+
+    async def _fetch(self, future: Any, out: str) -> Any:
+        client = self._open_client()
+        return await client.submit(pick, future, out, pure=False)
+
+    def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
+        """A task started on a worker (a second start means the first worker was lost),
+        or ended (with its summary)."""
+        msg = event[1]
+        watch = self._watched.get(msg.get("key", ""))
+        if watch is None:
+            return
+        if "summary" in msg:
+            watch.described = msg["summary"]
+            watch.summary.set()
+            return
+        workers = watch.workers
+        workers.append(msg.get("worker", "?"))
+        if len(workers) > 1:
+            watch.on_lost(
+                f"WorkerLost: Dask worker {workers[-2]} was lost while running the step; "
+                f"Dask runs it again on {workers[-1]}"
+            )
+
+
+class _Watch:
+    """A running task: where it started, and its summary once it ended."""
+
+    __slots__ = ("described", "on_lost", "summary", "workers")
+
+    def __init__(self, on_lost: Callable[[str], None]) -> None:
+        self.on_lost = on_lost
+        self.workers: list[str] = []
+        self.summary = anyio.Event()
+        self.described = b""
+
+
+def _host(address: str) -> str:
+    return address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+
+
+def _split_inputs(
+    kwargs: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, tuple[Any, str]], dict[str, Any]]:
+    """Plain values; outputs still on the workers (as ``(future, output)``, which Dask
+    resolves on the worker); cached outputs the worker reads from the store."""
+    from ._core import Lazy
+
+    plain: dict[str, Any] = {}
+    upstream: dict[str, tuple[Any, str]] = {}
+    cached: dict[str, Any] = {}
+    for k, v in kwargs.items():
+        if isinstance(v, OutputHandle) and v.source is not None:
+            upstream[k] = v.source
+        elif isinstance(v, Lazy):
+            cached[k] = v.record
+        else:
+            plain[k] = v
+    return plain, upstream, cached

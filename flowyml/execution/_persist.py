@@ -19,6 +19,8 @@ from ..storage import _cache as keys
 from ..storage._fingerprint import fingerprint_of
 from ..storage.artifacts._values import load_value, load_values, save_value
 from ._core import Emit, Lazy, RunState, Snapshot, record_to_ref
+from ._handles import local_value
+from ._protocol import OutputHandle
 
 if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
@@ -64,6 +66,8 @@ class Persistence:
         self.snapshot = snapshot if cache_on else None
         #: the first digits of this run's artifact ids (its start time; see flowyml._ids)
         self.id_stamp = ""
+        #: whether outputs may be handles to values on remote workers
+        self.remote = False
 
     # ------------------------------------------------------------------ cache
     def cache_key(self, node: Any, kwargs: Mapping[str, Any]) -> str | None:
@@ -116,6 +120,11 @@ class Persistence:
         rt = self.runtime
         refs: dict[str, ArtifactRef] = {}
         for out, value in outputs.items():
+            if isinstance(value, OutputHandle) and value.ref is not None:
+                refs[out] = self.state.refs[out] = value.ref  # a remote worker stored it
+                continue
+            if self.remote:  # outputs made remotely are copied here to be stored
+                value = await local_value(value)
             try:
                 ref = await save_value(
                     rt.artifacts,

@@ -1,12 +1,30 @@
-"""The executor plug point: where a step's function actually runs."""
+"""The executor plug point: where a step's function actually runs.
+
+An executor's lifetime is its own, not a run's: a run enters it (``async with``) for its
+duration, and several runs may be inside it at once; an executor that holds resources
+(a cluster, a client) opens them on the first entry and releases them when the last
+holder leaves, so a user who wants it open across runs enters it once around them.
+
+An executor may also keep outputs where they were made (:class:`KeepsOutputs`): the run
+then receives an :class:`OutputHandle` per output instead of the value, and hands it,
+unchanged, to the steps that read it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
-__all__ = ("Executor",)
+if TYPE_CHECKING:
+    from ..definition._resources import ResourceRequirements
+    from ..events import ArtifactRef
+
+__all__ = ("NOT_INLINE", "Executor", "KeepsOutputs", "OutputHandle", "SaveTo", "StepCall")
+
+#: an :class:`OutputHandle` whose value did not come with its metadata
+NOT_INLINE: Final[Any] = object()
 
 
 @runtime_checkable
@@ -14,7 +32,8 @@ class Executor(Protocol):
     """Runs step functions for a run; orchestration, events and stores stay in the driver.
 
     The default (no executor) runs async steps on the event loop and sync steps in worker
-    threads.  An executor is entered (``async with``) once per run.
+    threads.  Each run enters the executor (``async with``) for its duration; runs may
+    overlap, so entering and leaving must count holders (see the module docstring).
     """
 
     async def __aenter__(self) -> Any: ...
@@ -30,3 +49,80 @@ class Executor(Protocol):
 
         Cancellation of the calling task must stop waiting promptly.
         """
+
+
+@dataclass(frozen=True, slots=True)
+class SaveTo:
+    """The run's artifact store, for a worker that reads and writes it itself.
+
+    ``persist``: whether the step's outputs are stored there (its cached inputs are read
+    from there either way).  Workers use the built-in materializers.
+    """
+
+    artifacts_url: str
+    run_id: str
+    step: str
+    id_stamp: str
+    persist: bool = True
+
+
+@dataclass(slots=True, eq=False)
+class StepCall:
+    """One attempt of a step, for an executor that keeps outputs where they are made.
+
+    ``kwargs`` may hold :class:`OutputHandle` values (outputs of earlier steps) and
+    ``Lazy`` cached outputs (read by the worker when ``save`` names a store it shares).
+    ``on_lost(cause)`` is called when the machine running the attempt was lost and the
+    executor started the call again elsewhere (the run records it as a new attempt).
+    """
+
+    fn: Callable[..., Any]
+    kwargs: dict[str, Any]
+    is_async: bool
+    name: str
+    outputs: tuple[str, ...]
+    resources: ResourceRequirements | None
+    group: str | None
+    save: SaveTo | None
+    asset_params: frozenset[str] = frozenset()
+    on_lost: Callable[[str], None] = field(default=lambda cause: None)
+
+
+@dataclass(slots=True, eq=False)
+class OutputHandle:
+    """An output that stays where it was made.
+
+    :ivar ref: its stored artifact, when the worker stored it
+    :ivar type_name: the value's type
+    :ivar inline: the value itself when small enough to travel with the metadata
+    :ivar fetch: copies the value to the driver (the executor must still be open)
+    :ivar source: the executor's own reference (e.g. a Dask future and output name)
+    """
+
+    ref: ArtifactRef | None
+    type_name: str
+    fetch: Callable[[], Awaitable[Any]]
+    source: Any = None
+    inline: Any = NOT_INLINE
+
+    @property
+    def has_inline(self) -> bool:
+        """Whether the value came with the metadata."""
+        return self.inline is not NOT_INLINE
+
+    async def load(self) -> Any:
+        """The value, from the metadata when it came with it, else from where it is."""
+        if self.inline is not NOT_INLINE:
+            return self.inline
+        return await self.fetch()
+
+
+@runtime_checkable
+class KeepsOutputs(Protocol):
+    """An executor whose outputs stay on the machines that made them."""
+
+    def shares_store(self, artifacts_url: str) -> bool:
+        """Whether every worker can write and read this artifact store directly."""
+
+    async def call_step(self, call: StepCall) -> dict[str, OutputHandle]:
+        """Run one attempt; return a handle per output (in ``call.outputs``)."""

@@ -33,6 +33,7 @@ from ._callbacks import EventCallback
 from ._core import FAILED, OK, PARTIAL, SKIP, TERMINAL, RunState, Snapshot
 from ._debug import StepTurns
 from ._events import RunEvents, run_started
+from ._handles import settle_outputs
 from ._inputs import condition_holds, optional_consumers, resolve
 from ._mapping import Mapper
 from ._persist import Persistence
@@ -216,6 +217,8 @@ class Runner:
                 self._abandon(self._stop_reason)
             if self.state.lazy and self._persist is not None:
                 await self._persist.realize_all()
+            if self._calls.remote is not None:
+                await settle_outputs(self.state, self.runtime)
             status, error = self._outcome()
         duration = time.perf_counter() - self._t0
         ev = RunFinished(
@@ -368,8 +371,11 @@ class Runner:
                 self._settle(node, OK)
                 return
         kwargs, ctx_params = resolve(node, self.state.values, self.params)
-        if persist is not None and self.state.lazy and (node.step.condition or node.map_param):
-            await persist.realize(node, kwargs)
+        if node.step.condition or node.map_param:  # the driver reads these inputs
+            if persist is not None and self.state.lazy:
+                await persist.realize(node, kwargs)
+            if self._calls.remote is not None:
+                await self._calls.fetch_inputs(kwargs)
         if node.step.condition is not None and not self._condition_holds(node, kwargs):
             self._settle(node, FAILED if r.status == "failed" else SKIP)
             return

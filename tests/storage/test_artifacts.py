@@ -130,19 +130,19 @@ def test_read_only_scheme() -> None:
 
 
 @pytest.mark.parametrize(
-    ("url", "hint"),
-    [("gs://bucket/x", "pip install gcsfs"), ("az://container/x", "pip install adlfs")],
+    ("url", "module", "hint"),
+    [
+        ("gs://bucket/x", "gcsfs", "pip install 'flowyml[gcs]'"),
+        ("az://container/x", "adlfs", "pip install 'flowyml[azure]'"),
+    ],
 )
-def test_missing_package_names_the_install_command(url: str, hint: str) -> None:
-    pytest.importorskip("fsspec")
-    module = "gcsfs" if url.startswith("gs") else "adlfs"
-    try:
-        __import__(module)
-    except ImportError:
-        pass
-    else:  # pragma: no cover - only when the optional package is installed
-        pytest.skip(f"{module} is installed")
-    with pytest.raises(ArtifactError, match=f"`{hint}`"):
+def test_missing_package_names_the_extra(
+    url: str, module: str, hint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = sys.modules["fsspec.registry"]._registry  # classes fsspec already imported
+    monkeypatch.setitem(sys.modules, module, None)
+    monkeypatch.delitem(registry, url.split(":", 1)[0], raising=False)
+    with pytest.raises(ArtifactError, match=f"`{hint}`".replace("[", r"\[").replace("]", r"\]")):
         open_artifact_store(url)
 
 

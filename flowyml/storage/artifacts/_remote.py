@@ -67,6 +67,17 @@ def _remove(path: str) -> None:
         pass
 
 
+async def _close_clients(fs: Any) -> None:
+    """Close the HTTP clients of a filesystem this backend made (adlfs, gcsfs), so none is
+    left for a finalizer to close after the event loop is gone."""
+    service = getattr(fs, "service_client", None)  # adlfs
+    if service is not None and hasattr(service, "close"):
+        await service.close()
+    session = getattr(fs, "_session", None)  # gcsfs
+    if session is not None and not getattr(session, "closed", True):
+        await session.close()
+
+
 class FsspecBackend:
     """Blobs under ``root`` (a path as the filesystem spells it, e.g. ``bucket/prefix``).
 
@@ -119,6 +130,8 @@ class FsspecBackend:
                 pass
         elif self._make_fs is not None and self._is_s3:
             await _s3.close(self.fs)
+        elif self._make_fs is not None:
+            await _close_clients(self.fs)
 
     async def exists(self, key: str) -> bool:
         return bool(await self.fs._exists(self._path(key)))

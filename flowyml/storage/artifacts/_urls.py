@@ -42,12 +42,12 @@ _READ_ONLY: Final = frozenset(
 _INSTALL_HINTS: Final = {
     "s3": "pip install 'flowyml[s3]'",
     "s3a": "pip install 'flowyml[s3]'",
-    "gs": "pip install gcsfs",
-    "gcs": "pip install gcsfs",
-    "az": "pip install adlfs",
-    "abfs": "pip install adlfs",
-    "abfss": "pip install adlfs",
-    "adl": "pip install adlfs",
+    "gs": "pip install 'flowyml[gcs]'",
+    "gcs": "pip install 'flowyml[gcs]'",
+    "az": "pip install 'flowyml[azure]'",
+    "abfs": "pip install 'flowyml[azure]'",
+    "abfss": "pip install 'flowyml[azure]'",
+    "adl": "pip install 'flowyml[azure]'",
 }
 
 
