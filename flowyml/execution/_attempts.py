@@ -72,6 +72,10 @@ class StepCalls:
         self.resources = resources
         self.executor = executor
         self._limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
+        #: how many elements of a mapped step are alive at once (``None``: all of them).
+        #: Twice the bound, so elements storing their outputs outside the limiter do not
+        #: leave it idle.
+        self.element_window = 2 * max_concurrency if max_concurrency else None
         # The daemon threads have one bound for the whole process; max_threads bounds
         # this run's share of them.
         self._threads = anyio.CapacityLimiter(max_threads) if max_threads else None
