@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from ..errors import StepDefinitionError
+from ._limits import check_max_concurrency, parse_rate_limit
 from ._params import analyse
 
 if TYPE_CHECKING:
@@ -94,12 +95,15 @@ class Step(Generic[P, R]):
         "input_map",
         "is_async",
         "map_param",
+        "max_concurrency",
         "name",
         "outputs",
         "parameter_set",
         "parameters",
+        "per_second",
         "persist",
         "positional",
+        "rate_limit",
         "retries",
         "retry_delay",
         "signature",
@@ -124,6 +128,8 @@ class Step(Generic[P, R]):
         condition: Callable[..., Any] | None = None,
         map_over: str | None = None,
         allow_partial: bool = False,
+        rate_limit: str | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         if not callable(fn):
             raise StepDefinitionError(f"@step needs a function, got {fn!r}")
@@ -161,6 +167,9 @@ class Step(Generic[P, R]):
         self.condition = condition
         self.allow_partial = bool(allow_partial)
         self.map_param: str | None = None if map_over is None else self._map_param(map_over)
+        self.rate_limit = rate_limit
+        self.per_second = parse_rate_limit(self.name, rate_limit)
+        self.max_concurrency = check_max_concurrency(self.name, max_concurrency)
         functools.update_wrapper(self, fn)
 
     def _map_param(self, map_over: str) -> str:
@@ -220,6 +229,8 @@ class Step(Generic[P, R]):
             "condition": self.condition is not None,
             "map_over": self.map_param,
             "allow_partial": self.allow_partial,
+            "rate_limit": self.rate_limit,
+            "max_concurrency": self.max_concurrency,
         }
 
     def with_options(self, **changes: Any) -> Step[P, R]:
@@ -238,6 +249,8 @@ class Step(Generic[P, R]):
             "condition": self.condition,
             "map_over": self.map_param,
             "allow_partial": self.allow_partial,
+            "rate_limit": self.rate_limit,
+            "max_concurrency": self.max_concurrency,
         }
         if "name" in changes and "outputs" not in changes and current["outputs"] is None:
             changes["outputs"] = None
@@ -310,6 +323,8 @@ def step(
     condition: Callable[..., Any] | None = None,
     map_over: str | None = None,
     allow_partial: bool = False,
+    rate_limit: str | None = None,
+    max_concurrency: int | None = None,
 ) -> _StepDecorator: ...
 
 
@@ -339,6 +354,10 @@ def step(
         the output is the list of results in input order
     :param allow_partial: when an upstream mapped step had failed elements, run anyway and
         receive a :class:`~flowyml.PartialResults` (the successes, plus ``.failures``)
+    :param rate_limit: how often the step may start, e.g. ``"50/s"`` or ``"3000/min"``:
+        every attempt of every element counts, across the runs on one event loop
+    :param max_concurrency: how many attempts of this step (its map elements) may run at
+        once in a run, on top of the run's own ``max_concurrency``
     """
     if fn is not None:
         if options:

@@ -21,6 +21,7 @@ from ..errors import (
 from ..events import StepRetrying, StepStarted, StepSucceeded
 from ..results import StepResult
 from ._core import Emit, Fail, RunState, StepFailure
+from ._rate import Limits
 from ._retry import retry_delay
 from ._stray import CancelGuard
 from ._threads import run_in_thread
@@ -71,11 +72,7 @@ class StepCalls:
         self.persistence = persistence
         self.resources = resources
         self.executor = executor
-        self._limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
-        #: how many elements of a mapped step are alive at once (``None``: all of them).
-        #: Twice the bound, so elements storing their outputs outside the limiter do not
-        #: leave it idle.
-        self.element_window = 2 * max_concurrency if max_concurrency else None
+        self.limits = Limits(max_concurrency)
         # The daemon threads have one bound for the whole process; max_threads bounds
         # this run's share of them.
         self._threads = anyio.CapacityLimiter(max_threads) if max_threads else None
@@ -203,11 +200,7 @@ class StepCalls:
         kwargs = await self.resources.inject(node.name, kwargs)
         guard = CancelGuard()
         try:
-            if self._limiter is None:
-                value = await self._call(node, kwargs)
-            else:
-                async with self._limiter:
-                    value = await self._call(node, kwargs)
+            value = await self.limits.call(node.step, functools.partial(self._call, node, kwargs))
         except _cancelled():
             if not guard.is_stray():
                 raise

@@ -81,7 +81,7 @@ class Mapper:
         run = functools.partial(
             self._run_element, node, items, kwargs, ctx_params, results, failures
         )
-        window = self.calls.element_window
+        window = self.calls.limits.element_window(node.step)
         async with anyio.create_task_group() as tg:
             if window is None:
                 Starter(tg).start(run, range(len(items)))
