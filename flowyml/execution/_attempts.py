@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.from_thread
 
 from ..definition._context import StepContext
 from ..errors import (
@@ -18,7 +20,7 @@ from ..errors import (
     StepTimeoutError,
     StoreError,
 )
-from ..events import StepRetrying, StepStarted, StepSucceeded
+from ..events import StepProgress, StepRetrying, StepStarted, StepSucceeded
 from ..results import StepResult
 from ._core import Emit, Fail, RunState, StepFailure
 from ._rate import Limits
@@ -129,7 +131,17 @@ class StepCalls:
         while True:
             attempt += 1
             if ctx_params:
-                sc = StepContext(self.run_id, node.name, attempt, self.pipeline, self.params)
+                sc = StepContext(
+                    self.run_id,
+                    node.name,
+                    attempt,
+                    self.pipeline,
+                    self.params,
+                    # a step run by an executor may run in another process: no reports
+                    report=None
+                    if self.executor is not None
+                    else functools.partial(self._progress, node.name, attempt),
+                )
                 kwargs.update(dict.fromkeys(ctx_params, sc))
             started = StepStarted(
                 run_id=self.run_id,
@@ -167,6 +179,17 @@ class StepCalls:
                 self.fail(node, attempt, error, t0)
                 raise StepFailure from error
             await self._before_retry(node, attempt, error)
+
+    def _progress(self, step: str, attempt: int, done: float, total: float | None) -> None:
+        event = StepProgress(
+            run_id=self.run_id, ts=time.time(), step=step, attempt=attempt, done=done, total=total
+        )
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # a sync step, in its thread
+            anyio.from_thread.run_sync(self.emit, event, None)
+        else:
+            self.emit(event, None)
 
     async def _store(self, node: Any, outputs: dict[str, Any]) -> dict[str, Any]:
         if self.persistence is None:

@@ -66,6 +66,7 @@ export type StepSucceededEvent = Schemas['StepSucceeded'];
 export type StepCachedEvent = Schemas['StepCached'];
 export type StepFailedEvent = Schemas['StepFailed'];
 export type StepSkippedEvent = Schemas['StepSkipped'];
+export type StepProgressEvent = Schemas['StepProgress'];
 export type RunFinishedEvent = Schemas['RunFinished'];
 
 /** Any event, discriminated by `type` (the schema's `Event` union). */
@@ -83,6 +84,7 @@ const EVENT_TYPE_KEYS: Record<EventType, true> = {
   step_cached: true,
   step_failed: true,
   step_skipped: true,
+  step_progress: true,
   run_finished: true,
 };
 
