@@ -70,8 +70,13 @@ async def test_inline_values_round_trip_through_each_metadata_backend(
         calls.append("count")
         return len(word)
 
+    @step(outputs=["largest"])
+    async def largest() -> bytes:
+        return b"z" * INLINE_MAX  # the largest inline value: 5.4 KB of base64 in the row
+
     art = f"file://{tmp_path / 'art'}"
     p = Pipeline("inline", context=context(n=3)).add_step(fetch).add_step(count)
+    p.add_step(largest)
     async with Runtime(store=metadata_url, artifacts=art) as rt, Client(runtime=rt) as client:
         first = await p.arun(runtime=rt)
         assert first.success and calls == ["fetch", "count"]
@@ -82,6 +87,9 @@ async def test_inline_values_round_trip_through_each_metadata_backend(
         assert record.content_hash == hashlib.sha256(b"ababab").hexdigest()
         assert await client.load_artifact(word_id) == "ababab"
         assert await client.load_artifact(count_id) == 6
+        largest_id = first.step_results["largest"].artifact_ids["largest"]
+        assert (await client.get_artifact(largest_id)).uri.startswith("data:")
+        assert await client.load_artifact(largest_id) == b"z" * INLINE_MAX
         assert not list((tmp_path / "art").rglob("blobs/*/*"))  # nothing written to files
         lineage = await client.lineage(word_id)
         assert lineage.producer is not None and lineage.producer.step == "fetch"
