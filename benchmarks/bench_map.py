@@ -5,7 +5,9 @@ width (one source, N no-op steps, one sink) built with ``add_step``, each run in
 process, persistence off and on.  Reports wall time, per-element overhead and their ratio.
 
     python -m benchmarks.bench_map            # N = 10,000, 3 repetitions
-    python -m benchmarks.bench_map --quick    # N = 200, 1 repetition
+    python -m benchmarks.bench_map --quick    # N = 200, 1 repetition; scale cases at 2,000
+    python -m benchmarks.bench_map --scale    # the 100,000-element cases (see _map_scale)
+    python -m benchmarks.bench_map --scale --million   # and 1,000,000
 
 Results go to ``benchmarks/results/map-<date>.json`` and a markdown table on stdout.
 """
@@ -23,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from . import _map_scale
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -109,12 +113,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--reps", type=int, default=None)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--scale", action="store_true", help="only the scale cases")
+    parser.add_argument("--million", action="store_true", help="scale cases at 1,000,000 too")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--scale-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         kind, n, persist = args.child
         print(_child(kind, int(n), persist == "1"))
         return 0
+    if args.scale_child:
+        print(json.dumps(_map_scale.child(args.scale_child[0], int(args.scale_child[1]))))
+        return 0
+    if args.scale:
+        return _scale(args)
     n = 200 if args.quick else 10_000
     reps = args.reps or (1 if args.quick else 3)
     rows = []
@@ -143,12 +155,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     table = "\n".join(lines)
     print(table)
+    if args.quick:
+        print()
+        print(_map_scale.table(_map_scale.run_cases([2_000])))
     if not args.quick:
         args.out.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
         (args.out / f"map-{stamp}.json").write_text(
             json.dumps({"date": stamp, "reps": reps, "rows": rows}, indent=2) + "\n"
         )
+    return 0
+
+
+def _scale(args: argparse.Namespace) -> int:
+    sizes = [100_000, 1_000_000] if args.million else [100_000]
+    rows = _map_scale.run_cases(sizes)
+    print(_map_scale.table(rows))
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    (args.out / f"map-scale-{stamp}.json").write_text(
+        json.dumps({"date": stamp, "rows": rows}, indent=2) + "\n"
+    )
     return 0
 
 

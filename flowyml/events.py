@@ -97,6 +97,19 @@ class StepStarted(_Event, tag="step_started", frozen=True, kw_only=True):
     cache_key: str | None = None
 
 
+class StepProgress(_Event, tag="step_progress", frozen=True, kw_only=True):
+    """A running step attempt reported how far it got (``ctx.progress(done, total)``).
+
+    ``done`` units of ``total`` (``None`` when the total is unknown).  Progress is for
+    live displays: it changes no step or run row.
+    """
+
+    step: str
+    attempt: int = 1
+    done: float
+    total: float | None = None
+
+
 class StepRetrying(_Event, tag="step_retrying", frozen=True, kw_only=True):
     """A step attempt failed and will be retried after ``delay`` seconds."""
 
@@ -179,6 +192,7 @@ class RunFinished(_Event, tag="run_finished", frozen=True, kw_only=True):
 Event = (
     RunStarted
     | StepStarted
+    | StepProgress
     | StepRetrying
     | StepSucceeded
     | StepCached

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from .._steplog import StepLogger
 
-__all__ = ("Context", "StepContext", "context")
+__all__ = ("PROGRESS_INTERVAL", "Context", "StepContext", "context")
+
+#: the least time, in seconds, between two progress reports of one step attempt
+PROGRESS_INTERVAL: Final = 0.25
 
 
 class Context(Mapping[str, Any]):
@@ -80,9 +85,41 @@ class StepContext:
     pipeline: str
     params: Mapping[str, Any] = field(default_factory=dict)
     logger: logging.LoggerAdapter[logging.Logger] = field(init=False)
+    #: where :meth:`progress` reports go (the engine records a ``step_progress`` event)
+    report: Callable[[float, float | None], None] | None = field(
+        default=None, repr=False, compare=False
+    )
+    _last_report: float = field(default=-math.inf, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.logger = StepLogger(
             logging.getLogger(f"flowyml.step.{self.step}"),
             {"run_id": self.run_id, "step": self.step, "attempt": self.attempt},
         )
+
+    def progress(self, done: float, total: float | None = None) -> None:
+        """Report that ``done`` units of ``total`` are done (for live displays).
+
+        Reports closer together than :data:`PROGRESS_INTERVAL` seconds are dropped, except
+        the first and the one where ``done`` reaches ``total``, so a loop may report every
+        item.
+
+        :raises ValueError: when ``done`` is negative or ``total`` is not positive
+        :raises TypeError: when either is not a number
+        """
+        for name, value in (("done", done), ("total", total)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                raise TypeError(f"progress({name}=...) must be a number, got {value!r}")
+        if done < 0 or (total is not None and total <= 0):
+            raise ValueError(
+                f"progress(done={done!r}, total={total!r}): done must be >= 0 and total > 0"
+            )
+        if self.report is None:
+            return
+        now = time.monotonic()
+        if now - self._last_report < PROGRESS_INTERVAL and done != total:
+            return
+        self._last_report = now
+        self.report(done, total)

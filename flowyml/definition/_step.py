@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, ov
 
 from ..errors import StepDefinitionError
 from ._caching import cache_strategy
+from ._limits import check_max_concurrency, parse_rate_limit
 from ._params import analyse
 from ._resources import ResourceRequirements, resources_of
 
@@ -108,13 +109,16 @@ class Step(Generic[P, R]):
         "input_map",
         "is_async",
         "map_param",
+        "max_concurrency",
         "max_log_lines",
         "name",
         "outputs",
         "parameter_set",
         "parameters",
+        "per_second",
         "persist",
         "positional",
+        "rate_limit",
         "resources",
         "retries",
         "retry_delay",
@@ -144,6 +148,8 @@ class Step(Generic[P, R]):
         capture_output: bool = False,
         resources: ResourceRequirements | Mapping[str, Any] | None = None,
         execution_group: str | None = None,
+        rate_limit: str | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         if not callable(fn):
             raise StepDefinitionError(f"@step needs a function, got {fn!r}")
@@ -197,6 +203,9 @@ class Step(Generic[P, R]):
                 f"{execution_group!r}"
             )
         self.execution_group = execution_group
+        self.rate_limit = rate_limit
+        self.per_second = parse_rate_limit(self.name, rate_limit)
+        self.max_concurrency = check_max_concurrency(self.name, max_concurrency)
         functools.update_wrapper(self, fn)
 
     def _map_param(self, map_over: str) -> str:
@@ -258,6 +267,8 @@ class Step(Generic[P, R]):
             "map_over": self.map_param,
             "allow_partial": self.allow_partial,
             **self._placement(),
+            "rate_limit": self.rate_limit,
+            "max_concurrency": self.max_concurrency,
         }
 
     def _placement(self) -> dict[str, Any]:
@@ -290,6 +301,8 @@ class Step(Generic[P, R]):
             "capture_output": self.capture_output,
             "resources": self.resources,
             "execution_group": self.execution_group,
+            "rate_limit": self.rate_limit,
+            "max_concurrency": self.max_concurrency,
         }
         if "name" in changes and "outputs" not in changes and current["outputs"] is None:
             changes["outputs"] = None
@@ -366,6 +379,8 @@ def step(
     capture_output: bool = False,
     resources: ResourceRequirements | Mapping[str, Any] | None = None,
     execution_group: str | None = None,
+    rate_limit: str | None = None,
+    max_concurrency: int | None = None,
 ) -> _StepDecorator: ...
 
 
@@ -412,6 +427,10 @@ def step(
     :param resources: what one call needs (a :class:`~flowyml.ResourceRequirements` or a
         dict of its fields); an executor such as Dask places the step on a worker that has it
     :param execution_group: steps sharing this name run on the same worker (Dask)
+    :param rate_limit: how often the step may start, e.g. ``"50/s"`` or ``"3000/min"``:
+        every attempt of every element counts, across the runs on one event loop
+    :param max_concurrency: how many attempts of this step (its map elements) may run at
+        once in a run, on top of the run's own ``max_concurrency``
     """
     if fn is not None:
         if options:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.from_thread
 
 from ..definition._context import StepContext
 from ..errors import (
@@ -19,12 +21,13 @@ from ..errors import (
     StepTimeoutError,
     StoreError,
 )
-from ..events import StepRetrying, StepStarted, StepSucceeded
+from ..events import StepProgress, StepRetrying, StepStarted, StepSucceeded
 from ..results import PartialResults, StepResult
 from ._core import Emit, Fail, RunState, StepFailure
 from ._handles import local_value
 from ._logs import capture
 from ._protocol import KeepsOutputs, SaveTo, StepCall
+from ._rate import Limits
 from ._retry import retry_delay
 from ._stray import CancelGuard
 from ._threads import run_in_thread
@@ -82,7 +85,7 @@ class StepCalls:
         self._shared: bool | None = None
         if self.remote is not None and persistence is not None:
             persistence.remote = True
-        self._limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
+        self.limits = Limits(max_concurrency)
         # The daemon threads have one bound for the whole process; max_threads bounds
         # this run's share of them.
         self._threads = anyio.CapacityLimiter(max_threads) if max_threads else None
@@ -152,7 +155,17 @@ class StepCalls:
         while True:
             attempt += 1
             if ctx_params:
-                sc = StepContext(self.run_id, node.name, attempt, self.pipeline, self.params)
+                sc = StepContext(
+                    self.run_id,
+                    node.name,
+                    attempt,
+                    self.pipeline,
+                    self.params,
+                    # a step run by an executor may run in another process: no reports
+                    report=None
+                    if self.executor is not None
+                    else functools.partial(self._progress, node.name, attempt),
+                )
                 kwargs.update(dict.fromkeys(ctx_params, sc))
             started = StepStarted(
                 run_id=self.run_id,
@@ -193,6 +206,17 @@ class StepCalls:
                 self.fail(node, attempt, error, t0)
                 raise StepFailure from error
             await self._before_retry(node, attempt, error)
+
+    def _progress(self, step: str, attempt: int, done: float, total: float | None) -> None:
+        event = StepProgress(
+            run_id=self.run_id, ts=time.time(), step=step, attempt=attempt, done=done, total=total
+        )
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # a sync step, in its thread
+            anyio.from_thread.run_sync(self.emit, event, None)
+        else:
+            self.emit(event, None)
 
     async def _store(self, node: Any, outputs: dict[str, Any]) -> dict[str, Any]:
         if self.persistence is None:
@@ -238,12 +262,11 @@ class StepCalls:
                     if type(v) in (list, PartialResults):
                         kwargs[k] = await local_value(v)
                 call = self._step_call(node, r, kwargs, inputs, cache_key)
-                value = await self._call(node, call)
-            elif self._limiter is None:
-                value = await self._call(node, kwargs)
+                value = await self.limits.call(node.step, functools.partial(self._call, node, call))
             else:
-                async with self._limiter:
-                    value = await self._call(node, kwargs)
+                value = await self.limits.call(
+                    node.step, functools.partial(self._call, node, kwargs)
+                )
         except _cancelled():
             if not guard.is_stray():
                 raise

@@ -13,7 +13,7 @@ from ..errors import MapError, SerializationError, StepCancelledError, StepError
 from ..events import StepStarted, StepSucceeded
 from ..results import ElementFailure, PartialResults, StepResult
 from ._core import FAILED, OK, PARTIAL, Element, Emit, Fail, RunState
-from ._spawn import Starter
+from ._spawn import Starter, start_windowed
 from ._stray import CancelGuard
 
 if TYPE_CHECKING:
@@ -81,8 +81,12 @@ class Mapper:
         run = functools.partial(
             self._run_element, node, items, kwargs, ctx_params, results, failures
         )
+        window = self.calls.limits.element_window(node.step)
         async with anyio.create_task_group() as tg:
-            Starter(tg).start(run, range(len(items)))
+            if window is None:
+                Starter(tg).start(run, range(len(items)))
+            else:
+                await start_windowed(tg, run, len(items), window)
         if self.persistence is not None:
             await self.persistence.realize_elements(node, results)
         out = node.outputs[0]

@@ -20,7 +20,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
-__all__ = ("BATCH", "Starter")
+__all__ = ("BATCH", "Starter", "start_windowed")
 
 #: tasks started per loop iteration when more are waiting (small enough that the tasks
 #: waiting to run stay few: with 64, a 100,000-wide fan-out still triggered full passes
@@ -83,3 +83,42 @@ class Starter:
                         break
                 else:
                     queue.popleft()
+
+
+async def start_windowed(
+    tg: anyio.abc.TaskGroup, fn: _Spawn, count: int, window: int, batch: int = BATCH
+) -> None:
+    """Start ``fn(0)`` ... ``fn(count - 1)`` in ``tg``, in order, with at most ``window``
+    of them alive at once; return once the last one has been started.
+
+    A mapped step under a concurrency bound of ``n`` can only run ``n`` elements at a
+    time, so creating the other tasks early only holds their memory: a 1,000,000-element
+    map keeps ``window`` tasks instead of a million.  At most ``batch`` tasks are started
+    per loop iteration, as in :class:`Starter`.
+    """
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    free = window
+    wake = anyio.Event()
+
+    async def run(index: int) -> None:
+        nonlocal free, wake
+        try:
+            await fn(index)
+        finally:
+            free += 1
+            wake.set()
+
+    start_soon = tg.start_soon
+    index = 0
+    while index < count:
+        if not free:
+            await wake.wait()
+            wake = anyio.Event()
+            continue
+        n = min(free, batch, count - index)
+        free -= n
+        for i in range(index, index + n):
+            start_soon(run, i)
+        index += n
+        await anyio.lowlevel.checkpoint()  # let the batch run before starting the next

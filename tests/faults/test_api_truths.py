@@ -372,9 +372,14 @@ def test_runs_marks_the_run_of_a_killed_process_interrupted(tmp_path: Path) -> N
     assert "warning" not in listed.stderr
 
 
+@step
+def big() -> str:
+    return "x" * 10_000  # above the inline limit: a file in the artifact folder
+
+
 def test_runs_warns_when_the_metadata_is_empty_but_artifacts_exist(tmp_path: Path) -> None:
     store, art = f"sqlite:///{tmp_path / 'runs.db'}", tmp_path / "art"
-    p = Pipeline("kept", store=store, artifacts=f"file://{art}").add_step(a)
+    p = Pipeline("kept", store=store, artifacts=f"file://{art}").add_step(big)
     assert p.run().success
     (tmp_path / "runs.db").unlink()  # the metadata is lost; the artifacts remain
     listed = _flowyml("runs", "--store", store, "--artifacts", f"file://{art}")

@@ -20,7 +20,8 @@ async def test_get_many_and_load_values_keep_order(tmp_path: Path, scheme: str) 
     await store.open()
     try:
         registry = default_registry()
-        values: list[Any] = [{"i": i} for i in range(20)] + ["text", b"raw", np.arange(5)]
+        big = b"b" * 10_000  # stored as a blob; the others are small enough to be inline
+        values: list[Any] = [{"i": i} for i in range(20)] + ["text", b"raw", np.arange(5), big]
         refs = [
             await save_value(store, registry, v, artifact_id_seed=f"r/s/{i}", name=f"o{i}")
             for i, v in enumerate(values)
@@ -30,7 +31,8 @@ async def test_get_many_and_load_values_keep_order(tmp_path: Path, scheme: str) 
         loaded = await load_values(store, registry, refs)
         assert loaded[:22] == values[:22]
         assert np.array_equal(loaded[22], values[22])
-        missing = refs[0].uri.replace(refs[0].content_hash, "0" * 64)
+        assert loaded[23] == big
+        missing = refs[23].uri.replace(refs[23].content_hash, "0" * 64)
         with pytest.raises(ArtifactError):
             await store.get_many([refs[1].uri, missing])
     finally:

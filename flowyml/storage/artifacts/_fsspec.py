@@ -14,6 +14,7 @@ import anyio
 from ...errors import ArtifactError, FlowymlError
 from .._protocols import BlobInfo
 from ._backend import BLOB_DIR, TMP_DIR, Digest, blob_key, is_blob_key, sha256_hex
+from ._inline import inline_bytes, is_inline
 from ._local import LocalBackend, absolute
 from ._urls import make_backend
 
@@ -211,6 +212,8 @@ class FsspecArtifactStore:
         :raises ArtifactError: when ``uri`` does not exist or cannot be read
         """
         self._check_open()
+        if is_inline(uri):
+            return inline_bytes(uri)
         key = self._key(uri)
         try:
             return await self._backend.read(key)
@@ -224,9 +227,9 @@ class FsspecArtifactStore:
         :raises ArtifactError: when one of them does not exist or cannot be read
         """
         self._check_open()
-        keys = [self._key(u) for u in uris]
+        keys = [self._key(u) for u in uris if not is_inline(u)]
         read_many = getattr(self._backend, "read_many", None)
-        if read_many is not None:
+        if read_many is not None and len(keys) == len(uris):
             try:
                 data: list[bytes] = await read_many(keys)
                 return data
@@ -256,9 +259,14 @@ class FsspecArtifactStore:
         :raises ArtifactError: when ``uri`` does not exist or cannot be read
         """
         self._check_open()
-        key = self._key(uri)
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+        if is_inline(uri):
+            data = inline_bytes(uri)
+            for start in range(0, len(data), chunk_size):
+                yield data[start : start + chunk_size]
+            return
+        key = self._key(uri)
         try:
             async with aclosing(self._backend.read_chunks(key, chunk_size)) as chunks:
                 async for chunk in chunks:
@@ -267,8 +275,11 @@ class FsspecArtifactStore:
             raise self._io_error("read", uri, exc) from exc
 
     async def exists(self, uri: str) -> bool:
-        """Whether something is stored at ``uri``."""
+        """Whether something is stored at ``uri`` (an inline ``data:`` URI always is)."""
         self._check_open()
+        if is_inline(uri):
+            inline_bytes(uri)  # a corrupt one raises
+            return True
         key = self._key(uri)
         content_hash = is_blob_key(key)
         if content_hash is not None and content_hash in self._known:

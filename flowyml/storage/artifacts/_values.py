@@ -13,6 +13,7 @@ from ...errors import SerializationError
 from ...events import ArtifactRef
 from .._protocols import ArtifactStore, Materializer
 from .._records import ArtifactRecord
+from ._inline import INLINE_MAX, inline_bytes, inline_uri, is_inline
 from ._materializers import (
     SCALAR_TYPES,
     BytesMaterializer,
@@ -159,17 +160,37 @@ async def _save(
         materializer, data, metadata = await anyio.to_thread.run_sync(
             _select_and_dump, registry, value, type_name, step, name
         )
-    info = await store.put(data)
+    if len(data) <= INLINE_MAX:  # kept in the metadata row (see _inline)
+        content_hash, uri = hashlib.sha256(data).hexdigest(), inline_uri(data)
+    else:
+        info = await store.put(data)
+        content_hash, uri = info.content_hash, info.uri
     return ArtifactRef(
-        id=artifact_id(info.content_hash, artifact_id_seed, id_stamp),
+        id=artifact_id(content_hash, artifact_id_seed, id_stamp),
         name=name,
-        uri=info.uri,
+        uri=uri,
         type_name=type_name,
         materializer=materializer.name,
-        size=info.size,
-        content_hash=info.content_hash,
+        size=len(data),
+        content_hash=content_hash,
         metadata=metadata,
     )
+
+
+async def _read_all(store: ArtifactStore, uris: list[str]) -> list[bytes]:
+    """The bytes of ``uris``: inline ones decoded, the others read from ``store``."""
+    blobs = [inline_bytes(u) if is_inline(u) else b"" for u in uris]
+    stored = [i for i, u in enumerate(uris) if not is_inline(u)]
+    if not stored:
+        return blobs
+    get_many = getattr(store, "get_many", None)
+    if get_many is not None:
+        read: list[bytes] = await get_many([uris[i] for i in stored])
+    else:
+        read = [await store.get(uris[i]) for i in stored]
+    for i, data in zip(stored, read, strict=True):
+        blobs[i] = data
+    return blobs
 
 
 def _load(materializer: Materializer, data: bytes, ref: ArtifactRef | ArtifactRecord) -> Any:
@@ -194,7 +215,7 @@ async def load_value(
     :raises ArtifactError: when the bytes cannot be read
     """
     materializer = registry.get(ref.materializer)
-    data = await store.get(ref.uri)
+    data = inline_bytes(ref.uri) if is_inline(ref.uri) else await store.get(ref.uri)
     if isinstance(materializer, _INLINE_TYPES) and len(data) <= _SMALL_BYTES:
         return _load(materializer, data, ref)
     return await anyio.to_thread.run_sync(_load, materializer, data, ref)
@@ -210,11 +231,7 @@ async def load_values(
     Uses the store's ``get_many`` when it has one; small bytes/str/JSON values are decoded
     on the loop, everything else in one worker-thread call.
     """
-    get_many = getattr(store, "get_many", None)
-    if get_many is not None:
-        blobs: list[bytes] = await get_many([r.uri for r in refs])
-    else:
-        blobs = [await store.get(r.uri) for r in refs]
+    blobs = await _read_all(store, [r.uri for r in refs])
     values: list[Any] = [None] * len(refs)
     heavy: list[int] = []
     for i, (ref, data) in enumerate(zip(refs, blobs, strict=True)):

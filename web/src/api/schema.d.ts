@@ -579,7 +579,7 @@ export interface components {
             /** Detail */
             detail: string;
         };
-        Event: components["schemas"]["RunStarted"] | components["schemas"]["StepStarted"] | components["schemas"]["StepRetrying"] | components["schemas"]["StepSucceeded"] | components["schemas"]["StepCached"] | components["schemas"]["StepFailed"] | components["schemas"]["StepSkipped"] | components["schemas"]["StepLog"] | components["schemas"]["RunFinished"];
+        Event: components["schemas"]["RunStarted"] | components["schemas"]["StepStarted"] | components["schemas"]["StepProgress"] | components["schemas"]["StepRetrying"] | components["schemas"]["StepSucceeded"] | components["schemas"]["StepCached"] | components["schemas"]["StepFailed"] | components["schemas"]["StepSkipped"] | components["schemas"]["StepLog"] | components["schemas"]["RunFinished"];
         /**
          * HealthResponse
          * @description ``GET /api/health``.
@@ -969,6 +969,25 @@ export interface components {
             items: components["schemas"]["StepRunRecord"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /**
+         * StepProgress
+         * @description A running step attempt reported how far it got (``ctx.progress(done, total)``).
+         *
+         *         ``done`` units of ``total`` (``None`` when the total is unknown).  Progress is for
+         *         live displays: it changes no step or run row.
+         */
+        StepProgress: {
+            /** @default 1 */
+            attempt: number;
+            done: number;
+            run_id: string;
+            step: string;
+            /** @default null */
+            total: number | null;
+            ts: number;
+            /** @enum {unknown} */
+            type: "step_progress";
         };
         /**
          * StepRetrying

@@ -67,6 +67,7 @@ export type StepCachedEvent = Schemas['StepCached'];
 export type StepFailedEvent = Schemas['StepFailed'];
 export type StepSkippedEvent = Schemas['StepSkipped'];
 export type StepLogEvent = Schemas['StepLog'];
+export type StepProgressEvent = Schemas['StepProgress'];
 export type RunFinishedEvent = Schemas['RunFinished'];
 
 /** Any event, discriminated by `type` (the schema's `Event` union). */
@@ -85,6 +86,7 @@ const EVENT_TYPE_KEYS: Record<EventType, true> = {
   step_failed: true,
   step_skipped: true,
   step_log: true,
+  step_progress: true,
   run_finished: true,
 };
 
