@@ -162,36 +162,10 @@ def ui(
         uvicorn.Server(config).run()
     except KeyboardInterrupt:
         status = 130
-    _exit_past_abandoned_steps(status)
-
-
-def _exit_past_abandoned_steps(status: int) -> None:
-    """End the process even if a cancelled run left a sync step running in its thread.
-
-    Python cannot stop such a thread, and the interpreter would wait for it at exit
-    forever; the runs were already recorded ``cancelled`` by the server's shutdown.
-    """
-    import logging
-    import threading
-
-    stuck = [
-        t
-        for t in threading.enumerate()
-        if t is not threading.main_thread() and t.is_alive() and not t.daemon
-    ]
-    if not stuck:
-        if status:
-            raise typer.Exit(status)
-        return
-    typer.secho(
-        f"flowyml ui: leaving {len(stuck)} abandoned step thread(s) behind",
-        err=True,
-        fg=typer.colors.YELLOW,
-    )
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    # Sync steps left running by cancelled runs are daemon threads: they do not hold the
+    # interpreter at exit (see flowyml/execution/_threads.py).
+    if status:
+        raise typer.Exit(status)
 
 
 def _when(ts: float | None) -> str:

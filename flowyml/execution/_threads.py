@@ -58,13 +58,19 @@ class _Job:
         self.token = self.backend.current_token()
 
     def run(self) -> None:
+        setter, value = self._call()
+        self._deliver(setter, value)
+
+    def _call(self) -> tuple[Callable[[asyncio.Future[Any], Any], None], Any]:
+        # The job lets go of the step's function, arguments and context before the waiter
+        # wakes up: a finished run must not be kept alive by a thread about to go idle.
+        fn, args, context = self.fn, self.args, self.context
+        del self.fn, self.args, self.context
         try:
             with claim_worker_thread(self.backend, self.token):
-                result = self.context.run(self.fn, *self.args)
+                return _set_result, context.run(fn, *args)
         except BaseException as exc:
-            self._deliver(_set_exception, exc)
-        else:
-            self._deliver(_set_result, result)
+            return _set_exception, exc
 
     def _deliver(self, setter: Callable[[asyncio.Future[Any], Any], None], value: Any) -> None:
         try:
