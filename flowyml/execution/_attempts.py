@@ -254,7 +254,8 @@ class StepCalls:
         A ``CancelledError`` that the run did not ask for is the step's own failure
         (:class:`~flowyml.errors.StepCancelledError`), not the run's cancellation.
         """
-        kwargs = await self.resources.inject(node.name, kwargs)
+        if self.resources.in_use:
+            kwargs = await self.resources.inject(node.name, kwargs)
         guard = CancelGuard()
         try:
             if self.remote is not None:
@@ -263,6 +264,8 @@ class StepCalls:
                         kwargs[k] = await local_value(v)
                 call = self._step_call(node, r, kwargs, inputs, cache_key)
                 value = await self.limits.call(node.step, functools.partial(self._call, node, call))
+            elif self.limits.unbounded(node.step):
+                value = await self._call(node, kwargs)
             else:
                 value = await self.limits.call(
                     node.step, functools.partial(self._call, node, kwargs)
@@ -271,7 +274,7 @@ class StepCalls:
             if not guard.is_stray():
                 raise
             raise StepCancelledError(node.name) from None
-        if await guard.pending_stray():  # it cancelled its own task, then returned
+        if guard.cancel_requested() and await guard.pending_stray():  # cancelled itself
             raise StepCancelledError(node.name)
         if self.remote is not None:
             return value  # handles by output

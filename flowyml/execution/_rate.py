@@ -99,6 +99,10 @@ class Limits:
         bounds = [b for b in (step.max_concurrency, self.run and self.run.total_tokens) if b]
         return 2 * int(min(bounds)) if bounds else None
 
+    def unbounded(self, step: Any) -> bool:
+        """Whether no bound applies to ``step``'s attempts (they need not come here)."""
+        return self.run is None and step.max_concurrency is None and step.per_second is None
+
     async def call(self, step: Any, call: Callable[[], Awaitable[T]]) -> T:
         """Await ``call()`` within the step's and the run's limits."""
         if step.max_concurrency is None:

@@ -60,6 +60,11 @@ class Resources:
         self._names = {v: name for name, v in params.items() if isinstance(v, Shared)}
         self._run = _Opened()
 
+    @property
+    def in_use(self) -> bool:
+        """Whether the run has shared resources at all."""
+        return bool(self._names)
+
     async def inject(self, step: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         """``kwargs`` with each :class:`Shared` replaced by its open value.
 

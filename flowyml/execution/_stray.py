@@ -44,6 +44,11 @@ class CancelGuard:
         self._withdraw()
         return True
 
+    def cancel_requested(self) -> bool:
+        """Whether the task's cancel count grew since the guard was made (cheap check)."""
+        task = self._task
+        return task is not None and task.cancelling() > self._base
+
     async def pending_stray(self) -> bool:
         """Call after a step returned: ``True`` if it asked for its own cancellation on the
         way (``task.cancel()`` with no ``await`` after it).  The request is absorbed here,
