@@ -42,7 +42,7 @@ from ..events import LogLine, StepLog
 if TYPE_CHECKING:
     from ._core import Emit
 
-__all__ = ("DEFAULT_MAX_LOG_LINES", "LogSink", "capture")
+__all__ = ("DEFAULT_MAX_LOG_LINES", "LogSink", "capture", "capturing_run")
 
 #: lines kept per step attempt unless the step says otherwise
 DEFAULT_MAX_LOG_LINES: Final = 10_000
@@ -273,3 +273,14 @@ def capture(emit: Emit, run_id: str, node: Any, attempt: int) -> Iterator[LogSin
         _current.reset(token)
         _hooks.exit(sink.capture_output)
         sink.close()
+
+
+@contextlib.contextmanager
+def capturing_run() -> Iterator[None]:
+    """Keep the capture handler installed for a whole run (its attempts then only count
+    themselves in and out, instead of adding and removing the handler one by one)."""
+    _hooks.enter(False)
+    try:
+        yield
+    finally:
+        _hooks.exit(False)

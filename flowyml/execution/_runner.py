@@ -35,6 +35,7 @@ from ._debug import StepTurns
 from ._events import RunEvents, run_started
 from ._handles import settle_outputs
 from ._inputs import condition_holds, optional_consumers, resolve
+from ._logs import capturing_run
 from ._mapping import Mapper
 from ._persist import Persistence
 from ._resources import Resources
@@ -173,7 +174,7 @@ class Runner:
                 if self._executor is not None:
                     await stack.enter_async_context(self._executor)
                 self._start_helpers(outer)
-                with anyio.CancelScope() as scope:
+                with anyio.CancelScope() as scope, capturing_run():
                     self._steps_scope = scope
                     async with anyio.create_task_group() as tg:
                         self._starter = Starter(tg)
