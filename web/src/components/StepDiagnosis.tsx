@@ -9,25 +9,9 @@ import { Traceback } from './Traceback';
 
 export type Attempt = StepAttempt;
 
-/** A log record of a step (the shape the step-log events carry). */
-export interface LogRecord {
-  ts: number;
-  level: string;
-  message: string;
-}
-
-/** Step logs (#24) are not in the API yet: read them defensively when they come. */
-interface WithLogs {
-  logs?: unknown;
-}
 
 export function attemptsOf(detail: StepDetailResponse | null): Attempt[] {
   return detail?.attempts ?? [];
-}
-
-export function logsOf(detail: StepDetailResponse | null): LogRecord[] | null {
-  const list = (detail as (StepDetailResponse & WithLogs) | null)?.logs;
-  return Array.isArray(list) ? (list as LogRecord[]) : null;
 }
 
 export function skipReasonOf(step: StepView, detail: StepDetailResponse | null): string | null {
@@ -134,26 +118,6 @@ export function Attempts({ attempts, step }: { attempts: Attempt[]; step: StepVi
           </li>
         ))}
       </ol>
-    </section>
-  );
-}
-
-/** The step's log records; until the server captures logs, says so. */
-export function StepLogs({ logs }: { logs: LogRecord[] | null }) {
-  return (
-    <section className="panel-section" aria-labelledby="logs-title">
-      <h3 id="logs-title">Logs</h3>
-      {logs === null || logs.length === 0 ? (
-        <p className="muted small">No logs captured for this step.</p>
-      ) : (
-        <ol className="logs code" aria-label="Log records">
-          {logs.map((r, i) => (
-            <li key={i} className={`log log-${r.level.toLowerCase()}`}>
-              <span className="muted">{formatTime(r.ts)}</span> <span className="log-level">{r.level}</span> {r.message}
-            </li>
-          ))}
-        </ol>
-      )}
     </section>
   );
 }

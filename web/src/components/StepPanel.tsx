@@ -11,7 +11,8 @@ import { ErrorNote } from './Feedback';
 import { parseElement } from '../state/mapElements';
 import { MapElements } from './MapElements';
 import { StatusBadge } from './StatusIcon';
-import { Attempts, attemptsOf, CacheNote, logsOf, SkipNote, skipReasonOf, StepLogs } from './StepDiagnosis';
+import { Attempts, attemptsOf, CacheNote, SkipNote, skipReasonOf } from './StepDiagnosis';
+import { StepLogsLive } from './StepLogsLive';
 
 interface Props {
   runId: string;
@@ -132,7 +133,7 @@ export function StepPanel({ runId, step, order, steps, onClose }: Props) {
             outputs.map((a) => <ArtifactCard key={a.id} artifact={a} open={outputs.length <= 2} />)
           )}
         </section>
-        <StepLogs logs={logsOf(detail.data)} />
+        <StepLogsLive runId={runId} step={step.step} running={['pending', 'running', 'retrying'].includes(step.status)} />
       </div>
     </aside>
   );
