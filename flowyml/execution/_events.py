@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from .._traceback import format_step_traceback
 from ..events import Event, RunStarted, StepFailed
 from ..results import StepResult
 from ._callbacks import EventCallback
@@ -71,6 +72,9 @@ class RunEvents:
             duration=time.perf_counter() - t0,
         )
         self.emit(failed, r)
+        # What the run's result shows: the user's frames first, flowyml's and anyio's folded
+        # (the event and the store keep the whole traceback; the dashboard folds it too).
+        r.traceback = format_step_traceback(error)
         log.warning("step %r of run %s failed: %s", node.name, self.run_id, error)
 
 
