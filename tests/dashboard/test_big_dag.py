@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from playwright.async_api import expect
 
 from flowyml import Pipeline, step
 from tests.dashboard.browser import ARTIFACTS, app_for, browser_page
@@ -230,14 +231,12 @@ async def test_sub_pipelines_collapse_into_one_node(tmp_path: Path) -> None:
         group = page.locator('[data-step="prep"]')
         await group.wait_for()
         assert "sub-pipeline · 2 steps" in await group.inner_text()
-        assert await group.get_by_role("img").get_attribute("aria-label") == "2 steps: 2 succeeded"
-        assert await page.locator('[data-step="prep.clean"]').count() == 0
-        assert (
-            await page.get_by_role("button", name="Expand sub-pipelines").get_attribute(
-                "aria-pressed"
-            )
-            == "true"
+        await expect(group.get_by_role("img")).to_have_attribute(
+            "aria-label", "2 steps: 2 succeeded"
         )
+        assert await page.locator('[data-step="prep.clean"]').count() == 0
+        expand = page.get_by_role("button", name="Expand sub-pipelines")
+        await expect(expand).to_have_attribute("aria-pressed", "true")
         # the folded node opens again on a click, and finding a step inside opens it too
         await group.click()
         await page.locator('[data-step="prep.dedupe"]').wait_for()

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from playwright.async_api import expect
 
 from flowyml import Pipeline, step
 from tests.dashboard.browser import ARTIFACTS, app_for, browser_page, shoot
@@ -82,7 +83,7 @@ async def test_trigger_form_is_typed_and_shows_errors_on_their_fields(tmp_path: 
         await form.get_by_label("epochs").fill("2.5")
         await form.get_by_role("button", name="Start run").click()
         epochs = form.get_by_label("epochs")
-        assert await epochs.get_attribute("aria-invalid") == "true"
+        await expect(epochs).to_have_attribute("aria-invalid", "true")
         await form.get_by_text("epochs must be a whole number.").wait_for()
         runs = (await http.get("/api/runs")).json()["items"]
         assert runs == []
@@ -97,7 +98,7 @@ async def test_trigger_form_is_typed_and_shows_errors_on_their_fields(tmp_path: 
         tags = form.get_by_label("tags")
         await form.locator("#param-tags-error").wait_for()
         assert "tags" in await form.locator("#param-tags-error").inner_text()
-        assert await tags.get_attribute("aria-invalid") == "true"
+        await expect(tags).to_have_attribute("aria-invalid", "true")
 
         await tags.fill("[1, 2]")
         await form.get_by_role("button", name="Start run").click()
@@ -140,18 +141,14 @@ async def test_runs_list_search_filters_sorting_and_charts(tmp_path: Path) -> No
         started = page.get_by_role("button", name="Started")
         await started.click()
         header = page.locator("th", has=started)
-        assert await header.get_attribute("aria-sort") == "ascending"
+        await expect(header).to_have_attribute("aria-sort", "ascending")
         await page.wait_for_function(
             f"document.querySelector('tr[data-run]').dataset.run === {json.dumps(ids[('alpha', 1)])}"
         )
         await page.get_by_role("button", name="Duration").click()
-        assert (
-            await page.locator("th", has=page.get_by_role("button", name="Duration")).get_attribute(
-                "aria-sort"
-            )
-            == "descending"
-        )
-        assert "sort=duration" in page.url
+        duration = page.locator("th", has=page.get_by_role("button", name="Duration"))
+        await expect(duration).to_have_attribute("aria-sort", "descending")
+        await page.wait_for_function("location.search.includes('sort=duration')")
 
         # a small chart of recent runs per pipeline, outcomes in its accessible name
         chart = page.get_by_role("img", name="Last 1 runs of beta: 1 failed", exact=False)
