@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from flowyml.storage._protocols import ArtifactStore
 from flowyml.storage.artifacts import open_artifact_store
 from flowyml.testing.artifact_suite import ArtifactStoreSuite
 from tests.cloud_servers import CloudServer, azure_server, gcs_server
+from tests.subprocesses import ROOT
 
 __all__ = ("azure_server", "gcs_server")
 
@@ -70,3 +74,40 @@ async def test_pipeline_run_through_gcs(gcs_server: CloudServer, tmp_path: Path)
 
 async def test_pipeline_run_through_azure(azure_server: CloudServer, tmp_path: Path) -> None:
     await _run_through(azure_server, tmp_path)
+
+
+SCRIPT = """
+import os, sys, anyio
+from flowyml import Pipeline, Runtime
+from tests.storage.test_cloud_stores import numbers, payload
+
+async def main():
+    p = Pipeline("exit-clean", context={"n": 10})
+    p.add_step(numbers).add_step(payload)
+    async with Runtime(store="sqlite:///" + sys.argv[2], artifacts=sys.argv[1]) as rt:
+        assert (await p.arun(runtime=rt)).success
+
+anyio.run(main)
+print("done")
+"""
+
+
+@pytest.mark.slow
+def test_a_cloud_store_leaves_nothing_to_print_at_exit(
+    azure_server: CloudServer, gcs_server: CloudServer, tmp_path: Path
+) -> None:
+    # adlfs and gcsfs register exit-time finalizers that would print "Loop is not running"
+    # if the store left their clients for them to close
+    for server in (azure_server, gcs_server):
+        env = {**os.environ, **server.env}
+        out = subprocess.run(
+            [sys.executable, "-c", SCRIPT, server.url(), str(tmp_path / f"{server.scheme}.db")],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert out.returncode == 0 and out.stdout.strip() == "done", out.stderr
+        assert "Traceback" not in out.stderr, out.stderr

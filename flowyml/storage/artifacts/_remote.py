@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, BinaryIO, Final
 
@@ -76,6 +77,23 @@ async def _close_clients(fs: Any) -> None:
     session = getattr(fs, "_session", None)  # gcsfs
     if session is not None and not getattr(session, "closed", True):
         await session.close()
+    if type(fs).__module__.startswith("adlfs"):
+        _detach_finalizers(fs)
+
+
+def _detach_finalizers(fs: Any) -> None:
+    """Drop the exit-time finalizers adlfs registers on ``fs``.
+
+    adlfs closes its clients from ``weakref.finalize`` callbacks that call
+    ``fsspec.asyn.sync`` on the filesystem's loop; an ``asynchronous=True`` filesystem has
+    none, so at interpreter exit each one prints ``RuntimeError: Loop is not running``
+    (fsspec/adlfs#495).  The clients are closed above, so the callbacks have nothing left
+    to do.
+    """
+    registry: dict[Any, Any] = getattr(weakref.finalize, "_registry", {})
+    for finalizer, info in list(registry.items()):
+        if info.weakref() is fs:
+            finalizer.detach()
 
 
 class FsspecBackend:
