@@ -89,18 +89,28 @@ def test_a_script_that_never_closes_its_client_exits(tmp_path: Path) -> None:
 def test_a_cancelled_run_of_a_stuck_sync_step_lets_the_script_exit(tmp_path: Path) -> None:
     done = run_script(
         """
+        import threading
         import time
         import anyio
+        import anyio.to_thread
         from flowyml import Pipeline, step
+
+        started = threading.Event()
 
         @step
         def hang() -> int:
+            started.set()
             time.sleep(10**6)
             return 1
 
+        async def run() -> None:
+            await Pipeline("hang").add_step(hang).arun(run_id="f" * 32)
+
         async def main() -> None:
-            with anyio.move_on_after(0.5):
-                await Pipeline("hang").add_step(hang).arun(run_id="f" * 32)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run)
+                await anyio.to_thread.run_sync(started.wait)  # the step is running
+                tg.cancel_scope.cancel()
 
         anyio.run(main)
 
