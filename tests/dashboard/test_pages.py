@@ -7,16 +7,12 @@ import datetime as dt
 import json
 import socket
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 import anyio
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from playwright.async_api import expect
 
 from flowyml import Pipeline, step
@@ -258,36 +254,16 @@ async def free_port() -> int:
         return port
 
 
-@asynccontextmanager
-async def serve_on(app: FastAPI, port: int) -> AsyncIterator[str]:
-    """Like ``serve``, on a fixed port (so that the page can find the server again)."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(128)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(lambda: server.serve(sockets=[sock]))
-        with anyio.fail_after(10):
-            while not server.started:
-                await anyio.sleep(0.01)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-    sock.close()
-
-
 async def test_connection_indicator_tells_the_truth(tmp_path: Path) -> None:
     port = await free_port()
     figures: dict[str, Any] = {}
     async with browser_page() as page:
-        async with serve_on(app_for(tmp_path, []), port) as base:
+        async with serve(app_for(tmp_path, []), port) as base:
             await page.goto(f"{base}/")
             await page.wait_for_selector('[data-connection="live"]')
         # the server is gone: polls fail, the header says so
         await page.wait_for_selector('[data-connection="offline"]', timeout=20_000)
-        async with serve_on(app_for(tmp_path, []), port):
+        async with serve(app_for(tmp_path, []), port):
             t0 = time.monotonic()
             await page.wait_for_selector('[data-connection="live"]', timeout=20_000)
             figures["back_to_live_s"] = round(time.monotonic() - t0, 2)

@@ -44,12 +44,16 @@ async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[str]:
-    """Serve ``app`` with a real uvicorn on 127.0.0.1 in this event loop; yield its URL."""
+async def serve(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
+    """Serve ``app`` with a real uvicorn on 127.0.0.1 in this event loop; yield its URL.
+
+    ``port`` 0 takes a free one; a fixed port lets a page find a restarted server again.
+    """
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on such sockets (without it
     # every answer waits ~40 ms for a delayed ACK).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
     sock.listen(512)
     config = uvicorn.Config(
         app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2, backlog=512
