@@ -80,7 +80,8 @@ async def launch(
         else:
             dag = await _build_while_opening(stack, opening, pipeline, params, cache_on)
         resumed = _unaffected(resumed, dag, changed)
-        await _refuse_taken(rt, run_id)
+        if rt is not None and run_id is not None:
+            await _claim(stack, rt, run_id)
         register = None
         snapshot = None
         if rt is not None:
@@ -263,10 +264,31 @@ def code_version(dag: Dag) -> str:
     return h.hexdigest()[:16]
 
 
-async def _refuse_taken(rt: Runtime | None, run_id: str | None) -> None:
-    """Raise :class:`RunExistsError` when the store already holds ``run_id`` (one indexed
-    read, and only for an id the caller chose)."""
-    if rt is not None and run_id is not None and await rt.metadata.get_run(run_id):
+#: (store URL, run id) of the runs of this event loop started with an id the caller chose
+_CLAIMED: anyio.lowlevel.RunVar[set[tuple[str, str]]] = anyio.lowlevel.RunVar(
+    "flowyml_claimed_run_ids"
+)
+
+
+async def _claim(stack: AsyncExitStack, rt: Runtime, run_id: str) -> None:
+    """Hold ``run_id`` (an id the caller chose) for this run until it ends.
+
+    Raise :class:`RunExistsError` when a run of this event loop on the same store holds it
+    or the store already has it.  The id is taken before the store is read, so two runs
+    started together with one id cannot both pass the check, whether they share a
+    ``Runtime`` or each opened their own.
+    """
+    try:
+        claimed = _CLAIMED.get()
+    except LookupError:
+        claimed = set()
+        _CLAIMED.set(claimed)
+    key = (rt.store_url, run_id)
+    if key in claimed:
+        raise RunExistsError(run_id, rt.metadata.url)
+    claimed.add(key)
+    stack.callback(claimed.discard, key)
+    if await rt.metadata.get_run(run_id):
         raise RunExistsError(run_id, rt.metadata.url)
 
 

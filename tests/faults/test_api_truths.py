@@ -16,7 +16,7 @@ import anyio
 import numpy as np
 import pytest
 
-from flowyml import Client, Dataset, Model, Pipeline, context, pipeline, step
+from flowyml import Client, Dataset, Model, Pipeline, Runtime, context, pipeline, step
 from flowyml.errors import (
     MissingInputError,
     PipelineBuildError,
@@ -195,6 +195,47 @@ def test_reusing_a_run_id_is_refused_and_the_first_record_is_kept(tmp_path: Path
     assert run.run.params == {}
     assert steps == ["a"]
     assert p.run(run_id="nightly-2").success
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["one-runtime", "own-runtimes"])
+async def test_two_runs_started_together_with_one_id_cannot_both_run(
+    tmp_path: Path, shared: bool
+) -> None:
+    store, art = f"sqlite:///{tmp_path / 'runs.db'}", f"file://{tmp_path / 'art'}"
+    refused = anyio.Event()
+    calls = []
+
+    @step
+    async def slow() -> int:
+        calls.append(1)
+        await refused.wait()  # still running when the second run checks the id
+        return 1
+
+    p = Pipeline("same-id", store=store, artifacts=art).add_step(slow)
+    outcomes: list[Any] = []
+
+    async def start() -> None:
+        try:
+            outcomes.append(await p.arun(run_id="once"))
+        except RunExistsError as exc:
+            outcomes.append(exc)
+            refused.set()
+
+    async with contextlib.AsyncExitStack() as stack:
+        if shared:
+            await stack.enter_async_context(Runtime(store=store, artifacts=art))
+        with anyio.fail_after(30):  # both runs passing the check would wait forever
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(start)
+                tg.start_soon(start)
+    errors = [o for o in outcomes if isinstance(o, RunExistsError)]
+    results = [o for o in outcomes if not isinstance(o, RunExistsError)]
+    assert len(errors) == 1 and len(results) == 1 and results[0].success
+    assert calls == [1]
+    async with Client(store=store, artifacts=art) as client:
+        run = await client.get_run("once")
+        assert run.run.status == "succeeded" and [s.step for s in run.steps] == ["slow"]
+        assert len(await client.list_runs()) == 1
 
 
 # ---------------------------------------------------------------- definitions
