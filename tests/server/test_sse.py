@@ -327,3 +327,60 @@ async def test_a_last_event_id_past_the_end_is_clamped(urls: tuple[str, str]) ->
         assert min(int(e.id) for e in seen) > max(known)
         r = await c.get(url, headers={"Last-Event-ID": "soon"})
         assert r.status_code == 422
+
+
+async def test_a_fresh_ticket_resumes_after_last_event_id_in_the_url(
+    urls: tuple[str, str],
+) -> None:
+    # A dashboard that opens a new EventSource (the old ticket is spent) cannot send the
+    # Last-Event-ID header: it names its last id in the URL next to the new ticket.
+    gates = Gates(3)
+    app = make_app(urls, [chain("chain", gates)], token="s3cret")
+    bearer = {"Authorization": "Bearer s3cret"}
+    server = flowyml(app)
+    async with serve(app) as base, httpx.AsyncClient(timeout=10) as c:
+
+        async def ticket() -> str:
+            r = await c.post(f"{base}/api/sse-tickets", headers=bearer)
+            assert r.status_code == 200, r.text
+            value: str = r.json()["ticket"]
+            return value
+
+        r = await c.post(f"{base}/api/pipelines/chain/runs", json={}, headers=bearer)
+        assert r.status_code == 202, r.text
+        run_id = r.json()["run_id"]
+        url = f"{base}/api/runs/{run_id}/events"
+        async with aconnect_sse(c, "GET", url, params={"ticket": await ticket()}) as source:
+            first = Reader(source)
+            await first.until("step_started", "s0")
+        await wait_for(lambda: server.fanout.client_count == 0)
+        gates.open(0)
+        gates.open(1)
+        with anyio.fail_after(5):
+            await gates.entered[2].wait()
+        params = {"ticket": await ticket(), "last_event_id": first.seen[-1].id}
+        async with aconnect_sse(c, "GET", url, params=params) as source:
+            second = Reader(source)
+            await second.until("step_started", "s2")
+            gates.open(2)
+            await second.rest()
+        ids = [int(e.id) for e in first.seen + second.seen]
+        assert ids == await store_ids(server, run_id)
+
+        # The all-runs stream resumes the same way.
+        params = {"ticket": await ticket(), "last_event_id": str(ids[2])}
+        async with aconnect_sse(c, "GET", f"{base}/api/events", params=params) as source:
+            everything = Reader(source)
+            await everything.until("run_finished")
+        assert [int(e.id) for e in everything.seen] == ids[3:]
+
+        # A browser's own reconnect sends the header with a newer id: the header wins.
+        params = {"ticket": await ticket(), "last_event_id": str(ids[1])}
+        headers = {"Last-Event-ID": str(ids[4])}
+        async with aconnect_sse(c, "GET", url, params=params, headers=headers) as source:
+            assert [int(e.id) for e in await Reader(source).rest()] == ids[5:]
+
+        params = {"ticket": await ticket(), "last_event_id": "soon"}
+        r = await c.get(url, params=params)
+        assert r.status_code == 422
+        assert "last_event_id" in r.json()["detail"]
