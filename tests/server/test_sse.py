@@ -389,3 +389,24 @@ async def test_a_fresh_ticket_resumes_after_last_event_id_in_the_url(
         r = await c.get(url, params=params)
         assert r.status_code == 422
         assert "last_event_id" in r.json()["detail"]
+
+
+async def test_a_run_in_this_process_wakes_the_tailer_without_polling(
+    urls: tuple[str, str],
+) -> None:
+    # The tailer polls only once an hour here: a run of this server's own process must
+    # still stream live, because each commit it publishes on the hub wakes the tailer.
+    gates = Gates(2)
+    options = ServerOptions(ping_interval=1.0, poll_interval=3600.0)
+    app = make_app(urls, [chain("chain", gates)], options=options)
+    server = flowyml(app)
+    async with serve(app) as base, httpx.AsyncClient(timeout=10) as c:
+        async with aconnect_sse(c, "GET", f"{base}/api/events") as source:
+            await wait_for(lambda: server.fanout.client_count == 1)
+            run_id = await trigger(c, base, "chain")
+            events = Reader(source)
+            for i in range(2):
+                await events.until("step_started", f"s{i}")
+                gates.open(i)
+            await events.until("run_finished")
+        assert [int(e.id) for e in events.seen] == await store_ids(server, run_id)
