@@ -1,63 +1,68 @@
-"""In-process fan-out of committed events to subscribers (the server's live feed)."""
+"""Bounded broadcast: one publisher, many subscribers, and a slow subscriber is dropped.
+
+Both live feeds of flowyml are a :class:`Broadcast`: the runtime's :data:`EventHub` carries
+the committed event records of this process's runs, and the server's fan-out
+(:mod:`flowyml.server._fanout`) carries SSE frames read from the store's event log.
+
+Publishing never waits.  Each subscriber has a bounded buffer; one that falls more than
+its bound behind is dropped: its buffer is closed (it still reads what is in it, then the
+iteration ends) with ``overflowed = True``, and the consumer resynchronises from the store,
+which holds every event.  So a slow reader never slows a run, nor any other reader.
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Generic, Self, TypeVar
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..storage._records import EventRecord
 
-__all__ = ("EventHub", "Subscription")
+__all__ = ("Broadcast", "EventHub", "Subscriber")
+
+T = TypeVar("T")
 
 
-class Subscription:
-    """A bounded queue of :class:`EventRecord` for one consumer.
+@dataclass(slots=True, eq=False)
+class Subscriber(Generic[T]):
+    """One consumer's bounded buffer of published items.
 
-    If the consumer falls more than ``maxsize`` events behind, the subscription is closed
-    with ``overflowed = True`` (iteration ends); the consumer then resynchronises from the
-    store's event log.  A slow consumer never slows the executor.
+    Iterate it (or call :meth:`receive`) until it ends: that happens when the consumer
+    closes it, when the broadcast closes every subscriber, or when it overflowed (then
+    :attr:`overflowed` is ``True``).
     """
 
-    def __init__(self, hub: EventHub, run_id: str | None, maxsize: float) -> None:
-        self.run_id = run_id
-        self.overflowed = False
-        self._hub = hub
-        send: MemoryObjectSendStream[EventRecord]
-        recv: MemoryObjectReceiveStream[EventRecord]
-        send, recv = anyio.create_memory_object_stream[EventRecord](maxsize)
-        self._send, self._recv = send, recv
+    topic: str | None
+    _owner: Broadcast[T]
+    _send: MemoryObjectSendStream[T]
+    _recv: MemoryObjectReceiveStream[T]
+    overflowed: bool = False
 
-    def _offer(self, record: EventRecord) -> None:
-        try:
-            self._send.send_nowait(record)
-        except anyio.WouldBlock:
-            self.overflowed = True
-            self._send.close()
-            self._hub._subs.discard(self)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            self._hub._subs.discard(self)
-
-    async def receive(self) -> EventRecord:
-        """The next record; raises ``anyio.EndOfStream`` once closed or overflowed."""
+    async def receive(self) -> T:
+        """The next item; raises ``anyio.EndOfStream`` once the subscriber has ended."""
         return await self._recv.receive()
 
-    def __aiter__(self) -> Subscription:
+    def receive_nowait(self) -> T:
+        """The next buffered item; raises ``anyio.WouldBlock`` if none is buffered yet, or
+        ``anyio.EndOfStream`` once the subscriber has ended."""
+        return self._recv.receive_nowait()
+
+    def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> EventRecord:
+    async def __anext__(self) -> T:
         try:
             return await self._recv.receive()
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
 
     def close(self) -> None:
-        """Stop receiving."""
-        self._hub._subs.discard(self)
+        """Stop receiving (idempotent)."""
+        self._owner._remove(self)
         self._send.close()
         self._recv.close()
 
@@ -70,31 +75,99 @@ class Subscription:
         self.close()
 
 
-class EventHub:
-    """Publishes committed event records to every live subscription."""
+class Broadcast(Generic[T]):
+    """Offers every published item to the subscribers of its topic and to those of all
+    topics, in publication order, without waiting.
 
-    def __init__(self) -> None:
-        self._subs: set[Subscription] = set()
+    :param topic_of: the topic of an item (a run id)
+    :param maxsize: the default bound of a subscriber's buffer
+    """
 
-    def subscribe(self, run_id: str | None = None, maxsize: float = 1000) -> Subscription:
-        """Subscribe to all runs' events, or one run's; ``maxsize`` bounds the backlog."""
-        sub = Subscription(self, run_id, math.inf if maxsize is None else maxsize)
-        self._subs.add(sub)
+    __slots__ = ("_all", "_by_topic", "maxsize", "overflows", "topic_of")
+
+    def __init__(self, topic_of: Callable[[T], str], maxsize: float = 1000) -> None:
+        self.topic_of = topic_of
+        self.maxsize = maxsize
+        #: subscribers dropped because they fell behind, since the broadcast was created
+        self.overflows = 0
+        self._all: set[Subscriber[T]] = set()
+        self._by_topic: dict[str, set[Subscriber[T]]] = {}
+
+    def subscribe(self, topic: str | None = None, maxsize: float | None = None) -> Subscriber[T]:
+        """A new subscriber to one topic's items, or to every item when ``topic`` is ``None``.
+
+        Synchronous on purpose: it receives everything published after this call returns.
+
+        :param maxsize: items it may have pending before it is dropped (``math.inf``: never)
+        """
+        bound = self.maxsize if maxsize is None else maxsize
+        send, recv = anyio.create_memory_object_stream[T](bound)
+        sub = Subscriber(topic, self, send, recv)
+        if topic is None:
+            self._all.add(sub)
+        else:
+            self._by_topic.setdefault(topic, set()).add(sub)
         return sub
 
     @property
     def subscriber_count(self) -> int:
-        """How many subscriptions are live."""
-        return len(self._subs)
+        """How many subscribers are live."""
+        return len(self._all) + sum(len(s) for s in self._by_topic.values())
 
-    def publish(self, records: Sequence[EventRecord]) -> None:
-        """Offer ``records`` to every subscription without waiting."""
-        if not self._subs:
+    def publish(self, items: Iterable[T]) -> None:
+        """Offer ``items``, in order, to every subscriber that wants them."""
+        for item in items:
+            if self._all:
+                self._offer(self._all, item)
+            if self._by_topic:
+                members = self._by_topic.get(self.topic_of(item))
+                if members:
+                    self._offer(members, item)
+
+    def _offer(self, subs: set[Subscriber[T]], item: T) -> None:
+        for sub in list(subs):
+            try:
+                sub._send.send_nowait(item)
+            except anyio.WouldBlock:
+                # Fell a whole buffer behind: stop feeding it.  Closing only the send side
+                # lets it drain what it has, see the end and resync from the store.
+                sub.overflowed = True
+                self.overflows += 1
+                self._remove(sub)
+                sub._send.close()
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                self._remove(sub)  # the consumer left
+
+    def _remove(self, sub: Subscriber[T]) -> None:
+        if sub.topic is None:
+            self._all.discard(sub)
             return
-        for sub in list(self._subs):
-            rid = sub.run_id
-            for rec in records:
-                if rid is None or rec.event.run_id == rid:
-                    sub._offer(rec)
-                    if sub.overflowed:
-                        break
+        members = self._by_topic.get(sub.topic)
+        if members is not None:
+            members.discard(sub)
+            if not members:
+                del self._by_topic[sub.topic]
+
+    def close_all(self) -> None:
+        """End every subscriber: each reads what it has buffered, then its iteration ends."""
+        subs = [*self._all, *(s for members in self._by_topic.values() for s in members)]
+        self._all.clear()
+        self._by_topic.clear()
+        for sub in subs:
+            sub._send.close()
+
+
+def _run_of(record: EventRecord) -> str:
+    return record.event.run_id
+
+
+class EventHub(Broadcast[EventRecord]):
+    """The committed event records of this process's runs; a record's topic is its run id.
+
+    The runtime owns one; each run's event writer publishes what it committed.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, maxsize: float = 1000) -> None:
+        super().__init__(_run_of, maxsize)

@@ -1,10 +1,13 @@
-"""One tailer reads the store's event log and fans it out to every live SSE client.
+"""One tailer reads the store's event log and broadcasts it to every live SSE client.
 
 The store log is the single source: every client sees events in store-id order, exactly
-once, whether they were written by a run in this process (the in-process hub wakes the
-tailer at once) or by another process (the tailer polls).  Each client has a bounded
-buffer; a client that falls behind is dropped from the fan-out and resynchronises from the
-store by itself (see :mod:`flowyml.server._sse`), so nobody waits for a slow reader.
+once, whether they were written by a run in this process or by another process.  The
+tailer is a subscriber of the runtime's :class:`~flowyml.execution._bus.EventHub`, so a
+commit in this process wakes it at once; otherwise it polls.  It encodes each event as an
+SSE frame once and publishes the frames on a :class:`~flowyml.execution._bus.Broadcast`
+of its own, the same bounded broadcast as the hub: a client that falls a buffer behind is
+dropped and resynchronises from the store by itself (see :mod:`flowyml.server._sse`), so
+nobody waits for a slow reader.
 """
 
 from __future__ import annotations
@@ -13,16 +16,15 @@ import logging
 from dataclasses import dataclass, field
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from sse_starlette.event import ServerSentEvent
 
 from ..errors import StoreError
 from ..events import encode_event
-from ..execution._bus import EventHub
+from ..execution._bus import Broadcast, EventHub, Subscriber
 from ..storage._protocols import MetadataStore
 from ..storage._records import EventRecord
 
-__all__ = ("Client", "EventFanout", "Frame", "frame_of")
+__all__ = ("EventFanout", "Frame", "frame_of")
 
 log = logging.getLogger("flowyml.server")
 
@@ -47,29 +49,13 @@ def frame_of(record: EventRecord) -> Frame:
     return Frame(id=record.id, run_id=ev.run_id, type=kind, data=sse.encode())
 
 
-@dataclass(slots=True, eq=False)
-class Client:
-    """One SSE connection's bounded buffer of frames newer than ``position``.
-
-    ``position`` is the tailer's cursor when the client joined: every event with a larger
-    id is offered to the buffer; older ones the client reads from the store itself.
-    """
-
-    run_id: str | None
-    position: int
-    send: MemoryObjectSendStream[Frame]
-    recv: MemoryObjectReceiveStream[Frame]
-    overflowed: bool = False
-
-    def close(self) -> None:
-        """Release both ends of the buffer."""
-        self.send.close()
-        self.recv.close()
+def _run_of(frame: Frame) -> str:
+    return frame.run_id
 
 
 @dataclass(slots=True, eq=False)
 class EventFanout:
-    """Tails ``store.events_after(cursor)`` and offers new frames to every client.
+    """Tails ``store.events_after(cursor)`` and broadcasts new frames to every client.
 
     :param store: the metadata store whose event log is tailed
     :param hub: the runtime's in-process hub; its publications wake the tailer at once
@@ -85,91 +71,43 @@ class EventFanout:
     buffer: int = 1000
     page: int = 1000
     store_ok: bool = True
-    overflows: int = 0
-    _global: set[Client] = field(default_factory=set)
-    _by_run: dict[str, set[Client]] = field(default_factory=dict)
+    clients: Broadcast[Frame] = field(init=False)
     _wake: anyio.Event = field(default_factory=anyio.Event)
+
+    def __post_init__(self) -> None:
+        self.clients = Broadcast(_run_of, self.buffer)
 
     # ------------------------------------------------------------------ clients
     @property
     def client_count(self) -> int:
         """How many clients currently receive live frames."""
-        return len(self._global) + sum(len(s) for s in self._by_run.values())
+        return self.clients.subscriber_count
 
-    def join(self, run_id: str | None) -> Client:
-        """Register a client (all runs when ``run_id`` is ``None``) at the current cursor.
+    @property
+    def overflows(self) -> int:
+        """How many clients were dropped because they fell behind."""
+        return self.clients.overflows
 
-        Synchronous on purpose: no event can slip between reading the cursor and joining.
+    def join(self, run_id: str | None) -> tuple[Subscriber[Frame], int]:
+        """A client of one run's frames (all runs' when ``run_id`` is ``None``), and the
+        cursor it joined at: it receives every frame with a larger id.
+
+        Synchronous on purpose: no frame can slip between reading the cursor and joining.
         """
-        send, recv = anyio.create_memory_object_stream[Frame](self.buffer)
-        client = Client(run_id=run_id, position=self.cursor, send=send, recv=recv)
-        if run_id is None:
-            self._global.add(client)
-        else:
-            self._by_run.setdefault(run_id, set()).add(client)
-        return client
-
-    def leave(self, client: Client) -> None:
-        """Unregister ``client`` and close its buffer (idempotent)."""
-        if client.run_id is None:
-            self._global.discard(client)
-        else:
-            members = self._by_run.get(client.run_id)
-            if members is not None:
-                members.discard(client)
-                if not members:
-                    del self._by_run[client.run_id]
-        client.close()
-
-    def _offer(self, client: Client, frame: Frame) -> None:
-        try:
-            client.send.send_nowait(frame)
-        except anyio.WouldBlock:
-            # The client fell ``buffer`` frames behind: stop feeding it.  Closing the send
-            # side lets it drain what it has, then see the end and resync from the store.
-            client.overflowed = True
-            self.overflows += 1
-            self._drop(client)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            self._drop(client)
-
-    def _drop(self, client: Client) -> None:
-        if client.run_id is None:
-            self._global.discard(client)
-        else:
-            members = self._by_run.get(client.run_id)
-            if members is not None:
-                members.discard(client)
-                if not members:
-                    del self._by_run[client.run_id]
-        client.send.close()
+        return self.clients.subscribe(run_id), self.cursor
 
     def dispatch(self, frames: list[Frame]) -> None:
-        """Offer ``frames`` (in id order) to the clients that want them, without waiting."""
-        for frame in frames:
-            if frame.id <= self.cursor:
-                continue
-            self.cursor = frame.id
-            for client in list(self._global):
-                self._offer(client, frame)
-            members = self._by_run.get(frame.run_id)
-            if members:
-                for client in list(members):
-                    self._offer(client, frame)
+        """Broadcast the ``frames`` (in id order) newer than the cursor, without waiting."""
+        fresh = [f for f in frames if f.id > self.cursor]
+        if fresh:
+            self.cursor = fresh[-1].id
+            self.clients.publish(fresh)
 
     def close_all(self) -> None:
         """End every client's stream (the server is stopping)."""
-        clients = list(self._global) + [c for s in self._by_run.values() for c in s]
-        self._global.clear()
-        self._by_run.clear()
-        for client in clients:
-            client.send.close()
+        self.clients.close_all()
 
     # ------------------------------------------------------------------ tailing
-    def poke(self) -> None:
-        """Read the log now (something was committed)."""
-        self._wake.set()
-
     async def run(self) -> None:
         """Tail the log forever; a failing store is retried with backoff, never fatal."""
         delay = 0.1

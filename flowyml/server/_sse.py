@@ -2,7 +2,8 @@
 
 ``GET /api/events`` streams every run's events from now on (or after ``Last-Event-ID``);
 ``GET /api/runs/{run_id}/events`` replays one run from its start (or after
-``Last-Event-ID``), then follows it live and ends after its ``run_finished``.
+``Last-Event-ID``), then follows it live and ends after its ``run_finished``.  A browser
+that opens a new ``EventSource`` (a fresh SSE ticket) resumes with ``?last_event_id=``.
 
 A stream joins the tailer's fan-out first and only then reads the store up to the
 position it joined at, so nothing slips between the replay and the live part, and ids
@@ -20,15 +21,16 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
 
 import anyio
-from fastapi import Header, Path
+from fastapi import Header, Path, Query
 from sse_starlette.sse import EventSourceResponse
 
 from ..errors import NotFoundError, StoreError
 from ..events import TERMINAL_STATUSES
+from ..execution._bus import Subscriber
 from ..storage._records import EventRecord
 from ._deps import ServerDep
 from ._errors import api_router, documented
-from ._fanout import Client, EventFanout, Frame, frame_of
+from ._fanout import EventFanout, Frame, frame_of
 from ._service import FlowymlServer
 
 __all__ = ("event_frames", "live", "replay", "router")
@@ -50,6 +52,12 @@ _SSE_DOC: dict[int | str, dict[str, Any]] = {
 LAST_EVENT_ID = Header(
     alias="Last-Event-ID", ge=0, le=2**62, description="Resume after this store event id"
 )
+#: The same cursor as ``?last_event_id=``: a browser that opens a *new* ``EventSource``
+#: (with a fresh SSE ticket) cannot set the header, so it names its last id in the URL.
+#: The header wins when both are sent (a browser's own reconnect sends the newer id there).
+#: Not in the OpenAPI document: the header is the documented way, this is its spelling
+#: for browsers.
+LAST_EVENT_ID_QUERY = Query(alias="last_event_id", ge=0, le=2**62, include_in_schema=False)
 
 
 async def _read(
@@ -83,19 +91,19 @@ async def replay(
             return
 
 
-def _drain(first: Frame, client: Client) -> list[Frame]:
+def _drain(first: Frame, client: Subscriber[Frame]) -> list[Frame]:
     """``first`` and whatever else is already buffered (up to ``BATCH`` frames)."""
     frames = [first]
     while len(frames) < BATCH:
         try:
-            frames.append(client.recv.receive_nowait())
+            frames.append(client.receive_nowait())
         except (anyio.WouldBlock, anyio.EndOfStream):
             break
     return frames
 
 
 async def live(
-    client: Client, cursor: int, run_id: str | None
+    client: Subscriber[Frame], cursor: int, run_id: str | None
 ) -> AsyncIterator[tuple[bytes, int, bool]]:
     """``(chunk, cursor, finished)`` for the frames the fan-out hands ``client``.
 
@@ -103,7 +111,7 @@ async def live(
     ids at or below ``cursor`` (sent by the replay) are skipped.  Ends when the fan-out
     stops feeding the client, or after the run's ``run_finished``.
     """
-    async for first in client.recv:
+    async for first in client:
         chunk: list[bytes] = []
         finished = False
         for frame in _drain(first, client):
@@ -138,20 +146,19 @@ async def event_frames(
             if frame.type == "run_finished":
                 return
         return
-    client: Client | None = None
+    client: Subscriber[Frame] | None = None
     try:
         if run_id is None and after is None:
-            client = fanout.join(None)
-            cursor = client.position
+            client, cursor = fanout.join(None)
             # "Live" means committed after the client arrived: the tailer may still be
             # behind the log (a loaded machine), so skip what was already there.
             with contextlib.suppress(StoreError):
                 cursor = max(cursor, await server.store.last_event_id())
         while True:
             if client is None:
-                client = fanout.join(run_id)
+                client, joined_at = fanout.join(run_id)
                 # Replay what the fan-out will not deliver: ids up to where we joined.
-                async for frame in replay(server, run_id, cursor, until=client.position):
+                async for frame in replay(server, run_id, cursor, until=joined_at):
                     cursor = frame.id
                     yield frame.data
                     if run_id is not None and frame.type == "run_finished":
@@ -163,15 +170,17 @@ async def event_frames(
                     return
             if not client.overflowed:
                 return  # the server is stopping
-            fanout.leave(client)
+            client.close()
             client = None  # resynchronise from the store, then join again
     finally:
         if client is not None:
-            fanout.leave(client)
+            client.close()
 
 
-async def _clamp(server: FlowymlServer, last_event_id: int | None) -> int | None:
-    """``Last-Event-ID``, but never past the log's end (no id beyond it was ever sent)."""
+async def _clamp(server: FlowymlServer, header: int | None, query: int | None) -> int | None:
+    """``Last-Event-ID`` (else ``?last_event_id=``), but never past the log's end (no id
+    beyond it was ever sent)."""
+    last_event_id = query if header is None else header
     if last_event_id is None:
         server.fanout  # noqa: B018 - answer 503 now if the server is not running
         return None
@@ -196,9 +205,10 @@ def _respond(server: FlowymlServer, frames: AsyncIterator[bytes]) -> EventSource
 async def all_events(
     server: ServerDep,
     last_event_id: Annotated[int | None, LAST_EVENT_ID] = None,
+    last_event_id_query: Annotated[int | None, LAST_EVENT_ID_QUERY] = None,
 ) -> EventSourceResponse:
     """Every run's events from now on, or after ``Last-Event-ID``; never ends."""
-    after = await _clamp(server, last_event_id)
+    after = await _clamp(server, last_event_id, last_event_id_query)
     return _respond(server, event_frames(server, run_id=None, after=after))
 
 
@@ -212,6 +222,7 @@ async def run_events(
     server: ServerDep,
     run_id: Annotated[str, Path(min_length=1, max_length=200)],
     last_event_id: Annotated[int | None, LAST_EVENT_ID] = None,
+    last_event_id_query: Annotated[int | None, LAST_EVENT_ID_QUERY] = None,
 ) -> EventSourceResponse:
     """The run's events from its start (or after ``Last-Event-ID``); ends after
     ``run_finished``."""
@@ -219,5 +230,5 @@ async def run_events(
     if run is None:
         raise NotFoundError(f"no run {run_id!r} in {server.store_url}")
     finished = run.status in TERMINAL_STATUSES
-    after = await _clamp(server, last_event_id)
+    after = await _clamp(server, last_event_id, last_event_id_query)
     return _respond(server, event_frames(server, run_id=run_id, after=after, finished=finished))

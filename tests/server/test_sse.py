@@ -5,13 +5,13 @@ from __future__ import annotations
 import socket
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 import msgspec
+import pytest
 from httpx_sse import ServerSentEvent, aconnect_sse
 
 from flowyml import Pipeline, step
@@ -151,54 +151,59 @@ async def test_global_stream_starts_live_and_resumes(urls: tuple[str, str]) -> N
 
 
 SCRIPT = """
-import sys, anyio
+import pathlib, sys, anyio
 from flowyml import Pipeline, step
+
+store, artifacts, run_id, gate = sys.argv[1:5]
 
 @step
 async def first() -> int:
-    await anyio.sleep(0.2)
     return 1
 
 @step
 async def second(first: int) -> int:
-    await anyio.sleep(0.2)
+    while not pathlib.Path(gate).exists():  # held until the test has seen `first` live
+        await anyio.sleep(0.02)
     return first + 1
 
 p = Pipeline("elsewhere", enable_cache=False).add_step(first).add_step(second, inputs=["first"])
-store, artifacts, run_id = sys.argv[1:4]
 result = anyio.run(lambda: p.arun(run_id=run_id, store=store, artifacts=artifacts))
 sys.exit(0 if result.status == "succeeded" else 1)
 """
 
 
-async def test_run_in_another_process_streams_within_a_second(
+@pytest.mark.slow  # starts a Python process
+async def test_run_in_another_process_streams_while_it_runs(
     urls: tuple[str, str], tmp_path: Path
 ) -> None:
+    # Events written by another process never pass this server's hub: the tailer's
+    # polling must deliver them, while that run still waits at its gate.
     script = tmp_path / "other.py"
     script.write_text(textwrap.dedent(SCRIPT))
+    gate = tmp_path / "gate"
     app = make_app(urls)  # default poll interval (0.25 s)
     server = flowyml(app)
     async with serve(app) as base, httpx.AsyncClient(timeout=10) as c:
         async with aconnect_sse(c, "GET", f"{base}/api/events") as source:
             await wait_for(lambda: server.fanout.client_count == 1)
             events = Reader(source)
-            latencies = []
             async with await anyio.open_process(
-                [sys.executable, str(script), *urls, "remote-run"]
+                [sys.executable, str(script), *urls, "remote-run", str(gate)]
             ) as proc:
                 with anyio.fail_after(30):
                     while True:
                         sse = await events._it.__anext__()
-                        if not sse.event or sse.event == "message":
-                            continue
-                        latencies.append(time.time() - sse.json()["ts"])
-                        events.seen.append(sse)
-                        if sse.event == "run_finished":
-                            break
+                        if sse.event and sse.event != "message":
+                            events.seen.append(sse)
+                            if sse.event == "step_succeeded":
+                                break
+                assert events.seen[-1].json()["step"] == "first"
+                assert proc.returncode is None  # the run is still held at the gate
+                gate.touch()
+                await events.until("run_finished")
                 assert await proc.wait() == 0
         assert {e.json()["run_id"] for e in events.seen} == {"remote-run"}
         assert events.seen[0].event == "run_started"
-        assert max(latencies) < 1.0, latencies
         assert [int(e.id) for e in events.seen] == await store_ids(server, "remote-run")
 
 
@@ -327,3 +332,81 @@ async def test_a_last_event_id_past_the_end_is_clamped(urls: tuple[str, str]) ->
         assert min(int(e.id) for e in seen) > max(known)
         r = await c.get(url, headers={"Last-Event-ID": "soon"})
         assert r.status_code == 422
+
+
+async def test_a_fresh_ticket_resumes_after_last_event_id_in_the_url(
+    urls: tuple[str, str],
+) -> None:
+    # A dashboard that opens a new EventSource (the old ticket is spent) cannot send the
+    # Last-Event-ID header: it names its last id in the URL next to the new ticket.
+    gates = Gates(3)
+    app = make_app(urls, [chain("chain", gates)], token="s3cret")
+    bearer = {"Authorization": "Bearer s3cret"}
+    server = flowyml(app)
+    async with serve(app) as base, httpx.AsyncClient(timeout=10) as c:
+
+        async def ticket() -> str:
+            r = await c.post(f"{base}/api/sse-tickets", headers=bearer)
+            assert r.status_code == 200, r.text
+            value: str = r.json()["ticket"]
+            return value
+
+        r = await c.post(f"{base}/api/pipelines/chain/runs", json={}, headers=bearer)
+        assert r.status_code == 202, r.text
+        run_id = r.json()["run_id"]
+        url = f"{base}/api/runs/{run_id}/events"
+        async with aconnect_sse(c, "GET", url, params={"ticket": await ticket()}) as source:
+            first = Reader(source)
+            await first.until("step_started", "s0")
+        await wait_for(lambda: server.fanout.client_count == 0)
+        gates.open(0)
+        gates.open(1)
+        with anyio.fail_after(5):
+            await gates.entered[2].wait()
+        params = {"ticket": await ticket(), "last_event_id": first.seen[-1].id}
+        async with aconnect_sse(c, "GET", url, params=params) as source:
+            second = Reader(source)
+            await second.until("step_started", "s2")
+            gates.open(2)
+            await second.rest()
+        ids = [int(e.id) for e in first.seen + second.seen]
+        assert ids == await store_ids(server, run_id)
+
+        # The all-runs stream resumes the same way.
+        params = {"ticket": await ticket(), "last_event_id": str(ids[2])}
+        async with aconnect_sse(c, "GET", f"{base}/api/events", params=params) as source:
+            everything = Reader(source)
+            await everything.until("run_finished")
+        assert [int(e.id) for e in everything.seen] == ids[3:]
+
+        # A browser's own reconnect sends the header with a newer id: the header wins.
+        params = {"ticket": await ticket(), "last_event_id": str(ids[1])}
+        headers = {"Last-Event-ID": str(ids[4])}
+        async with aconnect_sse(c, "GET", url, params=params, headers=headers) as source:
+            assert [int(e.id) for e in await Reader(source).rest()] == ids[5:]
+
+        params = {"ticket": await ticket(), "last_event_id": "soon"}
+        r = await c.get(url, params=params)
+        assert r.status_code == 422
+        assert "last_event_id" in r.json()["detail"]
+
+
+async def test_a_run_in_this_process_wakes_the_tailer_without_polling(
+    urls: tuple[str, str],
+) -> None:
+    # The tailer polls only once an hour here: a run of this server's own process must
+    # still stream live, because each commit it publishes on the hub wakes the tailer.
+    gates = Gates(2)
+    options = ServerOptions(ping_interval=1.0, poll_interval=3600.0)
+    app = make_app(urls, [chain("chain", gates)], options=options)
+    server = flowyml(app)
+    async with serve(app) as base, httpx.AsyncClient(timeout=10) as c:
+        async with aconnect_sse(c, "GET", f"{base}/api/events") as source:
+            await wait_for(lambda: server.fanout.client_count == 1)
+            run_id = await trigger(c, base, "chain")
+            events = Reader(source)
+            for i in range(2):
+                await events.until("step_started", f"s{i}")
+                gates.open(i)
+            await events.until("run_finished")
+        assert [int(e.id) for e in events.seen] == await store_ids(server, run_id)
