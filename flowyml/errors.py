@@ -8,7 +8,8 @@
     │   ├── DuplicateOutputError
     │   ├── DuplicateStepError
     │   ├── MissingInputError
-    │   └── ForeignHandleError
+    │   ├── ForeignHandleError
+    │   └── StepGroupError          a step cannot run in its execution_group
     ├── StepDefinitionError (TypeError)   bad @step / add_step usage
     ├── StepError                   a step failed while running (wraps the cause)
     │   ├── StepOutputError         wrong number of outputs returned
@@ -52,6 +53,7 @@ __all__ = (
     "StepCancelledError",
     "StepDefinitionError",
     "StepError",
+    "StepGroupError",
     "StepOutputError",
     "StepTimeoutError",
     "StoreConnectionError",
@@ -139,6 +141,17 @@ class ForeignHandleError(PipelineBuildError):
         super().__init__(
             f"step {step!r} received the output {handle!r} of pipeline {owner!r}; handles "
             f"can only be passed to steps of the pipeline whose body created them"
+        )
+
+
+class StepGroupError(PipelineBuildError):
+    """A step cannot run as part of its ``execution_group``."""
+
+    def __init__(self, group: str, step: str, reason: str) -> None:
+        self.group, self.step, self.reason = group, step, reason
+        super().__init__(
+            f"step {step!r} cannot run in execution_group {group!r}: {reason}; remove "
+            f"execution_group= from it or change the group"
         )
 
 
