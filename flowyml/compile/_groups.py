@@ -7,13 +7,16 @@ into maximal runs that have this property; a name that needs more than one run g
 them the names ``name_0``, ``name_1``, ... (the published flowyml's naming).
 
 A group's resource requirements are the largest of its steps' (its steps run one at a
-time, so the task needs what the hungriest of them needs, not the sum).
+time, so the task needs what the hungriest of them needs, not the sum).  Steps asking
+for different GPU types get the most capable of them (a step that asks for a V100 also
+runs on an A100), when flowyml knows how they compare (:data:`GPU_RANKING`); two types it
+cannot compare are a build error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
@@ -24,7 +27,10 @@ from ._dag import kahn_order
 if TYPE_CHECKING:
     from ._dag import DagNode
 
-__all__ = ("StepGroup", "find_groups")
+__all__ = ("GPU_RANKING", "StepGroup", "find_groups")
+
+#: GPU families, most capable first (matched within the type's name: "nvidia-a100")
+GPU_RANKING: Final = ("h100", "a100", "v100", "t4")
 
 
 class StepGroup(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,15 +39,18 @@ class StepGroup(msgspec.Struct, frozen=True, kw_only=True):
     :ivar name: the group's name (the ``execution_group``, with ``_<i>`` appended when the
         steps sharing it had to be cut into several groups)
     :ivar execution_group: the name the steps declared
-    :ivar steps: the steps' names, in the order they run
+    :ivar steps: the steps (compiled nodes: ``.name``, ``.step``), in the order they run
     :ivar resources: what the group's task needs: each field's largest value among its
         steps (``None`` when no step asks for anything)
     """
 
     name: str
     execution_group: str
-    steps: tuple[str, ...]
+    steps: tuple[DagNode, ...]
     resources: ResourceRequirements | None = None
+
+    def __repr__(self) -> str:
+        return f"StepGroup(name={self.name!r}, steps={self.execution_order})"
 
     # The published flowyml's names for the same things.
     @property
@@ -51,17 +60,17 @@ class StepGroup(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def execution_order(self) -> list[str]:
-        """The steps' names in the order they run (as :attr:`steps`)."""
-        return list(self.steps)
+        """The steps' names, in the order they run."""
+        return [node.name for node in self.steps]
 
     @property
     def aggregated_resources(self) -> ResourceRequirements | None:
         """What the group's task needs (as :attr:`resources`)."""
         return self.resources
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         """Plain data (for the DAG view)."""
-        out: dict[str, object] = {"name": self.name, "steps": list(self.steps)}
+        out: dict[str, Any] = {"name": self.name, "steps": self.execution_order}
         if self.resources is not None:
             out["resources"] = self.resources.to_dict()
         return out
@@ -96,7 +105,7 @@ def find_groups(
     for name, members in by_name.items():
         runs = _runs(sorted(members, key=rank.__getitem__), children, parents)
         for k, run in enumerate(runs):
-            steps = tuple(order[i].name for i in run)
+            steps = tuple(order[i] for i in run)
             label = name if len(runs) == 1 else f"{name}_{k}"
             resources = _largest(label, [order[i] for i in run], found)
             groups.append(
@@ -188,20 +197,37 @@ def _largest(
     cpus = [r.cpu for r in reqs if r.cpu is not None]
     memories = [r.memory for r in reqs if isinstance(r.memory, int)]
     gpus = [r.gpu for r in reqs if isinstance(r.gpu, GPUConfig) and r.gpu.count]
-    types = sorted({g.gpu_type for g in gpus if g.gpu_type is not None})
-    if len(types) > 1:
+    gpu = None
+    if gpus:
+        gpu_type = _best_type(group, nodes, {g.gpu_type for g in gpus} - {None}, found)
+        gpu = GPUConfig(count=max(g.count for g in gpus), gpu_type=gpu_type)
+    return ResourceRequirements(
+        cpu=max(cpus) if cpus else None, memory=max(memories) if memories else None, gpu=gpu
+    )
+
+
+def _best_type(
+    group: str, nodes: Sequence[DagNode], types: set[str | None], found: list[PipelineBuildError]
+) -> str | None:
+    """The most capable of the GPU types the group's steps ask for."""
+    if len(types) <= 1:
+        return next(iter(types), None)
+    names = sorted(t for t in types if t is not None)
+    ranks = [_rank(t) for t in names]
+    best = min(ranks)
+    if best == len(GPU_RANKING):  # none of them known
         users = [n.name for n in nodes if n.step.resources and n.step.resources.gpu_count]
         found.append(
             StepGroupError(
                 group,
                 users[-1],
-                f"the group's steps ask for different GPU types ({', '.join(types)}), and "
-                f"a group runs on one machine",
+                f"the group's steps ask for GPU types flowyml cannot compare "
+                f"({', '.join(names)}), and a group runs on one machine",
             )
         )
-    gpu = None
-    if gpus:
-        gpu = GPUConfig(count=max(g.count for g in gpus), gpu_type=types[0] if types else None)
-    return ResourceRequirements(
-        cpu=max(cpus) if cpus else None, memory=max(memories) if memories else None, gpu=gpu
-    )
+    return names[ranks.index(best)]
+
+
+def _rank(gpu_type: str) -> int:
+    low = gpu_type.lower()
+    return next((i for i, family in enumerate(GPU_RANKING) if family in low), len(GPU_RANKING))

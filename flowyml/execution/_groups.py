@@ -62,7 +62,7 @@ class Groups:
         self._watchers: dict[int, list[GroupRun]] = {}
         self._first: list[GroupRun] = []  # the groups that wait for nothing
         for group in dag.groups:
-            members = tuple(nodes[name] for name in group.steps)
+            members = group.steps
             inside = {m.index for m in members}
             outside = {
                 p for m in members for p in (nodes[u].index for u in m.upstream) if p not in inside

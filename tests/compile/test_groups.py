@@ -35,7 +35,9 @@ def test_groups_list_steps_in_execution_order_with_largest_resources() -> None:
     p.build()
     (group,) = p.step_groups
     assert group.name == group.group_name == "fit"
-    assert group.steps == ("clean", "train") and group.execution_order == ["clean", "train"]
+    assert [node.name for node in group.steps] == group.execution_order == ["clean", "train"]
+    assert group.steps[0].step.resources == ResourceRequirements(cpu=4, memory="512MB", gpu=1)
+    assert repr(group) == "StepGroup(name='fit', steps=['clean', 'train'])"
     assert group.resources == ResourceRequirements(cpu=4, memory=1_000_000_000, gpu=1)
     assert group.aggregated_resources is group.resources
     assert p.run().success
@@ -50,9 +52,9 @@ def test_a_group_split_by_an_outside_step_becomes_consecutive_runs() -> None:
         ("d", "c", "g", None),
     )
     groups = p.step_groups
-    assert [(g.name, g.execution_group, g.steps) for g in groups] == [
-        ("g_0", "g", ("a", "b")),
-        ("g_1", "g", ("c", "d")),
+    assert [(g.name, g.execution_group, g.execution_order) for g in groups] == [
+        ("g_0", "g", ["a", "b"]),
+        ("g_1", "g", ["c", "d"]),
     ]
     assert groups[0].resources is None
     assert p.run()["d"] == 5
@@ -60,7 +62,7 @@ def test_a_group_split_by_an_outside_step_becomes_consecutive_runs() -> None:
 
 def test_independent_steps_of_one_group_stay_one_group() -> None:
     p = _chain(("a", None, "g", None), ("b", None, "g", None), ("c", "a", None, None))
-    assert [g.steps for g in p.step_groups] == [("a", "b")]
+    assert [g.execution_order for g in p.step_groups] == [["a", "b"]]
 
 
 def test_mapped_and_conditional_steps_cannot_be_grouped_all_named_at_once() -> None:
@@ -83,11 +85,17 @@ def test_mapped_and_conditional_steps_cannot_be_grouped_all_named_at_once() -> N
     assert "mapped" in str(problems[0]) and "condition" in str(problems[1])
 
 
-def test_clashing_gpu_types_in_one_group_are_a_build_error() -> None:
-    a100 = ResourceRequirements(gpu=GPUConfig(count=1, gpu_type="A100"))
-    t4 = ResourceRequirements(gpu=GPUConfig(count=2, gpu_type="T4"))
-    p = _chain(("a", None, "g", a100), ("b", "a", "g", t4))
-    with pytest.raises(StepGroupError, match=r"'b'.*'g'.*A100, T4"):
+def test_different_gpu_types_take_the_most_capable_or_fail_when_unknown() -> None:
+    v100 = ResourceRequirements(gpu=GPUConfig(count=2, gpu_type="nvidia-v100"))
+    a100 = ResourceRequirements(gpu=GPUConfig(count=1, gpu_type="nvidia-a100"))
+    (group,) = _chain(("a", None, "g", v100), ("b", "a", "g", a100)).step_groups
+    assert group.resources is not None
+    assert group.resources.gpu == GPUConfig(count=2, gpu_type="nvidia-a100")
+
+    one = ResourceRequirements(gpu=GPUConfig(count=1, gpu_type="acme-x1"))
+    two = ResourceRequirements(gpu=GPUConfig(count=1, gpu_type="acme-x2"))
+    p = _chain(("a", None, "g", one), ("b", "a", "g", two))
+    with pytest.raises(StepGroupError, match=r"'b'.*'g'.*acme-x1, acme-x2"):
         p.build()
 
 

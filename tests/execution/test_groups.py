@@ -96,8 +96,8 @@ async def test_retries_are_per_step_and_a_failure_skips_only_what_reads_it() -> 
 
     events: list[Any] = []
     p = _pipeline(first, flaky, broken, after_broken, beside, persist=False)
-    assert [g.steps for g in p.step_groups] == [
-        ("first", "flaky", "beside", "broken", "after_broken")
+    assert [g.execution_order for g in p.step_groups] == [
+        ["first", "flaky", "beside", "broken", "after_broken"]
     ]
     result = await p.arun(on_event=events.append)
     assert result.status == "failed"
