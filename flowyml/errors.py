@@ -32,6 +32,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = (
     "ArtifactError",
@@ -64,6 +65,19 @@ __all__ = (
 
 class FlowymlError(Exception):
     """Root of every error flowyml raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Most subclasses build their message in __init__ from other arguments, so the
+        # default (calling the class with ``args``) cannot rebuild them: restore the
+        # message and attributes as they are, and errors raised on a Dask worker arrive
+        # in the driver whole.
+        return (_restore, (type(self), self.args), self.__dict__)
+
+
+def _restore(cls: type[FlowymlError], args: tuple[Any, ...]) -> Any:
+    error = cls.__new__(cls)
+    error.args = args
+    return error
 
 
 # --------------------------------------------------------------------------- build

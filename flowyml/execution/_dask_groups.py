@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import pickle
 import time
 import traceback
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from ._group_remote import GroupCall, GroupOutcome
 
 __all__ = ("run_group", "submit_group")
+
+log = logging.getLogger("flowyml")
 
 #: failures another attempt would repeat
 _FINAL = (StepOutputError, SerializationError)
@@ -101,7 +104,11 @@ async def submit_group(executor: DaskExecutor, call: GroupCall) -> GroupOutcome:
         task = Task(c.fn, c.is_async, c.name, c.outputs, c.asset_params, c.save, key)
         members.append(_Member(task, m.retries, m.retry_delay, m.backoff, m.timeout, internal))
     group = _Group(key, tuple(members))
-    watch = executor._watched[key] = _Watch(lambda cause: None)  # Dask re-runs the whole task
+
+    def lost(cause: str) -> None:  # Dask runs the whole group again; its report is the last
+        log.warning("step group %r: %s", call.name, cause.replace("the step", "the group"))
+
+    watch = executor._watched[key] = _Watch(lost)
     try:
         future = client.submit(
             run_group, group, plain, upstream, cached, key=key, pure=False, **restrict

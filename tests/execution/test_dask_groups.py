@@ -12,7 +12,14 @@ import anyio
 import pytest
 
 from flowyml import Pipeline, ResourceRequirements, step
-from flowyml.events import StepCached, StepRetrying, StepSkipped, StepStarted, StepSucceeded
+from flowyml.events import (
+    StepCached,
+    StepFailed,
+    StepRetrying,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+)
 from flowyml.execution import DaskExecutor
 
 pytestmark = pytest.mark.slow
@@ -126,8 +133,13 @@ async def test_retries_and_failures_inside_a_dask_group_are_per_step(
     def beside(a: int) -> int:
         return a + 41
 
+    @step(execution_group="g", outputs=["e"], timeout=0.5)
+    async def stuck(d: int) -> int:
+        await anyio.sleep(60)
+        return d
+
     p = Pipeline("dask_group_failures", persist=False)
-    for s in (flaky, broken, after_broken, beside):
+    for s in (flaky, broken, after_broken, beside, stuck):
         p.add_step(s)
     events: list[Any] = []
     with anyio.fail_after(120):
@@ -140,3 +152,39 @@ async def test_retries_and_failures_inside_a_dask_group_are_per_step(
     assert sr["broken"].status == "failed" and "KeyError" in (sr["broken"].traceback or "")
     assert [e.step for e in events if isinstance(e, StepSkipped)] == ["after_broken"]
     assert result["d"] == 42
+    failed = {e.step: e for e in events if isinstance(e, StepFailed)}
+    assert failed["broken"].error_type == "KeyError"
+    assert failed["stuck"].error_type == "StepTimeoutError"
+    assert "timed out after 0.5 s" in failed["stuck"].error
+
+
+async def test_a_cached_step_feeds_the_group_task_from_the_store(
+    client: CountingClient, tmp_path: Path
+) -> None:
+    calls = tmp_path / "calls"
+
+    @step(execution_group="g", outputs=["rows"])
+    def read(n: int) -> list[int]:
+        with calls.open("a") as f:
+            f.write("read\n")
+        return list(range(n))
+
+    @step(execution_group="g", outputs=["total"])
+    def weigh(rows: list[int], weight: int) -> int:
+        with calls.open("a") as f:
+            f.write("weigh\n")
+        return sum(rows) * weight
+
+    p = Pipeline(
+        "dask_group_cache", store=f"sqlite:///{tmp_path}/m.db", artifacts=f"file://{tmp_path}/a"
+    )
+    p.add_step(read)
+    p.add_step(weigh)
+    events: list[Any] = []
+    with anyio.fail_after(120):
+        first = await p.arun(n=4, weight=1, executor=DaskExecutor(client))
+        again = await p.arun(n=4, weight=10, executor=DaskExecutor(client), on_event=events.append)
+    assert (first["total"], again["total"]) == (6, 60)
+    assert calls.read_text().split() == ["read", "weigh", "weigh"]
+    assert [e.step for e in events if isinstance(e, StepCached)] == ["read"]
+    assert client.submitted == ["run_group", "run_group"]
