@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+import anyio.lowlevel
+
 from ._core import TERMINAL
 
 if TYPE_CHECKING:
@@ -108,5 +110,7 @@ class Groups:
             return
         results = runner.state.by_pos
         for node in group.members:
+            # A stopped run (fail_fast, a cancel) starts none of the group's other steps.
+            await anyio.lowlevel.checkpoint_if_cancelled()
             if results[node.index].status not in TERMINAL:  # else skipped: an input failed
                 await runner._run_step(node)

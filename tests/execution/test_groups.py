@@ -196,3 +196,64 @@ async def test_sync_and_async_steps_mix_in_one_group(persist: bool) -> None:
 
     result = await _pipeline(make, add, double, name=f"mixed_{persist}", persist=persist).arun()
     assert result["k"] == 42
+
+
+async def test_an_outside_failure_skips_only_the_grouped_steps_that_read_it() -> None:
+    @step(outputs=["bad"])
+    def upstream_fails() -> int:
+        raise ValueError("no data")
+
+    @step(execution_group="g", outputs=["x"])
+    def reads_bad(bad: int) -> int:
+        return bad
+
+    @step(execution_group="g", outputs=["y"])
+    def independent() -> int:
+        return 7
+
+    @step(execution_group="g", outputs=["z"])
+    def after_x(x: int) -> int:
+        return x
+
+    p = _pipeline(upstream_fails, reads_bad, independent, after_x, persist=False)
+    result = await p.arun()
+    sr = result.step_results
+    assert result.status == "failed"
+    assert (sr["reads_bad"].status, sr["after_x"].status) == ("skipped", "skipped")
+    assert sr["independent"].status == "succeeded" and result["y"] == 7
+
+
+async def test_fail_fast_stops_a_group_between_its_steps() -> None:
+    ran: list[str] = []
+
+    @step(execution_group="g", outputs=["a"])
+    def boom() -> int:
+        ran.append("boom")
+        raise RuntimeError("stop")
+
+    @step(execution_group="g", outputs=["b"])
+    def later() -> int:
+        ran.append("later")
+        return 1
+
+    result = await _pipeline(boom, later, persist=False, fail_fast=True).arun()
+    assert result.status == "failed" and ran == ["boom"]
+    assert result.step_results["later"].status == "skipped"
+
+
+async def test_a_skipped_condition_outside_feeds_none_to_a_tolerant_grouped_step() -> None:
+    @step(outputs=["extra"], condition=lambda use: use)
+    def maybe_extra(use: bool) -> int:
+        return 5
+
+    @step(execution_group="g", outputs=["base"])
+    def base() -> int:
+        return 1
+
+    @step(execution_group="g", outputs=["sum"])
+    def combine(base: int, extra: int | None = None) -> int:
+        return base + (extra or 0)
+
+    p = _pipeline(maybe_extra, base, combine, persist=False)
+    assert (await p.arun(use=False))["sum"] == 1
+    assert (await p.arun(use=True))["sum"] == 6
