@@ -17,8 +17,8 @@ from .definition._pipeline import PipelineSpec
 from .errors import StepDefinitionError
 
 if TYPE_CHECKING:
+    from .compile import StepGroup
     from .compile._dag import Dag
-    from .compile._groups import StepGroup
     from .events import Event
     from .execution._protocol import Executor
     from .execution._runtime import Runtime
