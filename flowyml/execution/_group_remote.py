@@ -261,5 +261,8 @@ async def _record(planned: list[_Planned], outcome: GroupOutcome, runner: Runner
 
 
 def _stored_inputs(node: DagNode, refs: dict[str, Any]) -> bool:
-    """Whether every output ``node`` reads is stored (its key needs their hashes)."""
+    """Whether every output ``node`` reads is stored (its key needs their hashes), and its
+    key is made from them (a key function, ``cache=fn``, would need their values)."""
+    if not isinstance(node.step.cache_by, str):
+        return False
     return all(b.output in refs for _, b in node.bindings if isinstance(b, FromOutput))
