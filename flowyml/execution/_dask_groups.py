@@ -62,6 +62,23 @@ class _Member:
     internal: dict[str, str]
 
 
+class _Kept(Outcome):
+    """A group's outputs, kept on the worker, with their size told to Dask.
+
+    Dask places a task that reads this (a later step, or a copy to the driver) by the
+    size of what it reads; without it, it would count the few bytes of the container and
+    could move every output of the group to another worker to read one.
+    """
+
+    __slots__ = ()
+
+    def __sizeof__(self) -> int:
+        from dask.sizeof import sizeof
+
+        held: int = sum(sizeof(v) for v in self.values.values())
+        return object.__sizeof__(self) + held
+
+
 @dataclass(frozen=True, slots=True)
 class _Group:
     key: str
@@ -186,7 +203,8 @@ def run_group(
             values.update(outputs)
         else:
             failed.update(m.task.outputs)
-    return _finished(worker, head, values, reports)
+    done = _finished(worker, head, values, reports)
+    return _Kept(done.values, done.described, done.worker)
 
 
 def _run_member(
