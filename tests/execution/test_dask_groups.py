@@ -188,3 +188,40 @@ async def test_a_cached_step_feeds_the_group_task_from_the_store(
     assert calls.read_text().split() == ["read", "weigh", "weigh"]
     assert [e.step for e in events if isinstance(e, StepCached)] == ["read"]
     assert client.submitted == ["run_group", "run_group"]
+
+
+async def test_resuming_a_dask_group_runs_only_its_failed_steps(
+    client: CountingClient, tmp_path: Path
+) -> None:
+    fail = tmp_path / "fail"
+    fail.touch()
+    log = tmp_path / "log"
+
+    @step(execution_group="g", outputs=["base"])
+    def base() -> int:
+        with log.open("a") as f:
+            f.write("base\n")
+        return 20
+
+    @step(execution_group="g", outputs=["top"])
+    def top(base: int) -> int:
+        with log.open("a") as f:
+            f.write("top\n")
+        if fail.exists():
+            raise RuntimeError("asked to fail")
+        return base + 22
+
+    p = Pipeline(
+        "dask_group_resume", store=f"sqlite:///{tmp_path}/m.db", artifacts=f"file://{tmp_path}/a"
+    )
+    p.add_step(base)
+    p.add_step(top)
+    with anyio.fail_after(120):
+        failed = await p.arun(executor=DaskExecutor(client), enable_cache=False)
+        assert failed.status == "failed"
+        fail.unlink()
+        resumed = await p.aresume(failed.run_id, executor=DaskExecutor(client))
+    assert resumed.success and resumed["top"] == 42
+    assert log.read_text().split() == ["base", "top", "top"]
+    assert resumed.step_results["base"].cached
+    assert client.submitted == ["run_group", "run_group"]
