@@ -21,6 +21,8 @@ from collections import ChainMap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from ..definition._context import StepContext
 from ..definition._params import FromOutput
 from ..events import StepRetrying, StepStarted, StepSucceeded
@@ -111,11 +113,17 @@ async def run_remote(group: GroupRun, runner: Runner, executor: RunsGroups) -> N
         first = planned[0].node.step
         outcome = await limits.call(first, functools.partial(executor.call_group, call))
         await _record(planned, outcome, runner)
+    except anyio.get_cancelled_exc_class():
+        raise  # the run's own cancellation
     except Exception as exc:  # the call itself failed: so did every step still waiting on it
         for p in planned:
             r = runner.state.by_pos[p.node.index]
             if r.status not in TERMINAL:
                 runner._crashed(p.node, r, exc)
+    except BaseException as exc:  # KeyboardInterrupt, SystemExit: stop the run, as a step would
+        waiting = [p for p in planned if runner.state.by_pos[p.node.index].status not in TERMINAL]
+        node = (waiting or planned or [_Planned(group.members[0], {}, None, {})])[0].node
+        runner._interrupted(node, runner.state.by_pos[node.index], exc)
 
 
 async def _plan(group: GroupRun, runner: Runner) -> list[_Planned]:

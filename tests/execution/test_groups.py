@@ -4,13 +4,20 @@ still a step of its own (events, retries, cache, resume)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import anyio
 import pytest
 
 from flowyml import Pipeline, step
-from flowyml.events import StepCached, StepRetrying, StepSkipped, StepStarted, StepSucceeded
+from flowyml.events import (
+    RunFinished,
+    StepCached,
+    StepRetrying,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+)
 
 
 def _task() -> int:
@@ -257,3 +264,51 @@ async def test_a_skipped_condition_outside_feeds_none_to_a_tolerant_grouped_step
     p = _pipeline(maybe_extra, base, combine, persist=False)
     assert (await p.arun(use=False))["sum"] == 1
     assert (await p.arun(use=True))["sum"] == 6
+
+
+class GroupsFail:
+    """An executor that runs groups as one call of its own, and whose call fails."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+        self.calls: list[list[str]] = []
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def run_step(self, fn: Any, kwargs: dict[str, Any], *, is_async: bool, name: str) -> Any:
+        raise AssertionError("a grouped step is never run alone")
+
+    def shares_store(self, artifacts_url: str) -> bool:
+        return False
+
+    async def call_step(self, call: Any) -> Any:
+        raise AssertionError("a grouped step is never run alone")
+
+    async def call_group(self, call: Any) -> Any:
+        self.calls.append([m.call.name for m in call.members])
+        raise self.error
+
+
+async def test_a_failed_group_call_fails_its_first_step_and_skips_what_reads_it() -> None:
+    executor = GroupsFail(OSError("the cluster went away"))
+    events: list[Any] = []
+    p = _pipeline(load, clean, persist=False)
+    result = await p.arun(executor=executor, on_event=events.append)
+    assert executor.calls == [["load", "clean"]]
+    assert result.status == "failed"
+    sr = result.step_results
+    assert sr["load"].status == "failed" and "the cluster went away" in str(sr["load"].error)
+    assert sr["clean"].status == "skipped"
+
+
+async def test_a_keyboard_interrupt_from_a_group_call_cancels_the_run() -> None:
+    events: list[Any] = []
+    p = _pipeline(load, clean, persist=False)
+    with pytest.raises(KeyboardInterrupt):
+        await p.arun(executor=GroupsFail(KeyboardInterrupt()), on_event=events.append)
+    (finished,) = [e for e in events if isinstance(e, RunFinished)]
+    assert finished.status == "cancelled"
