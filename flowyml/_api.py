@@ -17,6 +17,7 @@ from .definition._pipeline import PipelineSpec
 from .errors import StepDefinitionError
 
 if TYPE_CHECKING:
+    from .compile import StepGroup
     from .compile._dag import Dag
     from .events import Event
     from .execution._protocol import Executor
@@ -81,6 +82,17 @@ class Pipeline(PipelineSpec):
     def dag(self) -> Dag:
         """The DAG compiled with the pipeline's own context."""
         return self.build()
+
+    @property
+    def step_groups(self) -> list[StepGroup]:
+        """The groups of steps that run together (``@step(execution_group=...)``), each
+        with its steps in the order they run and their largest resource requirements.
+
+        From the DAG built last (:meth:`build`), else from one built with the pipeline's
+        own context.  See docs/executors.md ("Execution groups").
+        """
+        built = list(self._dags.values())
+        return list((built[-1] if built else self.build()).groups)
 
     # ------------------------------------------------------------------ running
     def run(self, **params: Any) -> Any:

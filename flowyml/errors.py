@@ -8,7 +8,8 @@
     │   ├── DuplicateOutputError
     │   ├── DuplicateStepError
     │   ├── MissingInputError
-    │   └── ForeignHandleError
+    │   ├── ForeignHandleError
+    │   └── StepGroupError          a step cannot run in its execution_group
     ├── StepDefinitionError (TypeError)   bad @step / add_step usage
     ├── StepError                   a step failed while running (wraps the cause)
     │   ├── StepOutputError         wrong number of outputs returned
@@ -31,6 +32,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = (
     "ArtifactError",
@@ -52,6 +54,7 @@ __all__ = (
     "StepCancelledError",
     "StepDefinitionError",
     "StepError",
+    "StepGroupError",
     "StepOutputError",
     "StepTimeoutError",
     "StoreConnectionError",
@@ -62,6 +65,19 @@ __all__ = (
 
 class FlowymlError(Exception):
     """Root of every error flowyml raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Most subclasses build their message in __init__ from other arguments, so the
+        # default (calling the class with ``args``) cannot rebuild them: restore the
+        # message and attributes as they are, and errors raised on a Dask worker arrive
+        # in the driver whole.
+        return (_restore, (type(self), self.args), self.__dict__)
+
+
+def _restore(cls: type[FlowymlError], args: tuple[Any, ...]) -> Any:
+    error = cls.__new__(cls)
+    error.args = args
+    return error
 
 
 # --------------------------------------------------------------------------- build
@@ -139,6 +155,17 @@ class ForeignHandleError(PipelineBuildError):
         super().__init__(
             f"step {step!r} received the output {handle!r} of pipeline {owner!r}; handles "
             f"can only be passed to steps of the pipeline whose body created them"
+        )
+
+
+class StepGroupError(PipelineBuildError):
+    """A step cannot run as part of its ``execution_group``."""
+
+    def __init__(self, group: str, step: str, reason: str) -> None:
+        self.group, self.step, self.reason = group, step, reason
+        super().__init__(
+            f"step {step!r} cannot run in execution_group {group!r}: {reason}; remove "
+            f"execution_group= from it or change the group"
         )
 
 

@@ -26,6 +26,7 @@ from ..errors import (
     PipelineBuildError,
 )
 from ._dag import Dag, DagNode, kahn_order
+from ._groups import find_groups
 
 __all__ = (
     "build_dag",
@@ -53,6 +54,7 @@ def compile_dag(
     unique, producers = _index(nodes, found)
     binder = _Binder(unique, producers, params, found)
     order: list[DagNode] = []
+    grouped: list[int] = []
     for i, node in enumerate(unique):
         bindings, upstream = binder.bind(i, node)
         dag_node = DagNode(
@@ -66,10 +68,13 @@ def compile_dag(
             index=i,
         )
         order.append(dag_node)
+        if node.step.execution_group is not None:
+            grouped.append(i)
     children = tuple(tuple(kids) for kids in binder.children)
     parents = tuple(len(n.upstream) for n in order)
     if not found and binder.backward and len(kahn_order(parents, children)) < len(parents):
         found.append(CycleError(_find_cycle(order, children)))
+    groups = find_groups(order, children, grouped, found) if grouped and not found else ()
     if found:
         raise PipelineBuildError.combine(pipeline, found)
     return Dag(
@@ -80,6 +85,7 @@ def compile_dag(
         children=children,
         producer_index=producers,
         params=frozenset(binder.used_params),
+        groups=groups,
     )
 
 

@@ -12,6 +12,7 @@ from ..definition._params import Binding, Const, FromContext, FromDefault, FromO
 
 if TYPE_CHECKING:
     from ..definition._step import Step
+    from ._groups import StepGroup
 
 __all__ = ("Dag", "DagNode", "Edge", "kahn_order")
 
@@ -96,6 +97,8 @@ class Dag:
     #: output name -> position of the step that produces it
     producer_index: Mapping[str, int]
     params: frozenset[str] = field(default_factory=frozenset)
+    #: the steps that run together (``execution_group=``), see :mod:`._groups`
+    groups: tuple[StepGroup, ...] = ()
 
     def __len__(self) -> int:
         return len(self.nodes)

@@ -27,8 +27,15 @@ _UNITS: Final = {
     "mib": 1024**2,
     "gib": 1024**3,
     "tib": 1024**4,
+    # Kubernetes' spelling of the binary units ("4Gi"), as the published flowyml takes them
+    "ki": 1024,
+    "mi": 1024**2,
+    "gi": 1024**3,
+    "ti": 1024**4,
 }
 _MEMORY: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+#: cores as a string: "2", "2.5", or thousandths of a core ("500m", Kubernetes' spelling)
+_CPU: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)(m?)\s*$")
 
 
 def parse_memory(value: float | str, *, field: str = "memory") -> int:
@@ -68,8 +75,9 @@ class GPUConfig(msgspec.Struct, frozen=True, kw_only=True):
 class ResourceRequirements(msgspec.Struct, frozen=True, kw_only=True):
     """What one call of a step needs on the machine that runs it.
 
-    :param cpu: CPU cores (may be fractional)
-    :param memory: bytes, or a size such as ``"4GiB"`` (stored as bytes)
+    :param cpu: CPU cores (may be fractional), or a string such as ``"2"`` or ``"500m"``
+        (thousandths of a core; stored as a number)
+    :param memory: bytes, or a size such as ``"4GiB"`` or ``"4Gi"`` (stored as bytes)
     :param gpu: a number of GPUs, or a :class:`GPUConfig` naming their type too
 
     ::
@@ -81,12 +89,15 @@ class ResourceRequirements(msgspec.Struct, frozen=True, kw_only=True):
     worker that declares enough of each (see docs/executors.md).
     """
 
-    cpu: float | None = None
+    cpu: float | str | None = None
     memory: int | str | None = None
     gpu: int | GPUConfig | None = None
 
     def __post_init__(self) -> None:
         cpu = self.cpu
+        if isinstance(cpu, str):
+            cpu = _cores(cpu)
+            msgspec.structs.force_setattr(self, "cpu", cpu)
         if cpu is not None and (isinstance(cpu, bool) or not isinstance(cpu, int | float)):
             raise StepDefinitionError(f"resources cpu={cpu!r} must be a number of cores")
         if cpu is not None and cpu <= 0:
@@ -121,6 +132,17 @@ class ResourceRequirements(msgspec.Struct, frozen=True, kw_only=True):
             if self.gpu.gpu_type is not None:
                 out["gpu_type"] = self.gpu.gpu_type
         return out
+
+
+def _cores(text: str) -> float:
+    match = _CPU.match(text)
+    if match is None:
+        raise StepDefinitionError(
+            f"resources cpu={text!r} must be a number of cores, or a string such as '2', "
+            f"'0.5' or '500m'"
+        )
+    value = float(match.group(1))
+    return value / 1000 if match.group(2) else value
 
 
 _FIELDS: Final = frozenset({"cpu", "memory", "gpu", "gpu_type"})

@@ -426,7 +426,8 @@ def step(
         in its log instead of the terminal
     :param resources: what one call needs (a :class:`~flowyml.ResourceRequirements` or a
         dict of its fields); an executor such as Dask places the step on a worker that has it
-    :param execution_group: steps sharing this name run on the same worker (Dask)
+    :param execution_group: steps sharing this name run together, one after the other in
+        one task (one Dask task on the Dask executor); see ``Pipeline.step_groups``
     :param rate_limit: how often the step may start, e.g. ``"50/s"`` or ``"3000/min"``:
         every attempt of every element counts, across the runs on one event loop
     :param max_concurrency: how many attempts of this step (its map elements) may run at

@@ -20,7 +20,7 @@ import pickle
 import uuid
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import anyio
 
@@ -37,6 +37,9 @@ from ._dask_worker import (
     run_sync,
 )
 from ._protocol import NOT_INLINE, OutputHandle, StepCall
+
+if TYPE_CHECKING:
+    from ._group_remote import GroupCall, GroupOutcome
 
 __all__ = ("DaskExecutor",)
 
@@ -269,6 +272,12 @@ class DaskExecutor:
             )
             for out, (ref, type_name, small, value) in described.items()
         }
+
+    async def call_group(self, call: GroupCall) -> GroupOutcome:
+        """Run a step group's steps in order as one Dask task (see :mod:`._dask_groups`)."""
+        from ._dask_groups import submit_group
+
+        return await submit_group(self, call)
 
     async def _outcome(self, future: Any, watch: _Watch) -> Any:
         """The summary of ``future``'s outcome (its error, if it failed)."""

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..assets import Asset
 from ..definition._params import Const, FromContext, FromOutput, FromParam
 from ..errors import StepError
+from ..events import StepSkipped
 
 if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
+    from ._core import Emit, Fail
 
-__all__ = ("condition_holds", "optional_consumers", "resolve")
+__all__ = ("condition_holds", "decide_condition", "optional_consumers", "resolve")
 
 
 def resolve(
@@ -60,6 +63,30 @@ def condition_holds(node: DagNode, kwargs: Mapping[str, Any]) -> bool:
     except Exception as exc:
         err = StepError(node.name, f"its condition raised {type(exc).__name__}: {exc}")
         raise err from exc
+
+
+def decide_condition(
+    node: DagNode,
+    kwargs: Mapping[str, Any],
+    run_id: str,
+    values: dict[str, Any],
+    emit: Emit,
+    fail: Fail,
+) -> bool:
+    """Whether a conditional step runs; a false condition skips it (its outputs become
+    ``None`` in ``values``), a raising one fails it (both are recorded)."""
+    try:
+        holds = condition_holds(node, kwargs)
+    except StepError as err:
+        fail(node, 0, err, time.perf_counter())
+        return False
+    if not holds:
+        emit(
+            StepSkipped(run_id=run_id, ts=time.time(), step=node.name, reason="condition is false"),
+            None,
+        )
+        values.update(dict.fromkeys(node.outputs))
+    return holds
 
 
 def optional_consumers(dag: Dag, node: DagNode) -> tuple[int, ...]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +33,9 @@ from ._callbacks import EventCallback
 from ._core import FAILED, OK, PARTIAL, SKIP, TERMINAL, RunState, Snapshot
 from ._debug import StepTurns
 from ._events import RunEvents, run_started
+from ._groups import Groups
 from ._handles import settle_outputs
-from ._inputs import condition_holds, optional_consumers, resolve
+from ._inputs import decide_condition, optional_consumers, resolve
 from ._logs import capturing_run
 from ._mapping import Mapper
 from ._persist import Persistence
@@ -96,6 +97,8 @@ class Runner:
         self.state = RunState(dag)
         #: ``debug=True``: one step at a time, in the DAG's order (see _debug)
         self._turns = StepTurns(self.state.by_pos) if debug else None
+        #: ``execution_group=``: each group's steps run in one task (not in debug runs)
+        self._groups = Groups(dag, self) if dag.groups and not debug else None
         self._callback = EventCallback(on_event) if on_event is not None else None
         self._writer: EventWriter | None = None
         if runtime is not None:
@@ -178,7 +181,7 @@ class Runner:
                     self._steps_scope = scope
                     async with anyio.create_task_group() as tg:
                         self._starter = Starter(tg)
-                        self._starter.start(self._run_step, self._nodes(self._sched.start()))
+                        self._start(self._sched.start(), None)
                 if self._store_error is None:
                     status = await self._finish(stopped=scope.cancelled_caught)
                 outer.cancel_scope.cancel()
@@ -334,9 +337,15 @@ class Runner:
         """The nodes at ``positions`` (lazily: the starter takes them a batch at a time)."""
         return map(self._order.__getitem__, positions)
 
-    def _start(self, positions: list[int]) -> None:
+    def _start(self, positions: list[int], ended: Iterable[int] | None) -> None:
+        """Start the steps that became ready (``ended``: the steps that just ended, or
+        ``None`` at the start); a group's steps wait for their group's task."""
+        assert self._starter is not None
+        if self._groups is not None:
+            positions, due = self._groups.sort(positions, ended)
+            if due:
+                self._starter.start(self._groups.run, due)
         if positions:
-            assert self._starter is not None
             self._starter.start(self._run_step, self._nodes(positions))
 
     async def _run_step(self, node: DagNode) -> None:
@@ -377,7 +386,9 @@ class Runner:
                 await persist.realize(node, kwargs)
             if self._calls.remote is not None:
                 await self._calls.fetch_inputs(kwargs)
-        if node.step.condition is not None and not self._condition_holds(node, kwargs):
+        if node.step.condition is not None and not decide_condition(
+            node, kwargs, self.run_id, self.state.values, self._emit, self._fail
+        ):
             self._settle(node, FAILED if r.status == "failed" else SKIP)
             return
         inputs = {} if persist is None else persist.input_ids(node)
@@ -411,7 +422,7 @@ class Runner:
     def _settle(self, node: DagNode, outcome: object) -> None:
         """Tell the scheduler how ``node`` ended; start what became ready, skip the rest."""
         if outcome is OK:
-            self._start(self._sched.succeeded(node.index))
+            self._start(self._sched.succeeded(node.index), (node.index,))
             return
         if outcome is SKIP:
             self.state.values.update(dict.fromkeys(node.outputs))  # None for the tolerant
@@ -432,19 +443,4 @@ class Runner:
         for s in skipped:
             name = self._order[s].name
             self._emit(StepSkipped(run_id=self.run_id, ts=now, step=name, reason=reason))
-        self._start(ready)
-
-    def _condition_holds(self, node: DagNode, kwargs: dict[str, Any]) -> bool:
-        """Whether a conditional step runs; a false condition skips it, a raising one fails it."""
-        try:
-            holds = condition_holds(node, kwargs)
-        except StepError as err:
-            self._fail(node, 0, err, time.perf_counter())
-            return False
-        if not holds:
-            ev = StepSkipped(
-                run_id=self.run_id, ts=time.time(), step=node.name, reason="condition is false"
-            )
-            self._emit(ev)
-            self.state.values.update(dict.fromkeys(node.outputs))
-        return holds
+        self._start(ready, (node.index, *skipped))

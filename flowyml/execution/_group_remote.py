@@ -1,0 +1,276 @@
+"""A step group run as one call of an executor that keeps outputs on its workers.
+
+The driver first settles what it can without the workers, step by step in the group's
+order: a resumed step, or one whose inputs are all known and whose cache entry matches,
+takes its stored outputs.  The rest (from the first step that must run, everything that
+reads from it) go to the executor as one :class:`GroupCall`: one task on one worker, which
+runs them in order with their own retries and timeouts, hands outputs from step to step
+in memory, and stores each step's outputs itself when it shares the artifact store.
+
+The worker reports each step's attempts once the task has ended; the driver then records
+them as the steps' own events (``step_started``, ``step_retrying``, ``step_succeeded`` or
+``step_failed``, with the times they happened on the worker) and stores each step's cache
+entry, so a later run can take any of them from the cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections import ChainMap
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ..definition._context import StepContext
+from ..definition._params import FromOutput
+from ..events import StepRetrying, StepStarted, StepSucceeded
+from ..results import PartialResults
+from ._core import FAILED, OK, TERMINAL
+from ._handles import local_value
+from ._inputs import resolve
+from ._protocol import SaveTo, StepCall
+
+if TYPE_CHECKING:
+    from ..compile._dag import DagNode
+    from ..definition._resources import ResourceRequirements
+    from ._groups import GroupRun, RunsGroups
+    from ._protocol import OutputHandle
+    from ._runner import Runner
+
+__all__ = ("Attempt", "FromGroup", "GroupCall", "GroupOutcome", "MemberCall", "run_remote")
+
+
+@dataclass(frozen=True, slots=True)
+class FromGroup:
+    """An argument that an earlier step of the same group outputs (``output``)."""
+
+    output: str
+
+
+@dataclass(slots=True, eq=False)
+class MemberCall:
+    """One step of a group's call; ``call.kwargs`` may hold :class:`FromGroup` values."""
+
+    call: StepCall
+    retries: int
+    retry_delay: float
+    backoff: float
+    timeout: float | None
+
+
+@dataclass(slots=True, eq=False)
+class GroupCall:
+    """The steps of a group to run in order, in one task."""
+
+    name: str
+    execution_group: str
+    resources: ResourceRequirements | None
+    members: list[MemberCall]
+
+
+@dataclass(slots=True, eq=False)
+class Attempt:
+    """One attempt of a step, as it happened on the worker."""
+
+    started: float
+    ended: float
+    error: BaseException | None = None
+
+
+@dataclass(slots=True, eq=False)
+class MemberOutcome:
+    """How one step of a group ended: ``succeeded``, ``failed`` or ``skipped`` (an earlier
+    step it reads from failed)."""
+
+    status: str
+    attempts: list[Attempt] = field(default_factory=list)
+    outputs: dict[str, OutputHandle] = field(default_factory=dict)
+
+
+#: each step's outcome, by name
+GroupOutcome = dict[str, MemberOutcome]
+
+
+@dataclass(slots=True, eq=False)
+class _Planned:
+    node: DagNode
+    kwargs: dict[str, Any]
+    cache_key: str | None
+    inputs: dict[str, str]
+
+
+async def run_remote(group: GroupRun, runner: Runner, executor: RunsGroups) -> None:
+    """The group's task: settle what the driver can, run the rest as one executor call."""
+    planned: list[_Planned] = []
+    try:
+        planned = await _plan(group, runner)
+        if not planned:
+            return
+        call = _group_call(group, runner, planned)
+        limits = runner._calls.limits
+        first = planned[0].node.step
+        outcome = await limits.call(first, functools.partial(executor.call_group, call))
+        await _record(planned, outcome, runner)
+    except anyio.get_cancelled_exc_class():
+        raise  # the run's own cancellation
+    except Exception as exc:  # the call itself failed: so did every step still waiting on it
+        for p in planned:
+            r = runner.state.by_pos[p.node.index]
+            if r.status not in TERMINAL:
+                runner._crashed(p.node, r, exc)
+    except BaseException as exc:  # KeyboardInterrupt, SystemExit: stop the run, as a step would
+        waiting = [p for p in planned if runner.state.by_pos[p.node.index].status not in TERMINAL]
+        node = (waiting or planned or [_Planned(group.members[0], {}, None, {})])[0].node
+        runner._interrupted(node, runner.state.by_pos[node.index], exc)
+
+
+async def _plan(group: GroupRun, runner: Runner) -> list[_Planned]:
+    """Settle the group's steps that need no worker; return the others, in order."""
+    state, persist, calls = runner.state, runner._persist, runner._calls
+    planned: list[_Planned] = []
+    in_task: dict[str, FromGroup] = {}
+    for node in group.members:
+        r = state.by_pos[node.index]
+        if r.status in TERMINAL:  # skipped: an input failed
+            continue
+        reads_task = any(
+            isinstance(b, FromOutput) and b.output in in_task for _, b in node.bindings
+        )
+        inputs = {} if persist is None else persist.input_ids(node)
+        key: str | None = None
+        if not reads_task:
+            resumed = runner.resumed.get(node.name)
+            if resumed is not None and persist is not None:
+                source, records = resumed
+                if await persist.load_outputs(node, records, source_run=source, cache_key=""):
+                    runner._settle(node, OK)
+                    continue
+        kwargs, ctx_params = resolve(node, ChainMap(in_task, state.values), runner.params)
+        if not reads_task and persist is not None:
+            key = await persist.key_for(node, kwargs)
+            if key is not None and await calls._from_cache(node, key, inputs):
+                runner._settle(node, OK)
+                continue
+        await _prepare(node, kwargs, ctx_params, runner)
+        planned.append(_Planned(node, kwargs, key, inputs))
+        in_task.update((out, FromGroup(out)) for out in node.outputs)
+    return planned
+
+
+async def _prepare(
+    node: DagNode, kwargs: dict[str, Any], ctx_params: list[str], runner: Runner
+) -> None:
+    """What the worker cannot do itself: the step's context and shared resources, the
+    values of a mapped step's results, cached inputs when the store is not shared."""
+    calls, persist = runner._calls, runner._persist
+    if ctx_params:
+        sc = StepContext(runner.run_id, node.name, 1, runner.dag.pipeline, runner.params)
+        kwargs.update(dict.fromkeys(ctx_params, sc))
+    if calls.resources.in_use:
+        kwargs.update(await calls.resources.inject(node.name, kwargs))
+    for k, v in kwargs.items():
+        if type(v) in (list, PartialResults):
+            kwargs[k] = await local_value(v)
+    if persist is not None and runner.state.lazy and not calls.shared_store:
+        await persist.realize(node, kwargs)
+
+
+def _group_call(group: GroupRun, runner: Runner, planned: list[_Planned]) -> GroupCall:
+    calls, persist = runner._calls, runner._persist
+    members = []
+    for p in planned:
+        step = p.node.step
+        save = None
+        if persist is not None and calls.shared_store:
+            rt = persist.runtime
+            save = SaveTo(
+                rt.artifacts_url, runner.run_id, p.node.name, persist.id_stamp, persist=step.persist
+            )
+        call = StepCall(
+            fn=step.fn,
+            kwargs=p.kwargs,
+            is_async=step.is_async,
+            name=p.node.name,
+            outputs=tuple(p.node.outputs),
+            resources=step.resources,
+            group=step.execution_group,
+            save=save,
+            asset_params=step.asset_params,
+        )
+        members.append(MemberCall(call, step.retries, step.retry_delay, step.backoff, step.timeout))
+    spec = group.spec
+    return GroupCall(
+        name=spec.name,
+        execution_group=spec.execution_group,
+        resources=spec.resources,
+        members=members,
+    )
+
+
+async def _record(planned: list[_Planned], outcome: GroupOutcome, runner: Runner) -> None:
+    """Record each step's attempts as its own events, in the group's order."""
+    emit, state, persist = runner._emit, runner.state, runner._persist
+    for p in planned:
+        node = p.node
+        r = state.by_pos[node.index]
+        got = outcome.get(node.name)
+        if r.status in TERMINAL or got is None or got.status == "skipped":
+            continue  # skipped when the step it reads from failed (recorded there)
+        key = p.cache_key
+        if key is None and persist is not None and _stored_inputs(node, state.refs):
+            # Its inputs were made in the task: its key is known now (their hashes).
+            kwargs, _ = resolve(node, state.values, runner.params)
+            key = persist.cache_key(node, kwargs)
+        for n, a in enumerate(got.attempts, start=1):
+            ev = StepStarted(
+                run_id=runner.run_id,
+                ts=a.started,
+                step=node.name,
+                attempt=n,
+                inputs=p.inputs,
+                cache_key=key,
+            )
+            emit(ev, r)
+            if a.error is not None and n < len(got.attempts):
+                error = f"{type(a.error).__name__}: {a.error}"
+                delay = max(0.0, got.attempts[n].started - a.ended)
+                retry = StepRetrying(
+                    run_id=runner.run_id,
+                    ts=a.ended,
+                    step=node.name,
+                    attempt=n,
+                    error=error,
+                    delay=delay,
+                )
+                emit(retry, None)
+        last = got.attempts[-1] if got.attempts else Attempt(time.time(), time.time())
+        t0 = time.perf_counter() - (last.ended - last.started)
+        if got.status != "succeeded":
+            error_ = last.error or RuntimeError("the step's task ended without its outcome")
+            runner._fail(node, max(len(got.attempts), 1), error_, t0)
+            runner._settle(node, FAILED)
+            continue
+        refs = {} if persist is None else await persist.store_outputs(node, got.outputs)
+        done = StepSucceeded(
+            run_id=runner.run_id,
+            ts=last.ended,
+            step=node.name,
+            attempt=len(got.attempts),
+            duration=last.ended - last.started,
+            outputs=refs,
+            cache_key=key,
+        )
+        emit(done, r)
+        r.outputs = dict(got.outputs)
+        state.values.update(got.outputs)
+        runner._settle(node, OK)
+
+
+def _stored_inputs(node: DagNode, refs: dict[str, Any]) -> bool:
+    """Whether every output ``node`` reads is stored (its key needs their hashes), and its
+    key is made from them (a key function, ``cache=fn``, would need their values)."""
+    if not isinstance(node.step.cache_by, str):
+        return False
+    return all(b.output in refs for _, b in node.bindings if isinstance(b, FromOutput))
