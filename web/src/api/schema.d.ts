@@ -280,6 +280,9 @@ export interface paths {
         /**
          * The DAG of a run's pipeline, however large
          * @description The DAG ``GET /api/runs/{run_id}`` leaves out when it has over ``DAG_INLINE`` steps.
+         *
+         *     Encoded once per pipeline version and sent gzipped to clients that accept it; the
+         *     ``ETag`` lets a client revalidate with ``If-None-Match`` (304, no body).
          */
         get: operations["get_run_dag"];
         put?: never;
