@@ -47,6 +47,9 @@ async def list_runs(
     server: ServerDep,
     pipeline: Annotated[str | None, Query(max_length=500)] = None,
     status: Annotated[RunStatus | None, Query()] = None,
+    tag: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Only runs with this tag")
+    ] = None,
     since: Annotated[
         float | None,
         Query(ge=0, le=1e12, description="Only runs started at or after (Unix seconds)"),
@@ -58,7 +61,7 @@ async def list_runs(
 ) -> dict[str, Any]:
     """Runs matching every given filter; pass ``next_cursor`` back to page on."""
     page = await server.store.list_runs(
-        pipeline=pipeline, status=status, since=since, limit=limit, cursor=cursor
+        pipeline=pipeline, status=status, since=since, limit=limit, cursor=cursor, tag=tag
     )
     return {
         "items": [msgspec.to_builtins(r) for r in page.items],

@@ -822,10 +822,15 @@ export interface components {
              * @default 0
              */
             steps_total: number;
+            /**
+             * Tags
+             * @description The run's tags
+             */
+            tags: string[];
         };
         /**
          * RunStarted
-         * @description A run began.  ``dag`` is the pipeline's ``Dag.to_dict()``.
+         * @description A run began.  ``tags`` are the pipeline's and the run's own, merged.
          */
         RunStarted: {
             /** @default  */
@@ -840,6 +845,8 @@ export interface components {
             run_id: string;
             /** @default [] */
             steps: string[];
+            /** @default [] */
+            tags: string[];
             ts: number;
             /** @enum {unknown} */
             type: "run_started";
@@ -1122,6 +1129,11 @@ export interface components {
             params?: {
                 [key: string]: unknown;
             };
+            /**
+             * Tags
+             * @description Tags of the run, added to the pipeline's (each at most 100 characters, without commas or control characters)
+             */
+            tags?: string[];
         };
         /**
          * TriggerRunResponse
@@ -1729,6 +1741,8 @@ export interface operations {
             query?: {
                 pipeline?: string | null;
                 status?: ("running" | "succeeded" | "failed" | "cancelled" | "interrupted") | null;
+                /** @description Only runs with this tag */
+                tag?: string | null;
                 /** @description Only runs started at or after (Unix seconds) */
                 since?: number | null;
                 limit?: number;
