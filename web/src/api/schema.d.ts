@@ -1922,7 +1922,10 @@ export interface operations {
     };
     get_run_dag: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Only what drawing the graph needs: each step's id, name, outputs and is_async (a quarter of the bytes) */
+                graph?: boolean;
+            };
             header?: never;
             path: {
                 /** @description The run's id */
