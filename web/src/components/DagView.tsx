@@ -342,8 +342,11 @@ function DagCanvas({
     const [x, y, width, height] = winKey.split('|').map(Number) as [number, number, number, number];
     return idsInWindow(layout.positions, layout.edges, { x, y, width, height }, NODE_BOX);
   }, [winKey, layout]);
-  // from far out, thousands of steps are in view at once: drawn on a canvas instead
-  const onCanvas = visible !== null && visible.size > CANVAS_ABOVE;
+  // level of detail from the zoom, whatever changed it; re-renders only when the level does
+  const detail: Detail = useStore((st) => detailFor(st.transform[2]));
+  // from far out (shapes only, no labels) thousands of steps are around the view at once:
+  // drawn on a canvas instead of as nodes
+  const onCanvas = detail === 'shapes' && visible !== null && visible.size > CANVAS_ABOVE;
   const flowNodes = useMemo(
     () => (onCanvas ? NO_NODES : visible ? nodes.filter((n) => visible.has(n.id)) : nodes),
     [nodes, visible, onCanvas],
@@ -370,8 +373,6 @@ function DagCanvas({
   const fitAllRef = useRef(fitAll);
   fitAllRef.current = fitAll;
 
-  // level of detail from the zoom, whatever changed it; re-renders only when the level does
-  const detail: Detail = useStore((st) => detailFor(st.transform[2]));
   // a new structure (an inferred DAG gaining edges) gets a new layout: show it whole
   const firstKey = useRef(key);
   useEffect(() => {
