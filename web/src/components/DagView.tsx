@@ -425,7 +425,9 @@ function DagCanvas({
             proOptions={{ hideAttribution: false }}
             colorMode="system"
           >
-            <Background gap={20} size={1} />
+            {/* a dotted background repaints the whole pane on every frame of a pan: big
+                DAGs go without it */}
+            {!windowed && <Background gap={20} size={1} />}
             {onCanvas && (
               <CanvasNodes
                 positions={layout.positions}
