@@ -8,7 +8,7 @@ what the user wrote (steps, options), :mod:`flowyml.compile` turns it into a DAG
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from ._options import RUN_OPTIONS, accepted_names, check_options, check_params
@@ -46,6 +46,7 @@ class Pipeline(PipelineSpec):
     :param cache_expiry: seconds after which a cache entry is no longer used
     :param executor: where step functions run (default: async steps on the event loop,
         sync steps in threads); e.g. :class:`~flowyml.execution.DaskExecutor`
+    :param tags: labels every run of the pipeline carries (``run(tags=[...])`` adds more)
     """
 
     #: (hits, misses, run id) of the last finished run; see :meth:`cache_stats`
@@ -120,6 +121,7 @@ class Pipeline(PipelineSpec):
         params: Mapping[str, Any] | None = None,
         executor: Executor | None = None,
         debug: bool = False,
+        tags: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> PipelineResult:
         """Run the pipeline and return its result (always a coroutine).
@@ -137,6 +139,7 @@ class Pipeline(PipelineSpec):
             definition order where dependencies allow), sync steps on the event loop's
             thread (so ``breakpoint()`` works), and log every call and event to
             ``flowyml.debug`` (shown on stderr unless logging is set up); see docs/migrating.md
+        :param tags: labels of this run, added to the pipeline's ``tags``
         :param kwargs: run parameters; they win over the pipeline's context
         """
         from .execution._launch import launch
@@ -152,6 +155,7 @@ class Pipeline(PipelineSpec):
             "params": params,
             "executor": executor,
             "debug": debug,
+            "tags": tags,
         }
         self._check_call(options, kwargs)
         result = await launch(
@@ -166,6 +170,7 @@ class Pipeline(PipelineSpec):
             runtime=runtime,
             executor=executor,
             debug=debug,
+            tags=tags,
         )
         cache_on = self.enable_cache if enable_cache is None else enable_cache
         persists = self.persist if persist is None else persist
@@ -263,6 +268,7 @@ def pipeline(
     persist: bool = True,
     cache_expiry: float | None = None,
     executor: Executor | None = None,
+    tags: Sequence[str] = (),
 ) -> Callable[[Callable[..., Any]], Pipeline]: ...
 
 

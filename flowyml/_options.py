@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .definition._params import FromInput, FromParam
+from .definition._tags import check_tags
 
 if TYPE_CHECKING:
     from .definition._trace import StepNode
@@ -32,6 +33,7 @@ RUN_OPTIONS = frozenset(
         "enable_cache",
         "executor",
         "debug",
+        "tags",
     }
 )
 
@@ -95,6 +97,11 @@ def _option_problem(name: str, value: Any) -> tuple[type[Exception], str] | None
     elif name == "params":
         if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
             return TypeError, f"run option params= must be a dict of name -> value, got {got}"
+    elif name == "tags":
+        try:
+            check_tags(value, "run option tags=")
+        except (TypeError, ValueError) as exc:
+            return type(exc), str(exc)
     elif name == "runtime":
         from .execution._runtime import Runtime
 

@@ -111,11 +111,13 @@ class Client:
         *,
         since: float | None = None,
         cursor: int | None = None,
+        tag: str | None = None,
     ) -> list[RunRecord]:
-        """Runs, newest first, optionally filtered by pipeline, status and start time."""
+        """Runs, newest first, optionally filtered by pipeline, status, start time and tag
+        (runs carrying that tag)."""
         rt = await self._rt()
         page = await rt.metadata.list_runs(
-            pipeline=pipeline, status=status, since=since, limit=limit, cursor=cursor
+            pipeline=pipeline, status=status, since=since, limit=limit, cursor=cursor, tag=tag
         )
         return page.items
 

@@ -78,7 +78,7 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=Fal
 
 
 class RunStarted(_Event, tag="run_started", frozen=True, kw_only=True):
-    """A run began.  ``dag`` is the pipeline's ``Dag.to_dict()``."""
+    """A run began.  ``tags`` are the pipeline's and the run's own, merged."""
 
     pipeline: str
     params: dict[str, Any] = {}
@@ -86,6 +86,7 @@ class RunStarted(_Event, tag="run_started", frozen=True, kw_only=True):
     host: str = ""
     resumed_from: str | None = None
     steps: list[str] = []
+    tags: list[str] = []
 
 
 class StepStarted(_Event, tag="step_started", frozen=True, kw_only=True):

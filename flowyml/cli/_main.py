@@ -211,16 +211,17 @@ def _print_runs(items: Sequence[RunRecord]) -> None:
         pad_edge=False,
     )
     for r in items:
-        ids: list[Text | str] = [r.run_id, r.pipeline]
+        tags = (f" [{', '.join(r.tags)}]", "dim") if r.tags else ""
+        ids: list[Text | str] = [r.run_id, Text.assemble(r.pipeline, tags)]
         if not wide:
-            ids = [Text.assemble(r.run_id, "\n", (r.pipeline, "dim"))]
+            ids = [Text.assemble(r.run_id, "\n", (r.pipeline, "dim"), tags)]
         started = _when(r.started_at) if wide else _when(r.started_at)[:-3]
         table.add_row(*ids, r.status, started, _duration(r.duration), _steps(r))
     console.print(table)
 
 
 async def _list_runs(
-    url: str, pipeline: str | None, status: str | None, limit: int
+    url: str, pipeline: str | None, status: str | None, limit: int, tag: str | None = None
 ) -> tuple[list[RunRecord], bool]:
     """The runs to show, and whether the store holds no run at all.
 
@@ -233,10 +234,9 @@ async def _list_runs(
     await store.open()
     try:
         await store.mark_interrupted()
-        page = await store.list_runs(pipeline=pipeline, status=status, limit=limit)  # type: ignore[arg-type]
-        empty = not page.items and (
-            (pipeline is None and status is None) or not (await store.list_runs(limit=1)).items
-        )
+        page = await store.list_runs(pipeline=pipeline, status=status, limit=limit, tag=tag)  # type: ignore[arg-type]
+        unfiltered = pipeline is None and status is None and tag is None
+        empty = not page.items and (unfiltered or not (await store.list_runs(limit=1)).items)
     finally:
         await store.aclose()
     return page.items, empty
@@ -276,6 +276,7 @@ def runs(
         str | None, typer.Option(help="Only runs of this pipeline", metavar="NAME")
     ] = None,
     status: Annotated[Status | None, typer.Option(help="Only runs with this status")] = None,
+    tag: Annotated[str | None, typer.Option(help="Only runs with this tag", metavar="TAG")] = None,
     limit: Annotated[
         int, typer.Option(help="How many runs (newest first)", min=1, metavar="N")
     ] = 20,
@@ -291,7 +292,9 @@ def runs(
 
     url = _store_url(store)
     try:
-        items, empty = anyio.run(_list_runs, url, pipeline, status.value if status else None, limit)
+        items, empty = anyio.run(
+            _list_runs, url, pipeline, status.value if status else None, limit, tag
+        )
     except StoreError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc

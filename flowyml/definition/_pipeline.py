@@ -17,6 +17,7 @@ from ._context import Context
 from ._params import Binding, FromInput
 from ._step import Step
 from ._subpipeline import SubPipeline, normalize_io
+from ._tags import check_tags
 from ._trace import ParamHandle, StepNode, Trace
 
 __all__ = ("PipelineSpec",)
@@ -39,6 +40,8 @@ class PipelineSpec:
     :param cache_expiry: seconds after which a cache entry is no longer used
     :param executor: where step functions run (default: async steps on the event loop,
         sync steps in threads); e.g. :class:`~flowyml.execution.DaskExecutor`
+    :param tags: labels every run of the pipeline carries (``run(tags=[...])`` adds more);
+        runs are filtered by tag in the dashboard, the API and ``flowyml runs --tag``
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class PipelineSpec:
         persist: bool = True,
         cache_expiry: float | None = None,
         executor: Any = None,
+        tags: Sequence[str] = (),
     ) -> None:
         if not isinstance(name, str) or not name:
             raise StepDefinitionError(f"a pipeline needs a non-empty name, got {name!r}")
@@ -73,6 +77,7 @@ class PipelineSpec:
         self.persist = persist
         self.cache_expiry = cache_expiry
         self.executor = executor
+        self.tags = check_tags(tags, f"pipeline {name!r}: tags=")
         self._added: list[StepNode | SubPipeline] = []
         self._body: Callable[..., Any] | None = None
         #: compiled DAGs by the set of parameter names available (filled by

@@ -8,7 +8,6 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -21,7 +20,7 @@ from ._core import RunState, fold
 from ._writer import EventWriter
 
 if TYPE_CHECKING:
-    from ..compile._dag import Dag
+    from ._runner import Runner
 
 __all__ = ("RunEvents", "run_started")
 
@@ -78,19 +77,18 @@ class RunEvents:
         log.warning("step %r of run %s failed: %s", node.name, self.run_id, error)
 
 
-def run_started(
-    run_id: str, dag: Dag, params: Mapping[str, Any], resumed_from: str | None, ts: float
-) -> RunStarted:
-    """The first event of a run: what runs, with which parameters, where."""
+def run_started(runner: Runner, ts: float) -> RunStarted:
+    """The first event of a run: what runs, with which parameters and tags, where."""
     return RunStarted(
-        run_id=run_id,
+        run_id=runner.run_id,
         ts=ts,
-        pipeline=dag.pipeline,
-        params=msgspec.to_builtins(params, enc_hook=repr, str_keys=True),
+        pipeline=runner.dag.pipeline,
+        params=msgspec.to_builtins(runner.params, enc_hook=repr, str_keys=True),
         pid=os.getpid(),
         host=_host(),
-        resumed_from=resumed_from,
-        steps=list(dag.nodes),
+        resumed_from=runner.resume_from,
+        steps=list(runner.dag.nodes),
+        tags=list(runner.tags),
     )
 
 

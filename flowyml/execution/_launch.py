@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -13,6 +13,7 @@ import anyio.lowlevel
 from .._ids import new_run_id
 from ..compile._compiler import build_dag
 from ..definition._params import FromParam
+from ..definition._tags import merge_tags
 from ..errors import NotFoundError, RunExistsError
 from ..events import Event
 from ..storage._fingerprint import fingerprint_of
@@ -48,6 +49,7 @@ async def launch(
     resume_from: str | None = None,
     executor: Executor | None = None,
     debug: bool = False,
+    tags: Sequence[str] | None = None,
 ) -> PipelineResult:
     """Run ``pipeline`` with ``params`` (see :meth:`Pipeline.arun` for the options)."""
     persist = pipeline.persist if persist is None else persist
@@ -112,6 +114,7 @@ async def launch(
             snapshot=snapshot,
             debug=debug,
         )
+        runner.tags = merge_tags(pipeline.tags, tags or ())
         return await runner.run()
     raise AssertionError("unreachable")  # pragma: no cover
 

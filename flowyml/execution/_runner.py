@@ -62,6 +62,8 @@ _cancelled = anyio.get_cancelled_exc_class
 class Runner:
     """Executes one run of a compiled DAG and derives its result from its events."""
 
+    tags: tuple[str, ...] = ()  # recorded by ``run_started``
+
     def __init__(
         self,
         *,
@@ -147,8 +149,7 @@ class Runner:
         self._failed_first: str | None = None
         #: why the steps' scope was cancelled (fail_fast, a step's KeyboardInterrupt, ...)
         self._stop_reason = ""
-        #: a BaseException a step raised (KeyboardInterrupt, SystemExit): re-raised once
-        #: the run is recorded cancelled
+        #: a step's KeyboardInterrupt or SystemExit: re-raised once the run is recorded cancelled
         self._fatal: BaseException | None = None
         #: the metadata store failed for good: the run cannot be recorded
         self._store_error: StoreError | None = None
@@ -170,7 +171,7 @@ class Runner:
         self._t0 = time.perf_counter()
         if self._persist is not None:
             self._persist.id_stamp = time_stamp(started)
-        self._emit(run_started(self.run_id, self.dag, self.params, self.resume_from, started))
+        self._emit(run_started(self, started))
         status: RunStatus = "failed"
         try:
             async with AsyncExitStack() as stack, anyio.create_task_group() as outer:
@@ -243,8 +244,7 @@ class Runner:
         """The status of a run whose steps are done: ``succeeded`` only if all succeeded."""
         if self._failed_first is not None:
             return "failed", f"step {self._failed_first!r} failed"
-        # Every step task ends with an outcome; one that did not is an engine fault, and
-        # the run must not be called a success over it.
+        # A step task without an outcome is an engine fault: never a success over it.
         unfinished = [r for r in self.state.results.values() if r.status not in TERMINAL]
         for r in unfinished:
             self._fail(

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import msgspec
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -22,6 +23,7 @@ from .._version import __version__
 from ..events import Event
 from . import _artifacts, _pipelines, _runs, _sse, _step_logs, _steps, _system
 from ._auth import resolve_token
+from ._dagcache import DagCache
 from ._deps import binding
 from ._errors import FlowymlRoute
 from ._guard import FlowymlGuard
@@ -84,16 +86,20 @@ def flowyml_router(
         store=store, artifacts=artifacts, pipelines=pipelines, config=config, options=options
     )
 
+    dags = DagCache()
+
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        async with server.running():
+        async with server.running(), anyio.create_task_group() as tg:
+            tg.start_soon(dags.warm, server)
             yield
+            tg.cancel_scope.cancel()
 
     router = FlowymlRouter(lifespan=lifespan, route_class=FlowymlRoute)
     router.server = server
     secret = resolve_token(token)
     router.secret = secret.encode("utf-8") if secret else None
-    bind = [Depends(binding(server, secret))]
+    bind = [Depends(binding(server, secret, dags))]
     modules = (_system, _pipelines, _runs, _steps, _step_logs, _artifacts, _sse)
     for module in modules:
         router.include_router(module.router, dependencies=bind)

@@ -15,20 +15,34 @@ from fastapi import Depends, HTTPException, Request
 
 from ..errors import StoreError
 from ._auth import authorized, is_stream_path, unauthorized_detail
+from ._dagcache import DagCache
 from ._guard import AUTHORIZED
 from ._service import FlowymlServer
 
-__all__ = ("SERVER_KEY", "ServerDep", "binding", "current_server")
+__all__ = (
+    "DAGS_KEY",
+    "SERVER_KEY",
+    "DagsDep",
+    "ServerDep",
+    "binding",
+    "current_dags",
+    "current_server",
+)
 
 SERVER_KEY = "flowyml.server"
+DAGS_KEY = "flowyml.dags"
 
 
-def binding(server: FlowymlServer, secret: str | None) -> Callable[[Request], Awaitable[None]]:
-    """The dependency of one router's routes: bind ``server``, require ``secret``."""
+def binding(
+    server: FlowymlServer, secret: str | None, dags: DagCache
+) -> Callable[[Request], Awaitable[None]]:
+    """The dependency of one router's routes: bind ``server`` (and the router's encoded
+    DAGs), require ``secret``."""
     expected = secret.encode("utf-8") if secret else None
 
     async def bind(request: Request) -> None:
         request.scope[SERVER_KEY] = server
+        request.scope[DAGS_KEY] = dags
         if expected is None or request.scope.get(AUTHORIZED):
             return
         stream = is_stream_path(request.url.path)
@@ -50,4 +64,13 @@ async def current_server(request: Request) -> FlowymlServer:
     return server
 
 
+async def current_dags(request: Request) -> DagCache:
+    """The encoded DAGs of the router this request came through."""
+    dags = request.scope.get(DAGS_KEY)
+    if not isinstance(dags, DagCache):
+        raise StoreError("this route is not part of a flowyml router; use flowyml_router()")
+    return dags
+
+
 ServerDep = Annotated[FlowymlServer, Depends(current_server)]
+DagsDep = Annotated[DagCache, Depends(current_dags)]

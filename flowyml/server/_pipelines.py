@@ -123,7 +123,7 @@ async def trigger_run(
     Parameters are checked against ``GET /api/pipelines/{name}/schema`` first (422 naming
     the parameter at fault)."""
     body = body or TriggerRunRequest()
-    run_id = await server.trigger(name, body.params, enable_cache=body.enable_cache)
+    run_id = await server.trigger(name, body.params, enable_cache=body.enable_cache, tags=body.tags)
     return {"run_id": run_id}
 
 

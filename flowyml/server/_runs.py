@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import HTTPException, Path, Query
+from fastapi import HTTPException, Path, Query, Request
+from fastapi.responses import Response
 
 from ..errors import NotFoundError
 from ..events import RunStatus
 from ..storage._records import RunRecord
-from ._deps import ServerDep
+from ._dagcache import Encoded
+from ._deps import DagsDep, ServerDep
 from ._errors import api_router, documented
 from ._schemas import (
     CancelRunResponse,
@@ -45,6 +47,9 @@ async def list_runs(
     server: ServerDep,
     pipeline: Annotated[str | None, Query(max_length=500)] = None,
     status: Annotated[RunStatus | None, Query()] = None,
+    tag: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Only runs with this tag")
+    ] = None,
     since: Annotated[
         float | None,
         Query(ge=0, le=1e12, description="Only runs started at or after (Unix seconds)"),
@@ -56,7 +61,7 @@ async def list_runs(
 ) -> dict[str, Any]:
     """Runs matching every given filter; pass ``next_cursor`` back to page on."""
     page = await server.store.list_runs(
-        pipeline=pipeline, status=status, since=since, limit=limit, cursor=cursor
+        pipeline=pipeline, status=status, since=since, limit=limit, cursor=cursor, tag=tag
     )
     return {
         "items": [msgspec.to_builtins(r) for r in page.items],
@@ -70,32 +75,25 @@ async def list_runs(
     responses=documented(e404="No such run"),
     summary="One run: its DAG and the first page of its steps",
 )
-async def get_run(server: ServerDep, run_id: Annotated[str, RUN_ID]) -> dict[str, Any]:
+async def get_run(
+    server: ServerDep, dags: DagsDep, run_id: Annotated[str, RUN_ID]
+) -> dict[str, Any]:
     """The run, its pipeline's DAG (when known and at most ``DAG_INLINE`` steps) and its
     first steps; page on with ``GET /api/runs/{run_id}/steps?cursor=<steps_next_cursor>``.
     A larger DAG is left out (``dag_size`` says how big it is): load it from
     ``GET /api/runs/{run_id}/dag``."""
     run = await _run(server, run_id)
     page = await step_page(server, run_id)
-    dag = await _dag_of(server, run)
-    size = len(dag.get("nodes", ())) if dag is not None else 0
+    dag = await dags.of_run(server, run)
+    size = dag.size if dag is not None else 0
     return {
         "run": msgspec.to_builtins(run),
         "steps": page["items"],
         "steps_next_cursor": page["next_cursor"],
-        "dag": dag if size <= DAG_INLINE else None,
+        "dag": dag.dag if dag is not None and size <= DAG_INLINE else None,
         "dag_size": size,
         "can_cancel": server.is_running(run_id),
     }
-
-
-async def _dag_of(server: FlowymlServer, run: RunRecord) -> dict[str, Any] | None:
-    record = await server.store.get_pipeline(run.pipeline)
-    if record is not None:
-        return record.dag
-    if run.pipeline in server.pipelines:
-        return server.pipelines[run.pipeline].dag_dict
-    return None
 
 
 @router.get(
@@ -104,16 +102,42 @@ async def _dag_of(server: FlowymlServer, run: RunRecord) -> dict[str, Any] | Non
     responses=documented(e404="No such run, or its pipeline's DAG is unknown"),
     summary="The DAG of a run's pipeline, however large",
 )
-async def get_run_dag(server: ServerDep, run_id: Annotated[str, RUN_ID]) -> dict[str, Any]:
-    """The DAG ``GET /api/runs/{run_id}`` leaves out when it has over ``DAG_INLINE`` steps."""
+async def get_run_dag(
+    request: Request,
+    server: ServerDep,
+    dags: DagsDep,
+    run_id: Annotated[str, RUN_ID],
+    graph: Annotated[
+        bool,
+        Query(
+            description="Only what drawing the graph needs: each step's id, name, outputs "
+            "and is_async (a quarter of the bytes)"
+        ),
+    ] = False,
+) -> Response:
+    """The DAG ``GET /api/runs/{run_id}`` leaves out when it has over ``DAG_INLINE`` steps.
+
+    Encoded once per pipeline version and sent gzipped to clients that accept it; the
+    ``ETag`` lets a client revalidate with ``If-None-Match`` (304, no body).
+    """
     run = await _run(server, run_id)
-    dag = await _dag_of(server, run)
+    dag = await dags.of_run(server, run)
     if dag is None:
         raise NotFoundError(
             f"the DAG of pipeline {run.pipeline!r} (run {run_id!r}) is not recorded in "
             f"{server.store_url}"
         )
-    return dag
+    return _send_dag(request, dag.graph if graph else dag.full)
+
+
+def _send_dag(request: Request, dag: Encoded) -> Response:
+    headers = {"ETag": dag.etag, "Vary": "Accept-Encoding", "Cache-Control": "no-cache"}
+    if dag.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(dag.gzipped, media_type="application/json", headers=headers)
+    return Response(dag.body, media_type="application/json", headers=headers)
 
 
 @router.post(

@@ -8,10 +8,11 @@ the dashboard uses.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
+from ..definition._tags import MAX_TAG_LENGTH, TAG_PATTERN, check_tags
 from ..events import RunStatus, StepStatus
 
 __all__ = (
@@ -82,6 +83,7 @@ class RunRecord(_Out):
     steps_done: int = 0
     steps_cached: int = 0
     steps_failed: int = 0
+    tags: list[str] = Field(default_factory=list, description="The run's tags")
 
 
 class StepRunRecord(_Out):
@@ -180,6 +182,15 @@ class PipelineDetailResponse(_Out):
     recent_runs: list[RunRecord]
 
 
+#: a run tag as the JSON Schema says it (``check_tags`` gives the readable error)
+_TAG_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_TAG_LENGTH,
+    "pattern": TAG_PATTERN,
+}
+
+
 class TriggerRunRequest(BaseModel):
     """Body of ``POST /api/pipelines/{name}/runs``."""
 
@@ -191,6 +202,17 @@ class TriggerRunRequest(BaseModel):
     enable_cache: bool | None = Field(
         default=None, description="false: run every step, even those with a cached result"
     )
+    tags: list[Annotated[str, WithJsonSchema(_TAG_SCHEMA)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Tags of the run, added to the pipeline's (each at most 100 characters, "
+        "without commas or control characters)",
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def _valid_tags(cls, value: list[str]) -> list[str]:
+        return list(check_tags(value, "tags"))
 
 
 class TriggerRunResponse(_Out):

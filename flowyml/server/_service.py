@@ -247,6 +247,7 @@ class FlowymlServer:
         *,
         enable_cache: bool | None = None,
         resume_from: str | None = None,
+        tags: Sequence[str] = (),
     ) -> str:
         """Start a run of a registered pipeline in the server's task group; return its id.
 
@@ -255,6 +256,7 @@ class FlowymlServer:
 
         :param enable_cache: override the pipeline's ``enable_cache`` for this run
         :param resume_from: resume this run (its parameters apply; ``params`` win)
+        :param tags: tags of the run, added to the pipeline's
         :raises NotFoundError: when no pipeline of that name is registered with this server
         :raises PipelineBuildError: for unknown or missing parameters, or a DAG that does not
             compile with them
@@ -278,7 +280,11 @@ class FlowymlServer:
         active = _ActiveRun(run_id=run_id, pipeline=pipeline, scope=anyio.CancelScope())
         self._active[run_id] = active
         recorded = rt.hub.subscribe(run_id, maxsize=math.inf)
-        options: dict[str, Any] = {"enable_cache": enable_cache, "resume_from": resume_from}
+        options: dict[str, Any] = {
+            "enable_cache": enable_cache,
+            "resume_from": resume_from,
+            "tags": list(tags),
+        }
         try:
             tg.start_soon(self._execute, info.pipeline, active, values, options)
             with anyio.move_on_after(self.options.start_timeout):
@@ -324,6 +330,7 @@ class FlowymlServer:
                         runtime=self._runtime,
                         params=params,
                         enable_cache=enable_cache,
+                        tags=options["tags"],
                     )
                 else:
                     await pipeline.aresume(
@@ -332,6 +339,7 @@ class FlowymlServer:
                         runtime=self._runtime,
                         params=params,
                         enable_cache=enable_cache,
+                        tags=options["tags"],
                     )
         except Exception as exc:  # a broken run must never take the server down
             active.error = exc

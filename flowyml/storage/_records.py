@@ -53,6 +53,7 @@ class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
     steps_done: int = 0
     steps_cached: int = 0
     steps_failed: int = 0
+    tags: list[str] = []
 
 
 class StepRunRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -129,6 +129,36 @@ class EventLogSuite:
         assert [r.run_id for r in window.items] == ["r4", "r3", "r2"]
         assert (await store.list_runs(pipeline="none")).items == []
 
+    async def test_runs_carry_their_tags_and_filter_by_tag(self, store: MetadataStore) -> None:
+        tags = [["nightly", "team:ml"], [], ["team:ml"], ["nightly", "v1.2_rc%"]]
+        for i, run_tags in enumerate(tags):
+            await store.append_events([started_event(f"t{i}", ["a"], 10.0 + i, tags=run_tags)])
+        # a run_started seen twice (a replayed batch) keeps each tag once, in order
+        await store.append_events([started_event("t0", ["a"], 10.0, tags=["nightly", "team:ml"])])
+        await store.append_events([RunFinished(run_id="t2", ts=20.0, status="failed")])
+        everything = await store.list_runs()
+        assert [(r.run_id, r.tags) for r in everything.items] == [
+            ("t3", ["nightly", "v1.2_rc%"]),
+            ("t2", ["team:ml"]),
+            ("t1", []),
+            ("t0", ["nightly", "team:ml"]),
+        ]
+        one = await store.get_run("t0")
+        assert one is not None and one.tags == ["nightly", "team:ml"]
+        nightly = await store.list_runs(tag="nightly")
+        assert [r.run_id for r in nightly.items] == ["t3", "t0"]
+        assert nightly.items[1].tags == ["nightly", "team:ml"]
+        page = await store.list_runs(tag="nightly", limit=1)
+        assert [r.run_id for r in page.items] == ["t3"] and page.next_cursor is not None
+        rest = await store.list_runs(tag="nightly", cursor=page.next_cursor)
+        assert [r.run_id for r in rest.items] == ["t0"] and rest.next_cursor is None
+        both = await store.list_runs(tag="team:ml", status="failed")
+        assert [r.run_id for r in both.items] == ["t2"]
+        # tags match whole and exactly: no prefixes, no wildcards, case counts
+        for other in ("team", "v1.2_rc", "v1.2%rc%", "Nightly"):
+            assert (await store.list_runs(tag=other)).items == [], other
+        assert [r.run_id for r in (await store.list_runs(tag="v1.2_rc%")).items] == ["t3"]
+
     async def test_heartbeat(self, store: MetadataStore) -> None:
         await store.append_events([started_event("r1", [], 1.0), started_event("r2", [], 1.0)])
         await store.heartbeat(["r1", "missing"], 42.5)

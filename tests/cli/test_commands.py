@@ -56,6 +56,23 @@ def test_runs_fit_80_columns_with_whole_run_ids(tmp_path: Path) -> None:
     assert "a-pipeline-with-a-long-name" in result.output
 
 
+def test_runs_filter_by_tag_and_show_tags(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'm.db'}"
+    p = Pipeline("tagged", context=context(n=1), tags=["nightly"]).add_step(numbers)
+    marked = p.run(store=store, artifacts=str(tmp_path / "a"), tags=["candidate"]).run_id
+    other = p.run(store=store, artifacts=str(tmp_path / "a")).run_id
+    wide = runner.invoke(
+        app, ["runs", "--store", store, "--tag", "candidate"], env={"COLUMNS": "120"}
+    )
+    assert wide.exit_code == 0, wide.output
+    assert marked in wide.output and other not in wide.output
+    assert "tagged [nightly, candidate]" in wide.output
+    both = runner.invoke(app, ["runs", "--store", store, "--tag", "nightly"], env={"COLUMNS": "80"})
+    assert marked in both.output and other in both.output
+    none = runner.invoke(app, ["runs", "--store", store, "--tag", "missing"])
+    assert none.exit_code == 0 and none.output == "no runs\n"
+
+
 def test_logs_of_a_run(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 'm.db'}"
     p = Pipeline("logs", context=context(n=3)).add_step(numbers)

@@ -117,7 +117,9 @@ async def test_runs_list_search_filters_sorting_and_charts(tmp_path: Path) -> No
     async with serve(app) as base, httpx.AsyncClient(base_url=base) as http, browser_page() as page:
         ids = {}
         for name, n in (("alpha", 1), ("beta", 2), ("alpha", 3)):
-            r = await http.post(f"/api/pipelines/{name}/runs", json={"params": {"n": n}})
+            tags = ["nightly", "team:data"] if n != 2 else []
+            body = {"params": {"n": n}, "tags": tags}
+            r = await http.post(f"/api/pipelines/{name}/runs", json=body)
             ids[(name, n)] = r.json()["run_id"]
             await wait_finished(http, ids[(name, n)])
         await page.goto(f"{base}/")

@@ -45,6 +45,7 @@ from ._projection import (
     project,
 )
 from ._rows import RUN_FIELDS, STEP_FIELDS, artifact_record, event_record, run_record, step_record
+from ._runtags import tag_rows
 
 __all__ = ("MemoryMetadataStore",)
 
@@ -71,6 +72,7 @@ class MemoryMetadataStore(StoreBase):
         self._events: list[tuple[int, str, bytes]] = []
         self._seq = 0
         self._logs: list[LogRecord] = []
+        self._tags: dict[str, list[str]] = {}
 
     async def _open(self) -> None:
         return None
@@ -103,6 +105,9 @@ class MemoryMetadataStore(StoreBase):
         self._logs.extend(
             log_record((len(self._logs) + i, *row)) for i, row in enumerate(log_rows(events), 1)
         )
+        for run_id, _, tag in tag_rows(events):
+            if tag not in (tags := self._tags.setdefault(run_id, [])):
+                tags.append(tag)
         for run_id in touched_runs(ops):
             self._recount(run_id)
         return list(range(first, first + len(payloads)))
@@ -184,7 +189,9 @@ class MemoryMetadataStore(StoreBase):
 
     # reads ----------------------------------------------------------------------------
     def _run(self, row: dict[str, Any]) -> RunRecord:
-        return run_record([row[f] for f in RUN_FIELDS])
+        run = run_record([row[f] for f in RUN_FIELDS])
+        tags = self._tags.get(run.run_id)
+        return run if tags is None else msgspec.structs.replace(run, tags=list(tags))
 
     @staticmethod
     def _step(row: dict[str, Any]) -> StepRunRecord:
@@ -209,6 +216,7 @@ class MemoryMetadataStore(StoreBase):
         until: float | None = None,
         limit: int = 50,
         cursor: int | None = None,
+        tag: str | None = None,
     ) -> RunPage:
         """Runs newest first (by ``seq``), ``since <= started_at < until``, ``seq < cursor``."""
         self._check_open()
@@ -220,6 +228,7 @@ class MemoryMetadataStore(StoreBase):
             and (since is None or r["started_at"] >= since)
             and (until is None or r["started_at"] < until)
             and (cursor is None or r["seq"] < cursor)
+            and (tag is None or tag in self._tags.get(r["run_id"], ()))
         ]
         limit = max(0, int(limit))
         items = [self._run(r) for r in rows[:limit]]

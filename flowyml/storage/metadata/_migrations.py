@@ -172,8 +172,16 @@ def _v2(d: Dialect) -> list[Statement]:
     return [(sql, ()) for sql in ddl]
 
 
+def _v3(d: Dialect) -> list[Statement]:
+    """Run tags: one row per tag of a run, found by tag through ``run_tags_tag``."""
+    k, i = d.key_type, d.int_type
+    columns = [f"run_id {k} NOT NULL", f"pos {i} NOT NULL", f"tag {k} NOT NULL"]
+    ddl = d.create_table("run_tags", columns, "run_id, tag", {"run_tags_tag": "tag, run_id"})
+    return [(sql, ()) for sql in ddl]
+
+
 #: Forward steps; ``MIGRATIONS[n - 1]`` brings the schema from version ``n - 1`` to ``n``.
-MIGRATIONS: Final[Sequence[Callable[[Dialect], list[Statement]]]] = (_v1, _v2)
+MIGRATIONS: Final[Sequence[Callable[[Dialect], list[Statement]]]] = (_v1, _v2, _v3)
 LATEST_VERSION: Final = len(MIGRATIONS)
 
 

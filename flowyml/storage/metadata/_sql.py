@@ -66,6 +66,7 @@ from ._rows import (
     run_record,
     step_record,
 )
+from ._runtags import insert_tag_sql, read_runs, runs_query, tag_rows
 
 __all__ = ("SqlMetadataStore",)
 
@@ -125,6 +126,7 @@ class SqlMetadataStore(StoreBase):
                 "lineage", LINEAGE_COLUMNS, ("run_id", "step", "param"), {"artifact_id": "set"}
             ),
             "cache": d.upsert("cache_entries", CACHE_COLUMNS, ("cache_key", "run_id", "step"), {}),
+            "tag": insert_tag_sql(d),
         }
         # Each kind of step upsert names only the columns it can change (plus the key and
         # the NOT NULL ones): fewer values to bind and compare per row.
@@ -277,6 +279,8 @@ class SqlMetadataStore(StoreBase):
             statements.append((_RECOUNT, [(r, r, r, r) for r in touched]))
         if logs := log_rows(batch):
             statements.append((INSERT_LOG, logs))
+        if tags := tag_rows(batch):
+            statements.append((self._statements["tag"], tags))
         return statements
 
     async def heartbeat(self, run_ids: Sequence[str], ts: float) -> None:
@@ -313,28 +317,23 @@ class SqlMetadataStore(StoreBase):
         until: float | None = None,
         limit: int = 50,
         cursor: int | None = None,
+        tag: str | None = None,
     ) -> RunPage:
         """Runs newest first (by ``seq``), ``since <= started_at < until``, ``seq < cursor``."""
-        where, params = reads.where(pipeline=pipeline, status=status)
-        extra = [
-            (since, "started_at >= ?", float),
-            (until, "started_at < ?", float),
-            (cursor, "seq < ?", int),
-        ]
-        for value, clause, cast in extra:
-            if value is not None:
-                where += (" AND " if where else " WHERE ") + clause
-                params.append(cast(value))
+        self._check_open()
         limit = max(0, int(limit))
-        rows = await self._fetch(f"{_RUNS}{where} ORDER BY seq DESC LIMIT ?", [*params, limit + 1])
-        items = [run_record(r) for r in rows[:limit]]
-        more = len(rows) > limit and bool(items)
+        filters = {"pipeline": pipeline, "status": status, "tag": tag, "cursor": cursor}
+        sql, params = runs_query({**filters, "since": since, "until": until}, limit + 1)
+        runs = await self._read(read_runs(sql, params))
+        items = runs[:limit]
+        more = len(runs) > limit and bool(items)
         return RunPage(items=items, next_cursor=items[-1].seq if more else None)
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """The run ``run_id``, or ``None``."""
-        rows = await self._fetch(f"{_RUNS} WHERE run_id = ?", (run_id,))
-        return run_record(rows[0]) if rows else None
+        self._check_open()
+        runs = await self._read(read_runs(f"{_RUNS} WHERE run_id = ?", (run_id,)))
+        return runs[0] if runs else None
 
     async def _running_runs(self) -> list[RunRecord]:
         return [run_record(r) for r in await self._fetch(f"{_RUNS} WHERE status = ?", ("running",))]

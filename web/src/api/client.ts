@@ -63,17 +63,18 @@ export function apiUrl(path: string, query: Query = {}, base: string = document.
 /**
  * URL for an EventSource, which cannot send headers. Without a token: the plain URL.
  * With one: a fresh single-use ticket from `POST api/sse-tickets` (the long-lived token
- * never enters a URL); only a server without that route gets `?token=`.
+ * never enters a URL); only a server without that route gets `?token=`. `query` is kept
+ * (e.g. `last_event_id`).
  */
-export async function sseUrl(path: string, base: string = document.baseURI): Promise<string> {
+export async function sseUrl(path: string, base: string = document.baseURI, query: Query = {}): Promise<string> {
   const token = getToken();
-  if (!token) return apiUrl(path, {}, base).toString();
+  if (!token) return apiUrl(path, query, base).toString();
   const url = apiUrl('sse-tickets', {}, base);
   const response = await fetch(url, { method: 'POST', headers: { Accept: 'application/json', ...authHeaders() } });
-  if (response.status === 404 || response.status === 405) return apiUrl(path, { token }, base).toString();
+  if (response.status === 404 || response.status === 405) return apiUrl(path, { ...query, token }, base).toString();
   if (!response.ok) throw new ApiError(response.status, response.statusText || 'no SSE ticket', url.pathname);
   const { ticket } = (await response.json()) as { ticket: string };
-  return apiUrl(path, { ticket }, base).toString();
+  return apiUrl(path, { ...query, ticket }, base).toString();
 }
 
 /** Encode one path segment (run ids, pipeline and step names). */

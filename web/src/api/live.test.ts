@@ -272,4 +272,55 @@ describe('LiveStream', () => {
     expect(batches.flat()).toEqual([{ id: null, event: ev('step_started') }]);
     stream.close();
   });
+
+  it('resumes a stream it opens again from the last event id it saw', async () => {
+    setTokenForTests('t0k');
+    let n = 0;
+    vi.stubGlobal('fetch', async () => {
+      n += 1;
+      return new Response(JSON.stringify({ ticket: `tk${n}`, expires_in: 30 }), { status: 201 });
+    });
+    let up = true;
+    const { stream, m, batches } = make({
+      poll: async () => {
+        if (!up) throw new Error('connection refused');
+        return false;
+      },
+    });
+    stream.start();
+    await flush();
+    const first = FakeEventSource.instances[0]!;
+    expect(first.url).toBe('http://example.test/prefix/api/runs/r1/events?ticket=tk1'); // from the start
+    first.open();
+    first.send(41, ev('step_started'));
+    first.send(42, ev('step_succeeded'));
+    // the browser's own reconnect is refused (a spent ticket): the new stream starts after 42
+    first.fail(true);
+    await flush();
+    const second = FakeEventSource.instances.at(-1)!;
+    const url = new URL(second.url);
+    expect(url.searchParams.get('ticket')).toBe('tk2');
+    expect(url.searchParams.get('last_event_id')).toBe('42');
+    second.open();
+    second.send(57, ev('step_started', { step: 't' }));
+    // an event without an id (should not happen) does not lose the position
+    for (const fn of (second as unknown as { listeners: Map<string, ((e: object) => void)[]> }).listeners.get('message') ?? []) {
+      fn({ data: JSON.stringify(ev('step_started')), lastEventId: '' });
+    }
+    // the server goes away and comes back: the stream reopened after the outage goes on from 57
+    up = false;
+    second.fail();
+    await flush();
+    expect(stream.state).toBe('offline');
+    up = true;
+    m.tickIntervals();
+    await flush();
+    const third = FakeEventSource.instances.at(-1)!;
+    expect(third).not.toBe(second);
+    expect(new URL(third.url).searchParams.get('last_event_id')).toBe('57');
+    expect(new URL(third.url).searchParams.get('ticket')).toBe('tk3');
+    m.frame();
+    expect(batches.flat().map((b) => b.id)).toEqual([41, 42, 57, null]);
+    stream.close();
+  });
 });

@@ -5,6 +5,10 @@
  * - events are queued and delivered once per animation frame (see state/batcher);
  * - the browser reconnects by itself after an error (sending Last-Event-ID); we show
  *   "reconnecting…" meanwhile;
+ * - a stream we open again ourselves (a new SSE ticket, the server back after an outage,
+ *   SSE retried after polling) is a new EventSource, which has no Last-Event-ID to send:
+ *   its URL carries `last_event_id=<the last id seen>` so it resumes where the old one
+ *   stopped instead of replaying everything or skipping the gap;
  * - while the stream is down we poll (which also probes the server): a failed poll
  *   shows "offline", and the first poll that succeeds again reopens the stream at once
  *   (with a fresh SSE ticket), so the page is live again within a poll interval;
@@ -61,6 +65,8 @@ export class LiveStream {
   /** the current stream was open at some point (so a refusal now is likely a spent ticket) */
   private wasLive = false;
   private closed = false;
+  /** id of the last event received, sent when a new EventSource opens */
+  private lastEventId: string | null = null;
   private readonly batcher: Batcher<StreamEvent>;
   private readonly opts: Required<Omit<LiveStreamOptions, 'poll' | 'EventSourceImpl' | 'baseURI'>> &
     Pick<LiveStreamOptions, 'poll' | 'EventSourceImpl' | 'baseURI'>;
@@ -107,7 +113,8 @@ export class LiveStream {
     const Impl = this.opts.EventSourceImpl;
     if (!Impl || this.closed) return;
     const generation = ++this.generation;
-    sseUrl(this.opts.path, this.opts.baseURI ?? document.baseURI).then(
+    const resume = this.lastEventId === null ? {} : { last_event_id: this.lastEventId };
+    sseUrl(this.opts.path, this.opts.baseURI ?? document.baseURI, resume).then(
       (url) => {
         if (generation === this.generation && !this.closed) this.attach(new Impl(url), Impl);
       },
@@ -168,6 +175,7 @@ export class LiveStream {
     }
     if (!event || typeof event !== 'object' || typeof event.type !== 'string') return;
     const id = msg.lastEventId ? Number(msg.lastEventId) : NaN;
+    if (Number.isFinite(id)) this.lastEventId = msg.lastEventId;
     this.batcher.push({ id: Number.isFinite(id) ? id : null, event });
     if (this.opts.endOnRunFinished && event.type === 'run_finished') {
       this.batcher.flush();

@@ -280,6 +280,9 @@ export interface paths {
         /**
          * The DAG of a run's pipeline, however large
          * @description The DAG ``GET /api/runs/{run_id}`` leaves out when it has over ``DAG_INLINE`` steps.
+         *
+         *     Encoded once per pipeline version and sent gzipped to clients that accept it; the
+         *     ``ETag`` lets a client revalidate with ``If-None-Match`` (304, no body).
          */
         get: operations["get_run_dag"];
         put?: never;
@@ -819,10 +822,15 @@ export interface components {
              * @default 0
              */
             steps_total: number;
+            /**
+             * Tags
+             * @description The run's tags
+             */
+            tags: string[];
         };
         /**
          * RunStarted
-         * @description A run began.  ``dag`` is the pipeline's ``Dag.to_dict()``.
+         * @description A run began.  ``tags`` are the pipeline's and the run's own, merged.
          */
         RunStarted: {
             /** @default  */
@@ -837,6 +845,8 @@ export interface components {
             run_id: string;
             /** @default [] */
             steps: string[];
+            /** @default [] */
+            tags: string[];
             ts: number;
             /** @enum {unknown} */
             type: "run_started";
@@ -1119,6 +1129,11 @@ export interface components {
             params?: {
                 [key: string]: unknown;
             };
+            /**
+             * Tags
+             * @description Tags of the run, added to the pipeline's (each at most 100 characters, without commas or control characters)
+             */
+            tags?: string[];
         };
         /**
          * TriggerRunResponse
@@ -1726,6 +1741,8 @@ export interface operations {
             query?: {
                 pipeline?: string | null;
                 status?: ("running" | "succeeded" | "failed" | "cancelled" | "interrupted") | null;
+                /** @description Only runs with this tag */
+                tag?: string | null;
                 /** @description Only runs started at or after (Unix seconds) */
                 since?: number | null;
                 limit?: number;
@@ -1905,7 +1922,10 @@ export interface operations {
     };
     get_run_dag: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Only what drawing the graph needs: each step's id, name, outputs and is_async (a quarter of the bytes) */
+                graph?: boolean;
+            };
             header?: never;
             path: {
                 /** @description The run's id */

@@ -21,6 +21,7 @@ import { boundsOf, idsInWindow, visibleRect, windowFor } from '../layout/viewWin
 import { parseElement, type ElementSummary } from '../state/mapElements';
 import type { StepView } from '../state/runReducer';
 import { CanvasMiniMap } from './CanvasMiniMap';
+import { CanvasNodes } from './CanvasNodes';
 import {
   ARIA,
   BIG_DAG,
@@ -37,11 +38,15 @@ import {
   STATUS_COLOR,
   SVG_MINIMAP_MAX,
   WINDOWED,
+  CANVAS_ABOVE,
   type Detail,
   type FitOptions,
 } from './dagSettings';
 import { FindStep } from './FindStep';
 import { StepNode, type StepFlowNode } from './StepNode';
+
+const NO_NODES: StepFlowNode[] = [];
+const NO_EDGES: Edge[] = [];
 
 const nodeTypes: NodeTypes = { step: StepNode };
 
@@ -337,10 +342,18 @@ function DagCanvas({
     const [x, y, width, height] = winKey.split('|').map(Number) as [number, number, number, number];
     return idsInWindow(layout.positions, layout.edges, { x, y, width, height }, NODE_BOX);
   }, [winKey, layout]);
-  const flowNodes = useMemo(() => (visible ? nodes.filter((n) => visible.has(n.id)) : nodes), [nodes, visible]);
+  // level of detail from the zoom, whatever changed it; re-renders only when the level does
+  const detail: Detail = useStore((st) => detailFor(st.transform[2]));
+  // from far out (shapes only, no labels) thousands of steps are around the view at once:
+  // drawn on a canvas instead of as nodes
+  const onCanvas = detail === 'shapes' && visible !== null && visible.size > CANVAS_ABOVE;
+  const flowNodes = useMemo(
+    () => (onCanvas ? NO_NODES : visible ? nodes.filter((n) => visible.has(n.id)) : nodes),
+    [nodes, visible, onCanvas],
+  );
   const flowEdges = useMemo(
-    () => (visible ? edges.filter((e) => visible.has(e.source) && visible.has(e.target)) : edges),
-    [edges, visible],
+    () => (onCanvas ? NO_EDGES : visible ? edges.filter((e) => visible.has(e.source) && visible.has(e.target)) : edges),
+    [edges, visible, onCanvas],
   );
   /** Fit the whole layout (React Flow's own fitView, or by hand when windowed). */
   const fitAll = useCallback(
@@ -360,8 +373,6 @@ function DagCanvas({
   const fitAllRef = useRef(fitAll);
   fitAllRef.current = fitAll;
 
-  // level of detail from the zoom, whatever changed it; re-renders only when the level does
-  const detail: Detail = useStore((st) => detailFor(st.transform[2]));
   // a new structure (an inferred DAG gaining edges) gets a new layout: show it whole
   const firstKey = useRef(key);
   useEffect(() => {
@@ -414,7 +425,19 @@ function DagCanvas({
             proOptions={{ hideAttribution: false }}
             colorMode="system"
           >
-            <Background gap={20} size={1} />
+            {/* a dotted background repaints the whole pane on every frame of a pan: big
+                DAGs go without it */}
+            {!windowed && <Background gap={20} size={1} />}
+            {onCanvas && (
+              <CanvasNodes
+                positions={layout.positions}
+                edges={layout.edges}
+                nodeWidth={NODE_WIDTH}
+                nodeHeight={NODE_HEIGHT}
+                colorOf={statusColorOf}
+                version={steps}
+              />
+            )}
           </ReactFlow>
         </div>
         {/* beside the canvas, never over it: no control or overview hides a node */}

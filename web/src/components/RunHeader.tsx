@@ -7,6 +7,7 @@ import { formatIso, formatTime, inlineJson } from '../util/format';
 import { Elapsed } from './Elapsed';
 import { RunActions } from './RunActions';
 import { StatusBadge } from './StatusIcon';
+import { TagChips } from './TagChips';
 
 interface Props {
   run: RunRecord;
@@ -110,6 +111,12 @@ export function RunHeader({ run, counts, failed, canCancel }: Props) {
           </div>
         )}
       </dl>
+      {(run.tags ?? []).length > 0 && (
+        <div className="params">
+          <span className="params-label">Tags</span>
+          <TagChips tags={run.tags} />
+        </div>
+      )}
       {params.length > 0 && (
         <div className="params">
           <span className="params-label">Params</span>

@@ -6,6 +6,7 @@ import type { SortDir, SortKey } from '../state/runsView';
 import { formatIso, formatTime, inlineJson, shortId } from '../util/format';
 import { Elapsed } from './Elapsed';
 import { StatusBadge } from './StatusIcon';
+import { TagChips } from './TagChips';
 
 export interface Sorting {
   key: SortKey;
@@ -32,11 +33,17 @@ export function RunsTable({
   showPipeline = true,
   caption,
   sorting,
+  tag = '',
+  onTag,
 }: {
   runs: readonly RunRecord[];
   showPipeline?: boolean;
   caption: string;
   sorting?: Sorting;
+  /** the tag the list is filtered by ('' for none) */
+  tag?: string;
+  /** a click on a run's tag: filter by it (without: the tags link to the runs list) */
+  onTag?: (tag: string) => void;
 }) {
   return (
     <div className="table-scroll">
@@ -58,7 +65,7 @@ export function RunsTable({
         </thead>
         <tbody>
           {runs.map((r) => (
-            <RunRow key={r.run_id} run={r} showPipeline={showPipeline} />
+            <RunRow key={r.run_id} run={r} showPipeline={showPipeline} tag={tag} onTag={onTag} />
           ))}
         </tbody>
       </table>
@@ -79,7 +86,17 @@ export function stepsText(run: Pick<RunRecord, 'steps_done' | 'steps_failed' | '
   return { text: `${total} steps · ${done} done incl. map elements`, ratio: failed > 0 ? 1 - failed / (done + failed) : 1 };
 }
 
-const RunRow = memo(function RunRow({ run, showPipeline }: { run: RunRecord; showPipeline: boolean }) {
+const RunRow = memo(function RunRow({
+  run,
+  showPipeline,
+  tag,
+  onTag,
+}: {
+  run: RunRecord;
+  showPipeline: boolean;
+  tag: string;
+  onTag: ((tag: string) => void) | undefined;
+}) {
   const steps = stepsText(run);
   const pct = Math.round(steps.ratio * 100);
   return (
@@ -88,6 +105,7 @@ const RunRow = memo(function RunRow({ run, showPipeline }: { run: RunRecord; sho
         <Link to={`/runs/${seg(run.run_id)}`} className="mono" title={run.run_id}>
           {shortId(run.run_id)}
         </Link>
+        <TagChips tags={run.tags} active={tag} onTag={onTag} />
       </td>
       {showPipeline && (
         <td>

@@ -56,6 +56,9 @@ export const READABLE_ZOOM = 0.6;
 export const SVG_MINIMAP_MAX = 1500;
 /** Above this many nodes React Flow gets only the nodes around the view (see layout/viewWindow). */
 export const WINDOWED = 1500;
+/** Windowed DAGs zoomed out to shapes with more nodes than this in the window are drawn on a
+ * canvas (see CanvasNodes). */
+export const CANVAS_ABOVE = 1200;
 export const NODE_BOX = { width: NODE_WIDTH, height: NODE_HEIGHT };
 export const SIDE_STRIP = 200;
 export interface FitOptions {

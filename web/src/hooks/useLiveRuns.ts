@@ -31,7 +31,7 @@ export function useLiveRuns(filter: RunsFilter, pageSize = 50): LiveRuns {
   filterRef.current = filter;
   const itemsRef = useRef(state.items);
   itemsRef.current = state.items;
-  const query = { pipeline: filter.pipeline, status: filter.status, limit: pageSize };
+  const query = { pipeline: filter.pipeline, status: filter.status, tag: filter.tag, limit: pageSize };
   const queryKey = JSON.stringify(query);
 
   useEffect(() => {

@@ -57,15 +57,18 @@ export function useRunLive(runId: string): RunLive {
       if (resp.dag) setSnapshotDag(resp.dag);
       else if (resp.dag_size === 0) setInferred(resp);
     };
-    // a big DAG is not inlined in the run: fetch it once (the layout is per structure)
     // ask for the DAG at once, beside the run: a big one is not inlined in the run's answer,
-    // and waiting for that answer to learn so costs a round trip (unused for small runs)
-    const early = apiFetch<Dag>(`runs/${seg(runId)}/dag`, { signal: ac.signal }).catch(() => null);
+    // and waiting for that answer to learn so costs a round trip (unused for small runs).
+    // The graph alone (ids, names, outputs) is a quarter of the whole DAG's bytes to fetch
+    // and parse.
+    const dagPath = `runs/${seg(runId)}/dag`;
+    const dagQuery = { query: { graph: 'true' }, signal: ac.signal };
+    const early = apiFetch<Dag>(dagPath, dagQuery).catch(() => null);
     let dagRequest: Promise<unknown> | null = null;
     const loadDag = (resp: RunDetailResponse): Promise<unknown> => {
       if (resp.dag || resp.dag_size === 0) return Promise.resolve();
       dagRequest ??= early
-        .then((dag) => dag ?? apiFetch<Dag>(`runs/${seg(runId)}/dag`, { signal: ac.signal }))
+        .then((dag) => dag ?? apiFetch<Dag>(dagPath, dagQuery))
         .then(setSnapshotDag, (e: unknown) => {
           if (!isAbort(e)) setError(e);
         });

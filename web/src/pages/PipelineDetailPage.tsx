@@ -16,7 +16,7 @@ import { shortId } from '../util/format';
 export function PipelineDetailPage() {
   const { name = '' } = useParams();
   const { data, error, loading } = useApi<PipelineDetailResponse>(`pipelines/${seg(name)}`);
-  const runs = useLiveRuns({ pipeline: name, status: '' }, 50);
+  const runs = useLiveRuns({ pipeline: name, status: '', tag: '' }, 50);
   const trend = useMemo(() => recentByPipeline(runs.state.items, 30)[0] ?? null, [runs.state.items]);
 
   if (error !== null) {

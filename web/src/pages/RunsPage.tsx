@@ -1,6 +1,6 @@
-import { useMemo } from 'react';
+import { useMemo, useRef } from 'react';
 import { useSearchParams } from 'react-router';
-import { RUN_STATUSES, type PipelineListResponse, type RunStatus } from '../api/types';
+import { RUN_STATUSES, type PipelineListResponse, type RunRecord, type RunStatus } from '../api/types';
 import { useApi } from '../hooks/useApi';
 import { useLiveRuns } from '../hooks/useLiveRuns';
 import { useNow } from '../hooks/useNow';
@@ -10,13 +10,14 @@ import { Empty, ErrorNote, Loading } from '../components/Feedback';
 import { MAX_RUN_ROWS } from '../state/runsList';
 import { dayBound, recentByPipeline, viewRuns, type RunsView, type SortKey } from '../state/runsView';
 
-type ParamKey = 'pipeline' | 'status' | 'q' | 'from' | 'to' | 'sort' | 'dir';
+type ParamKey = 'pipeline' | 'status' | 'tag' | 'q' | 'from' | 'to' | 'sort' | 'dir';
 
 export function RunsPage() {
   const [params, setParams] = useSearchParams();
   const pipeline = params.get('pipeline') ?? '';
   const statusParam = params.get('status') ?? '';
   const status = (RUN_STATUSES as readonly string[]).includes(statusParam) ? (statusParam as RunStatus) : '';
+  const tag = params.get('tag') ?? '';
   const from = params.get('from') ?? '';
   const to = params.get('to') ?? '';
   const view: RunsView = {
@@ -27,7 +28,8 @@ export function RunsPage() {
     dir: params.get('dir') === 'asc' ? 'asc' : 'desc',
   };
   const pipelines = useApi<PipelineListResponse>('pipelines');
-  const { state, loading, loadingMore, error, loadMore } = useLiveRuns({ pipeline, status });
+  const { state, loading, loadingMore, error, loadMore } = useLiveRuns({ pipeline, status, tag });
+  const knownTags = useKnownTags(state.items, tag);
   const anyRunning = state.items.some((r) => r.status === 'running');
   const now = useNow(anyRunning && view.sort === 'duration');
   const shown = useMemo(
@@ -53,7 +55,8 @@ export function RunsPage() {
   };
   const names = pipelines.data?.items.map((p) => p.name) ?? [];
   if (pipeline && !names.includes(pipeline)) names.unshift(pipeline);
-  const filtered = !!(pipeline || status || view.q || from || to);
+  const filtered = !!(pipeline || status || tag || view.q || from || to);
+  const onTag = (t: string) => setFilter({ tag: t === tag ? '' : t });
 
   return (
     <section aria-labelledby="runs-title">
@@ -92,6 +95,17 @@ export function RunsPage() {
             </select>
           </label>
           <label>
+            Tag
+            <select value={tag} onChange={(e) => setFilter({ tag: e.target.value })}>
+              <option value="">Any tag</option>
+              {knownTags.map((t) => (
+                <option key={t} value={t}>
+                  {t}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
             From
             <input type="date" value={from} max={to || undefined} onChange={(e) => setFilter({ from: e.target.value })} />
           </label>
@@ -101,6 +115,17 @@ export function RunsPage() {
           </label>
         </form>
       </div>
+      {tag && (
+        <p className="active-filters">
+          <span className="muted">Runs tagged</span>
+          <span className="tag-chip" aria-hidden="true">
+            {tag}
+          </span>
+          <button type="button" className="btn btn-ghost" onClick={() => setFilter({ tag: '' })}>
+            Clear tag filter
+          </button>
+        </p>
+      )}
       {recent.length > 0 && (
         <section className="card sparks" aria-label="Recent runs per pipeline">
           {recent.map((r) => (
@@ -115,7 +140,7 @@ export function RunsPage() {
         <Empty>{filtered ? 'No run matches these filters.' : 'No runs yet. Run a pipeline and it will appear here live.'}</Empty>
       ) : (
         <>
-          <RunsTable runs={shown} caption="Runs" sorting={sorting} />
+          <RunsTable runs={shown} caption="Runs" sorting={sorting} tag={tag} onTag={onTag} />
           <div className="list-footer">
             <span className="muted small">
               {shown.length} of {state.items.length} loaded run{state.items.length === 1 ? '' : 's'} shown
@@ -131,4 +156,12 @@ export function RunsPage() {
       )}
     </section>
   );
+}
+
+/** Every tag seen on this page so far (the list may be filtered by one), sorted. */
+function useKnownTags(items: readonly RunRecord[], current: string): string[] {
+  const seen = useRef(new Set<string>());
+  for (const run of items) for (const t of run.tags ?? []) seen.current.add(t);
+  if (current) seen.current.add(current);
+  return [...seen.current].sort();
 }

@@ -20,6 +20,7 @@ export function runRecord(patch: Partial<RunRecord> = {}): RunRecord {
     steps_done: 0,
     steps_cached: 0,
     steps_failed: 0,
+    tags: [],
     ...patch,
   };
 }

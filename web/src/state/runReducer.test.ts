@@ -71,7 +71,7 @@ describe('runStateFromSnapshot over a previous state (polling)', () => {
 describe('applyRunEvents', () => {
   it('applies every event type', () => {
     const events = stream([
-      { type: 'run_started', pipeline: 'train', params: { lr: 0.1 }, pid: 9, host: 'box', resumed_from: null, steps: ['load', 'train', 'report', 'extra'] },
+      { type: 'run_started', pipeline: 'train', params: { lr: 0.1 }, pid: 9, host: 'box', resumed_from: null, steps: ['load', 'train', 'report', 'extra'], tags: [] },
       { type: 'step_started', step: 'load', attempt: 1, inputs: {}, cache_key: 'k-load' },
       { type: 'step_cached', step: 'load', attempt: 0, cache_key: 'k-load', outputs: { data: artifactRef('a1', 'data') }, source_run_id: 'r0', inputs: {} },
       { type: 'step_started', step: 'train', attempt: 1, inputs: { data: 'a1' }, cache_key: 'k-train' },
@@ -166,7 +166,7 @@ describe('applyRunEvents', () => {
       dag,
     });
     const replay = stream([
-      { type: 'run_started', pipeline: 'train', params: {}, pid: 1, host: 'h', resumed_from: null, steps: ['load', 'train', 'report'] },
+      { type: 'run_started', pipeline: 'train', params: {}, pid: 1, host: 'h', resumed_from: null, steps: ['load', 'train', 'report'], tags: [] },
       { type: 'step_started', step: 'load', attempt: 1, inputs: {}, cache_key: null },
       { type: 'step_started', step: 'train', attempt: 1, inputs: {}, cache_key: null },
       { type: 'step_retrying', step: 'train', attempt: 1, error: 'x', delay: 1 },

@@ -268,6 +268,7 @@ class Draft {
           started_at: this.run.started_at || ev.ts,
           status: terminal ? this.run.status : 'running',
           steps_total: Math.max(this.run.steps_total, ev.steps?.length ?? 0),
+          tags: ev.tags ?? this.run.tags,
         });
         for (const name of ev.steps ?? []) {
           if (!this.steps[name]) this.setStep(name, {});

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runRecord, stream } from './fixtures';
 import { applyRunListEvents, emptyRunList, mergeRunPage, upsertRuns, type RunListState } from './runsList';
 
-const all = { pipeline: '', status: '' as const };
+const all = { pipeline: '', status: '' as const, tag: '' };
 
 function listOf(...ids: string[]): RunListState {
   return mergeRunPage(emptyRunList, { items: ids.map((id, i) => runRecord({ run_id: id, steps_total: 3, seq: 100 - i, started_at: 100 - i })), next_cursor: 5 }, false);
@@ -13,8 +13,8 @@ describe('applyRunListEvents', () => {
     const s = applyRunListEvents(
       listOf('old'),
       stream([
-        { type: 'run_started', run_id: 'new1', pipeline: 'train', params: { a: 1 }, pid: 1, host: 'h', resumed_from: null, steps: ['a', 'b'] },
-        { type: 'run_started', run_id: 'new2', pipeline: 'etl', params: {}, pid: 1, host: 'h', resumed_from: null, steps: ['a'] },
+        { type: 'run_started', run_id: 'new1', pipeline: 'train', params: { a: 1 }, pid: 1, host: 'h', resumed_from: null, steps: ['a', 'b'], tags: [] },
+        { type: 'run_started', run_id: 'new2', pipeline: 'etl', params: {}, pid: 1, host: 'h', resumed_from: null, steps: ['a'], tags: [] },
       ]),
       all,
     );
@@ -27,18 +27,44 @@ describe('applyRunListEvents', () => {
     const s = applyRunListEvents(
       listOf(),
       stream([
-        { type: 'run_started', run_id: 'x', pipeline: 'etl', params: {}, pid: 1, host: 'h', resumed_from: null, steps: [] },
-        { type: 'run_started', run_id: 'y', pipeline: 'train', params: {}, pid: 1, host: 'h', resumed_from: null, steps: [] },
+        { type: 'run_started', run_id: 'x', pipeline: 'etl', params: {}, pid: 1, host: 'h', resumed_from: null, steps: [], tags: [] },
+        { type: 'run_started', run_id: 'y', pipeline: 'train', params: {}, pid: 1, host: 'h', resumed_from: null, steps: [], tags: [] },
       ]),
-      { pipeline: 'train', status: '' },
+      { pipeline: 'train', status: '', tag: '' },
     );
     expect(s.items.map((r) => r.run_id)).toEqual(['y']);
     const finishedOnly = applyRunListEvents(
       listOf(),
-      stream([{ type: 'run_started', run_id: 'z', pipeline: 'train', params: {}, pid: 1, host: 'h', resumed_from: null, steps: [] }]),
-      { pipeline: '', status: 'succeeded' },
+      stream([{ type: 'run_started', run_id: 'z', pipeline: 'train', params: {}, pid: 1, host: 'h', resumed_from: null, steps: [], tags: [] }]),
+      { pipeline: '', status: 'succeeded', tag: '' },
     );
     expect(finishedOnly.items).toHaveLength(0);
+  });
+
+  it('adds a started run under a tag filter only when it carries the tag', () => {
+    const s = applyRunListEvents(
+      listOf(),
+      stream([
+        { type: 'run_started', run_id: 'plain', pipeline: 'etl', params: {}, pid: 1, host: 'h', resumed_from: null, steps: [], tags: [] },
+        { type: 'run_started', run_id: 'other', pipeline: 'etl', params: {}, pid: 1, host: 'h', resumed_from: null, steps: [], tags: ['nightlyish'] },
+        { type: 'run_started', run_id: 'tagged', pipeline: 'etl', params: {}, pid: 1, host: 'h', resumed_from: null, steps: [], tags: ['team', 'nightly'] },
+      ]),
+      { pipeline: '', status: '', tag: 'nightly' },
+    );
+    expect(s.items.map((r) => [r.run_id, r.tags])).toEqual([['tagged', ['team', 'nightly']]]);
+    const any = applyRunListEvents(
+      listOf(),
+      stream([{ type: 'run_started', run_id: 'plain', pipeline: 'etl', params: {}, pid: 1, host: 'h', resumed_from: null, steps: [], tags: ['x'] }]),
+      all,
+    );
+    expect(any.items[0]!.tags).toEqual(['x']);
+    // a refreshed row that lost the tag is not added to a tagged list
+    const refreshed = upsertRuns(listOf(), [runRecord({ run_id: 'n', tags: [] }), runRecord({ run_id: 'm', tags: ['nightly'] })], {
+      pipeline: '',
+      status: '',
+      tag: 'nightly',
+    });
+    expect(refreshed.items.map((r) => r.run_id)).toEqual(['m']);
   });
 
   it('updates counters from step events and the status from run_finished', () => {
@@ -75,7 +101,7 @@ describe('applyRunListEvents', () => {
     const s = applyRunListEvents(
       listOf('a', 'b', 'c'),
       stream([
-        { type: 'run_started', run_id: 'n', pipeline: 'p', params: {}, pid: 1, host: 'h', resumed_from: null, steps: ['x'] },
+        { type: 'run_started', run_id: 'n', pipeline: 'p', params: {}, pid: 1, host: 'h', resumed_from: null, steps: ['x'], tags: [] },
         { type: 'step_succeeded', run_id: 'n', step: 'x', attempt: 1, duration: 1, outputs: {}, cache_key: null },
         { type: 'run_finished', run_id: 'n', status: 'succeeded', duration: 1, error: null },
       ]),
@@ -113,7 +139,7 @@ describe('map elements in the runs list', () => {
       event: { type: 'step_succeeded', run_id: 'r1', ts: 1, step, attempt: 1, duration: 0.1, outputs: {}, cache_key: null },
     });
     const batch = [ev(1, 'fetch[0]'), ev(2, 'fetch[1]'), ev(3, 'load'), ev(4, 'fetch')] as Parameters<typeof applyRunListEvents>[1];
-    const next = applyRunListEvents(state, batch, { pipeline: '', status: '' });
+    const next = applyRunListEvents(state, batch, { pipeline: '', status: '', tag: '' });
     expect(next.items[0]!.steps_done).toBe(2);
   });
 });

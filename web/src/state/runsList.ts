@@ -19,6 +19,8 @@ export const MAX_RUN_ROWS = 1000;
 export interface RunsFilter {
   pipeline: string;
   status: RunStatus | '';
+  /** only runs carrying this tag ('' for any) */
+  tag: string;
 }
 
 export interface RunListState {
@@ -29,8 +31,12 @@ export interface RunListState {
 
 export const emptyRunList: RunListState = { items: [], nextCursor: null, lastEventId: 0 };
 
-export function matchesFilter(run: Pick<RunRecord, 'pipeline' | 'status'>, filter: RunsFilter): boolean {
-  return (!filter.pipeline || run.pipeline === filter.pipeline) && (!filter.status || run.status === filter.status);
+export function matchesFilter(run: Pick<RunRecord, 'pipeline' | 'status' | 'tags'>, filter: RunsFilter): boolean {
+  return (
+    (!filter.pipeline || run.pipeline === filter.pipeline) &&
+    (!filter.status || run.status === filter.status) &&
+    (!filter.tag || (run.tags ?? []).includes(filter.tag))
+  );
 }
 
 /** Add a fetched page: replace the list (first page) or append (load more), no duplicates. */
@@ -134,6 +140,7 @@ export function applyRunListEvents(
           steps_done: 0,
           steps_cached: 0,
           steps_failed: 0,
+          tags: ev.tags ?? [],
         };
         if (matchesFilter(row, filter)) added.push(row);
         break;
