@@ -8,7 +8,8 @@
     │   ├── DuplicateOutputError
     │   ├── DuplicateStepError
     │   ├── MissingInputError
-    │   └── ForeignHandleError
+    │   ├── ForeignHandleError
+    │   └── ChainError              @step(chain=True) on a step that cannot chain
     ├── StepDefinitionError (TypeError)   bad @step / add_step usage
     ├── StepError                   a step failed while running (wraps the cause)
     │   ├── StepOutputError         wrong number of outputs returned
@@ -34,6 +35,7 @@ from collections.abc import Sequence
 
 __all__ = (
     "ArtifactError",
+    "ChainError",
     "ConfigError",
     "CycleError",
     "DuplicateOutputError",
@@ -139,6 +141,17 @@ class ForeignHandleError(PipelineBuildError):
         super().__init__(
             f"step {step!r} received the output {handle!r} of pipeline {owner!r}; handles "
             f"can only be passed to steps of the pipeline whose body created them"
+        )
+
+
+class ChainError(PipelineBuildError):
+    """A step asked to chain element-wise (``@step(chain=True)``) cannot."""
+
+    def __init__(self, step: str, reason: str) -> None:
+        self.step, self.reason = step, reason
+        super().__init__(
+            f"step {step!r} cannot chain element by element: {reason}; map it over a mapped "
+            f"step's output (step.map(other.map(...)) or map_over=), or drop chain=True"
         )
 
 

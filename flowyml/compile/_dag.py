@@ -48,6 +48,9 @@ class DagNode(msgspec.Struct, frozen=True, eq=False):
     #: the node's position in :attr:`Dag.order` (the executor's per-step state is kept
     #: in lists by position, not in dicts by name)
     index: int = 0
+    #: the position of the mapped step whose elements feed this mapped step's one by one
+    #: (element ``i`` starts when element ``i`` there succeeds), or ``None``
+    chain: int | None = None
 
     def param_names(self) -> list[str]:
         """Run parameters this node reads."""
@@ -96,6 +99,8 @@ class Dag:
     #: output name -> position of the step that produces it
     producer_index: Mapping[str, int]
     params: frozenset[str] = field(default_factory=frozenset)
+    #: position of a mapped step -> positions of the mapped steps chained to it
+    streams: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.nodes)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..assets import Asset
 from ..definition._params import Const, FromContext, FromOutput, FromParam
 from ..errors import StepError
+from ..events import StepSkipped
 
 if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
+    from ._core import RunState
+    from ._events import RunEvents
 
-__all__ = ("condition_holds", "optional_consumers", "resolve")
+__all__ = ("check_condition", "condition_holds", "optional_consumers", "resolve")
 
 
 def resolve(
@@ -29,7 +33,12 @@ def resolve(
     for param, b in node.bindings:
         match b:
             case FromOutput(output=output):
-                v = values[output]
+                try:
+                    v = values[output]
+                except KeyError:
+                    if node.chain is None:
+                        raise
+                    continue  # a chained map's list: its elements come one by one
                 if isinstance(v, Asset) and param not in node.step.asset_params:
                     v = v.value
                 kwargs[param] = v
@@ -60,6 +69,23 @@ def condition_holds(node: DagNode, kwargs: Mapping[str, Any]) -> bool:
     except Exception as exc:
         err = StepError(node.name, f"its condition raised {type(exc).__name__}: {exc}")
         raise err from exc
+
+
+def check_condition(
+    run_id: str, state: RunState, events: RunEvents, node: DagNode, kwargs: Mapping[str, Any]
+) -> bool:
+    """Whether a conditional step runs; a false condition skips it, a raising one fails it
+    (either is recorded)."""
+    try:
+        holds = condition_holds(node, kwargs)
+    except StepError as err:
+        events.fail(node, 0, err, time.perf_counter())
+        return False
+    if not holds:
+        ev = StepSkipped(run_id=run_id, ts=time.time(), step=node.name, reason="condition is false")
+        events.emit(ev)
+        state.values.update(dict.fromkeys(node.outputs))
+    return holds
 
 
 def optional_consumers(dag: Dag, node: DagNode) -> tuple[int, ...]:

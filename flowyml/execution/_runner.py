@@ -15,6 +15,7 @@ job, are given what they need explicitly:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -34,9 +35,9 @@ from ._core import FAILED, OK, PARTIAL, SKIP, TERMINAL, RunState, Snapshot
 from ._debug import StepTurns
 from ._events import RunEvents, run_started
 from ._handles import settle_outputs
-from ._inputs import condition_holds, optional_consumers, resolve
+from ._inputs import check_condition, optional_consumers, resolve
 from ._logs import capturing_run
-from ._mapping import Mapper
+from ._mapping import CUT, Mapper
 from ._persist import Persistence
 from ._resources import Resources
 from ._scheduler import Scheduler
@@ -102,6 +103,7 @@ class Runner:
             self._writer = EventWriter(runtime.metadata, runtime.hub, on_failure=self._store_failed)
         events = RunEvents(run_id, self.state, self._writer, self._callback)
         self._emit, self._fail = events.emit, events.fail
+        self._condition = functools.partial(check_condition, run_id, self.state, events)
         self._persist: Persistence | None = None
         if runtime is not None:
             self._persist = Persistence(
@@ -138,8 +140,10 @@ class Runner:
             fail_fast=fail_fast,
             stop=self._stop,
             interrupted=self._interrupted,
+            streams=dag.streams,
+            streaming=lambda node: self._start(self._sched.streaming(node.index)),
         )
-        self._sched = Scheduler(dag.parents, dag.children)
+        self._sched = Scheduler(dag.parents, dag.children, dag.streams)
         self._order = dag.order
         self._failed_first: str | None = None
         #: why the steps' scope was cancelled (fail_fast, a step's KeyboardInterrupt, ...)
@@ -377,7 +381,7 @@ class Runner:
                 await persist.realize(node, kwargs)
             if self._calls.remote is not None:
                 await self._calls.fetch_inputs(kwargs)
-        if node.step.condition is not None and not self._condition_holds(node, kwargs):
+        if node.step.condition is not None and not self._condition(node, kwargs):
             self._settle(node, FAILED if r.status == "failed" else SKIP)
             return
         inputs = {} if persist is None else persist.input_ids(node)
@@ -417,6 +421,9 @@ class Runner:
             self.state.values.update(dict.fromkeys(node.outputs))  # None for the tolerant
             ready, skipped = self._sched.skipped(node.index, optional_consumers(self.dag, node))
             reason = f"upstream step {node.name!r} was skipped (its condition is false)"
+        elif outcome is CUT:  # a chained map whose upstream map failed: skipped (_chain)
+            ready, skipped = self._sched.skipped(node.index)
+            reason = self._mapper.chains.reason(node)
         else:
             tolerant: tuple[int, ...] = ()
             if outcome is PARTIAL:
@@ -433,18 +440,3 @@ class Runner:
             name = self._order[s].name
             self._emit(StepSkipped(run_id=self.run_id, ts=now, step=name, reason=reason))
         self._start(ready)
-
-    def _condition_holds(self, node: DagNode, kwargs: dict[str, Any]) -> bool:
-        """Whether a conditional step runs; a false condition skips it, a raising one fails it."""
-        try:
-            holds = condition_holds(node, kwargs)
-        except StepError as err:
-            self._fail(node, 0, err, time.perf_counter())
-            return False
-        if not holds:
-            ev = StepSkipped(
-                run_id=self.run_id, ts=time.time(), step=node.name, reason="condition is false"
-            )
-            self._emit(ev)
-            self.state.values.update(dict.fromkeys(node.outputs))
-        return holds
