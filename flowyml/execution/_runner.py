@@ -242,6 +242,9 @@ class Runner:
 
     def _outcome(self) -> tuple[RunStatus, str | None]:
         """The status of a run whose steps are done: ``succeeded`` only if all succeeded."""
+        if self._failed_first is None:  # fail_fast stopped a map before it could settle
+            failed = (r.name for r in self.state.results.values() if r.status == "failed")
+            self._failed_first = next(failed, None)
         if self._failed_first is not None:
             return "failed", f"step {self._failed_first!r} failed"
         # Every step task ends with an outcome; one that did not is an engine fault, and

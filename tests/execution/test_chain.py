@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import anyio
@@ -431,3 +432,90 @@ def test_chain_must_be_a_bool_or_none() -> None:
 
     with pytest.raises(StepDefinitionError, match="step 'f': chain must be True, False or None"):
         step(chain="yes")(f)  # type: ignore[call-overload]
+
+
+async def test_each_step_of_a_chain_keeps_its_own_bounds_and_window() -> None:
+    running = {"fetch": 0, "parse": 0}
+    peak = {"fetch": 0, "parse": 0}
+    overlapped = False
+    alive = peak_alive = 0
+
+    async def busy(name: str) -> None:
+        nonlocal overlapped
+        running[name] += 1
+        peak[name] = max(peak[name], running[name])
+        overlapped = overlapped or all(running.values())
+        for _ in range(4 if name == "fetch" else 16):  # parse is slower: its elements pile up
+            await anyio.lowlevel.checkpoint()
+        running[name] -= 1
+
+    @step(max_concurrency=2)
+    async def fetch(url: int) -> int:
+        await busy("fetch")
+        return url
+
+    @step(max_concurrency=3)
+    async def parse(page: int) -> int:
+        await busy("parse")
+        return page
+
+    def track(event: Event) -> None:
+        nonlocal alive, peak_alive
+        if event.type == "step_started" and event.step.startswith("parse["):
+            alive += 1
+            peak_alive = max(peak_alive, alive)
+        elif event.type == "step_succeeded" and event.step.startswith("parse["):
+            alive -= 1
+
+    @pipeline(persist=False)
+    def crawl(urls: list[int] = list(range(60))):  # type: ignore[no-untyped-def]  # noqa: B006
+        return parse.map(fetch.map(urls))
+
+    with anyio.fail_after(10):
+        result = await crawl.arun(on_event=track)
+    assert result["parse"] == list(range(60))
+    assert peak == {"fetch": 2, "parse": 3}
+    assert overlapped  # the two maps ran at the same time, each under its own bound
+    assert peak_alive <= 6  # the chained map starts its elements lazily (twice its bound)
+
+
+async def test_a_rate_limit_paces_the_elements_of_a_chained_map() -> None:
+    @step
+    async def fetch(url: int) -> int:
+        return url
+
+    calls: list[float] = []
+
+    @step(rate_limit="50/s")
+    async def parse(page: int) -> int:
+        calls.append(time.monotonic())
+        return page
+
+    @pipeline(persist=False)
+    def crawl(urls: list[int] = list(range(6))):  # type: ignore[no-untyped-def]  # noqa: B006
+        return parse.map(fetch.map(urls))
+
+    with anyio.fail_after(10):
+        result = await crawl.arun()
+    assert result["parse"] == list(range(6))
+    assert len(calls) == 6
+    assert calls[-1] - calls[0] >= 5 / 50 - 0.005  # spaced 20 ms apart, however fast
+
+
+async def test_fail_fast_stops_both_maps_of_a_chain() -> None:
+    fetch, _ = _failing_fetch(1)
+
+    @step(allow_partial=True)
+    async def parse(page: int) -> int:
+        await anyio.sleep_forever()
+        return page  # pragma: no cover
+
+    @pipeline(persist=False, fail_fast=True)
+    def crawl(urls: list[int] = list(range(4))):  # type: ignore[no-untyped-def]  # noqa: B006
+        return parse.map(fetch.map(urls))
+
+    with anyio.fail_after(5):
+        result = await crawl.arun()
+    assert result.status == "failed"
+    assert result.step_results["fetch[1]"].status == "failed"
+    assert result.step_results["parse"].status == "skipped"
