@@ -84,10 +84,11 @@ class Feed:
     ``results`` is the map's own list of element results (filled as elements succeed),
     ``status[i]`` how element ``i`` ended (:data:`OK`, :data:`FAILED`, :data:`DROPPED`,
     0 while it runs), and ``cause`` the step whose failure makes its failed elements fail
-    (itself, or for a map cut short, the upstream map that failed).
+    (itself, or for a map cut short, the upstream map that failed).  ``cut``: the map
+    failed or was skipped as a whole, which cuts the maps chained to it short too.
     """
 
-    __slots__ = ("_readers", "cause", "closed", "node", "results", "status")
+    __slots__ = ("_readers", "cause", "closed", "cut", "node", "results", "status")
 
     def __init__(self, node: DagNode, results: list[Any]) -> None:
         self.node = node
@@ -95,6 +96,7 @@ class Feed:
         self.status = bytearray(len(results))
         self.cause = node.name
         self.closed = False
+        self.cut = False
         self._readers: list[_Reader] = []
 
     def settle(self, index: int, status: int) -> None:
@@ -105,8 +107,10 @@ class Feed:
         for reader in self._readers:
             reader.push(index)
 
-    def close(self) -> None:
-        """The map is over: an element that never ended counts as failed."""
+    def close(self, *, cut: bool) -> None:
+        """The map is over (``cut``: as a failure): an element that never ended counts as
+        failed."""
+        self.cut = cut
         for i, s in enumerate(self.status):
             if not s:
                 self.settle(i, FAILED)
@@ -269,15 +273,15 @@ class Chains:
             started += 1
             if started % BATCH == 0:
                 await anyio.lowlevel.checkpoint()  # let the batch run before the next
+        if source.cut:  # its elements succeeded, but the map failed (or was skipped)
+            self._cut(follow)
 
     def _gap(self, follow: Follow, index: int, status: int) -> bool:
         """Upstream element ``index`` did not succeed: skip this map's element ``index``
         (``True``), or cut the whole map short (``False``)."""
         node, source = follow.node, follow.source
-        if status == FAILED and not node.step.allow_partial:
-            follow.cut = True
-            if follow.feed is not None:
-                follow.feed.cause = source.cause
+        if status == FAILED and (source.cut or not node.step.allow_partial):
+            self._cut(follow)
             return False
         name = f"{node.name}[{index}]"
         r = self.state.results[name] = StepResult(name)
@@ -288,6 +292,11 @@ class Chains:
         if follow.feed is not None:
             follow.feed.settle(index, DROPPED)
         return True
+
+    def _cut(self, follow: Follow) -> None:
+        follow.cut = True
+        if follow.feed is not None:
+            follow.feed.cause = follow.source.cause
 
     def record_inputs(self, follow: Follow, inputs: dict[str, str]) -> None:
         """Once the upstream map stored its list, record it as the chained map's input

@@ -101,20 +101,23 @@ class Mapper:
         )
         feed = self.chains.open(node, results)
         follow = None if source is None else Follow(node, source, feed)
+        outcome: object = FAILED
         try:
             await self._start_all(node, len(items), follow, run, feed)
+            if follow is not None and follow.cut:
+                why = self.chains.reason(node)
+                self.emit(
+                    StepSkipped(run_id=self.run_id, ts=time.time(), step=name, reason=why), None
+                )
+                outcome = CUT
+                return outcome
             if follow is not None:
-                if follow.cut:
-                    why = self.chains.reason(node)
-                    self.emit(
-                        StepSkipped(run_id=self.run_id, ts=time.time(), step=name, reason=why), None
-                    )
-                    return CUT
                 self.chains.record_inputs(follow, inputs)
-            return await self._conclude(node, t0, len(items), results, failures, follow)
+            outcome = await self._conclude(node, t0, len(items), results, failures, follow)
+            return outcome
         finally:
             if feed is not None:  # after the list is stored: chained maps may record it
-                feed.close()
+                feed.close(cut=outcome is FAILED or outcome is CUT)
 
     async def _start_all(
         self,

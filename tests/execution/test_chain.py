@@ -519,3 +519,27 @@ async def test_fail_fast_stops_both_maps_of_a_chain() -> None:
     assert result.status == "failed"
     assert result.step_results["fetch[1]"].status == "failed"
     assert result.step_results["parse"].status == "skipped"
+
+
+async def test_a_map_chained_to_a_map_cut_short_is_skipped_even_with_allow_partial() -> None:
+    fetch, _ = _failing_fetch(1)
+
+    @step
+    async def parse(page: int) -> int:
+        return page
+
+    @step(allow_partial=True)
+    async def store(row: int) -> int:
+        return row
+
+    @pipeline(persist=False)
+    def crawl(urls: list[int] = list(range(3))):  # type: ignore[no-untyped-def]  # noqa: B006
+        return store.map(parse.map(fetch.map(urls)))
+
+    with anyio.fail_after(5):
+        result = await crawl.arun()
+    assert result.status == "failed"
+    assert result.step_results["parse"].status == "skipped"
+    stored = result.step_results["store"]
+    assert stored.status == "skipped"  # as when its upstream step is skipped whole
+    assert stored.skip_reason == "upstream step 'fetch' failed"
