@@ -543,3 +543,35 @@ async def test_a_map_chained_to_a_map_cut_short_is_skipped_even_with_allow_parti
     stored = result.step_results["store"]
     assert stored.status == "skipped"  # as when its upstream step is skipped whole
     assert stored.skip_reason == "upstream step 'fetch' failed"
+
+
+@pytest.mark.parametrize("chain", [None, False])
+async def test_chained_elements_leave_the_events_and_rows_of_any_map(chain: bool | None) -> None:
+    @step
+    async def fetch(url: int) -> int:
+        return url
+
+    @step(chain=chain)
+    async def parse(page: int) -> int:
+        return page * 2
+
+    @pipeline
+    def crawl(urls: list[int] = [1, 2, 3]):  # type: ignore[no-untyped-def]  # noqa: B006
+        return parse.map(fetch.map(urls))
+
+    events: list[Event] = []
+    result = await crawl.arun(on_event=events.append)
+    assert result["parse"] == [2, 4, 6]
+    kinds: dict[str, list[str]] = {}
+    for e in events:
+        if getattr(e, "step", "").startswith("parse["):
+            kinds.setdefault(e.step, []).append(e.type)
+    # the same sequence a map over a whole list gives each element
+    assert kinds == {f"parse[{i}]": ["step_started", "step_succeeded"] for i in range(3)}
+    async with Client() as client:
+        run = await client.get_run(result.run_id)
+    rows = {s.step: s for s in run.steps}
+    for i in range(3):
+        row = rows[f"parse[{i}]"]
+        assert (row.status, row.attempts, list(row.outputs)) == ("succeeded", 1, [f"parse[{i}]"])
+    assert rows["parse"].status == "succeeded" and run.run.status == "succeeded"
