@@ -147,6 +147,8 @@ class Dag:
             deps = ", ".join(node.upstream) if node.upstream else "-"
             outs = ", ".join(node.outputs)
             kind = "async" if node.step.is_async else "sync"
+            if node.chain is not None:
+                kind += f", element-wise after {self.order[node.chain].name}"
             lines.append(f"  {name} [{kind}] <- {deps}  => {outs}")
         return "\n".join(lines)
 
@@ -177,6 +179,8 @@ class Dag:
                     "bindings": bindings,
                     "is_async": node.step.is_async,
                     "mapped": node.map_param is not None,
+                    #: the mapped step whose elements start this one's one by one
+                    "chained": None if node.chain is None else self.order[node.chain].name,
                     "group": name.rsplit(".", 1)[0] if "." in name else None,
                     "tags": list(node.step.tags),
                     "options": node.step.options(),

@@ -575,3 +575,22 @@ async def test_chained_elements_leave_the_events_and_rows_of_any_map(chain: bool
         row = rows[f"parse[{i}]"]
         assert (row.status, row.attempts, list(row.outputs)) == ("succeeded", 1, [f"parse[{i}]"])
     assert rows["parse"].status == "succeeded" and run.run.status == "succeeded"
+
+
+def test_the_dag_views_show_the_chain() -> None:
+    @step
+    async def fetch(url: int) -> int:
+        return url
+
+    @step
+    async def parse(page: int) -> int:
+        return page
+
+    @pipeline
+    def crawl(urls: list[int] = [1]):  # type: ignore[no-untyped-def]  # noqa: B006
+        return parse.map(fetch.map(urls))
+
+    dag = crawl.build()
+    assert "parse [async, element-wise after fetch] <- fetch" in dag.visualize()
+    nodes = {n["id"]: n for n in dag.to_dict()["nodes"]}
+    assert (nodes["parse"]["chained"], nodes["fetch"]["chained"]) == ("fetch", None)
