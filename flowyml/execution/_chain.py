@@ -220,14 +220,16 @@ class Chains:
         cached) and its input's artifact id (the lineage of the element)."""
         i = el.index
         value = source.results[i]
+        out = f"{source.node.outputs[0]}[{i}]"
         if isinstance(value, Lazy) and self.persistence is not None:
             value = source.results[i] = await self.persistence.load(value)
-            r = self.state.results[f"{source.node.name}[{i}]"]
-            r.outputs[f"{source.node.outputs[0]}[{i}]"] = value
+            self.state.results[f"{source.node.name}[{i}]"].outputs[out] = value
+            if out in self.state.values:
+                self.state.values[out] = value
             self.state.lazy = max(0, self.state.lazy - 1)
         elif self.remote:
             value = await local_value(value)
-        ref = self.state.refs.get(f"{source.node.outputs[0]}[{i}]")
+        ref = self.state.refs.get(out)
         assert el.map_param is not None
         return value, ({} if ref is None else {el.map_param: ref.id})
 
