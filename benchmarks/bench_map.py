@@ -3,6 +3,8 @@
 A 10,000-element ``step.map`` of no-op async steps, against a static fan-out of the same
 width (one source, N no-op steps, one sink) built with ``add_step``, each run in a fresh
 process, persistence off and on.  Reports wall time, per-element overhead and their ratio.
+Then two maps chained element-wise against the same two run one after the other (see
+_map_chain; 2,000 elements, 200 in quick mode).
 
     python -m benchmarks.bench_map            # N = 10,000, 3 repetitions
     python -m benchmarks.bench_map --quick    # N = 200, 1 repetition; scale cases at 2,000
@@ -26,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import _map_scale
+from . import _map_chain, _map_scale
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -117,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--million", action="store_true", help="scale cases at 1,000,000 too")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--scale-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--chain-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         kind, n, persist = args.child
@@ -124,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.scale_child:
         print(json.dumps(_map_scale.child(args.scale_child[0], int(args.scale_child[1]))))
+        return 0
+    if args.chain_child:
+        kind, n, persist = args.chain_child
+        print(json.dumps(_map_chain.child(kind, int(n), persist == "1")))
         return 0
     if args.scale:
         return _scale(args)
@@ -155,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     table = "\n".join(lines)
     print(table)
+    chain_rows = _map_chain.run_cases(200 if args.quick else 2_000)
+    print()
+    print(_map_chain.table(chain_rows))
     if args.quick:
         print()
         print(_map_scale.table(_map_scale.run_cases([2_000])))
@@ -162,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
         (args.out / f"map-{stamp}.json").write_text(
-            json.dumps({"date": stamp, "reps": reps, "rows": rows}, indent=2) + "\n"
+            json.dumps({"date": stamp, "reps": reps, "rows": rows, "chain": chain_rows}, indent=2)
+            + "\n"
         )
     return 0
 

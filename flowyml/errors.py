@@ -9,7 +9,8 @@
     │   ├── DuplicateStepError
     │   ├── MissingInputError
     │   ├── ForeignHandleError
-    │   └── StepGroupError          a step cannot run in its execution_group
+    │   ├── StepGroupError          a step cannot run in its execution_group
+    │   └── ChainError              @step(chain=True) on a step that cannot chain
     ├── StepDefinitionError (TypeError)   bad @step / add_step usage
     ├── StepError                   a step failed while running (wraps the cause)
     │   ├── StepOutputError         wrong number of outputs returned
@@ -36,6 +37,7 @@ from typing import Any
 
 __all__ = (
     "ArtifactError",
+    "ChainError",
     "ConfigError",
     "CycleError",
     "DuplicateOutputError",
@@ -166,6 +168,17 @@ class StepGroupError(PipelineBuildError):
         super().__init__(
             f"step {step!r} cannot run in execution_group {group!r}: {reason}; remove "
             f"execution_group= from it or change the group"
+        )
+
+
+class ChainError(PipelineBuildError):
+    """A step asked to chain element-wise (``@step(chain=True)``) cannot."""
+
+    def __init__(self, step: str, reason: str) -> None:
+        self.step, self.reason = step, reason
+        super().__init__(
+            f"step {step!r} cannot chain element by element: {reason}; map it over a mapped "
+            f"step's output (step.map(other.map(...)) or map_over=), or drop chain=True"
         )
 
 

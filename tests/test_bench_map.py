@@ -14,3 +14,6 @@ def test_map_benchmark_quick_mode() -> None:
     rows = [line for line in out.splitlines() if line.startswith("| 200 |")]
     assert len(rows) == 2  # persistence off and on, each with a map/static ratio
     assert all(line.rstrip().endswith("x |") for line in rows)
+    chained = [line for line in out.splitlines() if line.startswith("| chained |")]
+    assert len(chained) == 2  # persistence off and on, each against the whole-list run
+    assert all(line.rstrip().endswith("x |") for line in chained)

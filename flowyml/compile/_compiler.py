@@ -19,6 +19,7 @@ from ..definition._params import (
 from ..definition._pipeline import PipelineSpec
 from ..definition._trace import StepNode
 from ..errors import (
+    ChainError,
     CycleError,
     DuplicateOutputError,
     DuplicateStepError,
@@ -55,8 +56,12 @@ def compile_dag(
     binder = _Binder(unique, producers, params, found)
     order: list[DagNode] = []
     grouped: list[int] = []
+    streams: dict[int, list[int]] = {}
     for i, node in enumerate(unique):
         bindings, upstream = binder.bind(i, node)
+        chain = _chain_source(node, bindings, unique, producers, found)
+        if chain is not None:
+            streams.setdefault(chain, []).append(i)
         dag_node = DagNode(
             name=node.name,
             step=node.step,
@@ -66,6 +71,7 @@ def compile_dag(
             map_param=node.map_param,
             positional=_positional(node.step, bindings),
             index=i,
+            chain=chain,
         )
         order.append(dag_node)
         if node.step.execution_group is not None:
@@ -86,6 +92,7 @@ def compile_dag(
         producer_index=producers,
         params=frozenset(binder.used_params),
         groups=groups,
+        streams={src: tuple(kids) for src, kids in streams.items()},
     )
 
 
@@ -176,6 +183,35 @@ class _Binder:
             self._outputs_of.update((n.name, n.outputs) for n in self.nodes)
         wanted = _wanted(node, param)
         return MissingInputError(node.name, wanted, hint=_hint(param, wanted, self._outputs_of))
+
+
+def _chain_source(
+    node: StepNode,
+    bindings: list[tuple[str, Binding]],
+    nodes: Sequence[StepNode],
+    producers: dict[str, int],
+    found: list[PipelineBuildError],
+) -> int | None:
+    """The position of the mapped step whose elements feed ``node``'s one by one, if
+    ``node`` chains (see ``@step(chain=)``); a chain asked for but impossible is reported."""
+    want = node.step.chain
+    if want is False:
+        return None
+    source = dict(bindings).get(node.map_param) if node.map_param is not None else None
+    if node.map_param is None:
+        reason = "it is not mapped"
+    elif not isinstance(source, FromOutput):
+        reason = f"its parameter {node.map_param!r} is not fed by a step's output"
+    elif nodes[producers[source.output]].map_param is None:
+        producer = nodes[producers[source.output]].name
+        reason = f"it maps over {source.output!r}, which step {producer!r} returns whole"
+    elif node.step.condition is not None:
+        reason = "its condition needs the whole list"
+    else:
+        return producers[source.output]
+    if want:
+        found.append(ChainError(node.name, reason))
+    return None
 
 
 def _positional(step: Any, bindings: list[tuple[str, Binding]]) -> tuple[str, ...] | None:

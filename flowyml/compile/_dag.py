@@ -49,6 +49,9 @@ class DagNode(msgspec.Struct, frozen=True, eq=False):
     #: the node's position in :attr:`Dag.order` (the executor's per-step state is kept
     #: in lists by position, not in dicts by name)
     index: int = 0
+    #: the position of the mapped step whose elements feed this mapped step's one by one
+    #: (element ``i`` starts when element ``i`` there succeeds), or ``None``
+    chain: int | None = None
 
     def param_names(self) -> list[str]:
         """Run parameters this node reads."""
@@ -99,6 +102,8 @@ class Dag:
     params: frozenset[str] = field(default_factory=frozenset)
     #: the steps that run together (``execution_group=``), see :mod:`._groups`
     groups: tuple[StepGroup, ...] = ()
+    #: position of a mapped step -> positions of the mapped steps chained to it
+    streams: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -145,6 +150,8 @@ class Dag:
             deps = ", ".join(node.upstream) if node.upstream else "-"
             outs = ", ".join(node.outputs)
             kind = "async" if node.step.is_async else "sync"
+            if node.chain is not None:
+                kind += f", element-wise after {self.order[node.chain].name}"
             lines.append(f"  {name} [{kind}] <- {deps}  => {outs}")
         return "\n".join(lines)
 
@@ -175,6 +182,8 @@ class Dag:
                     "bindings": bindings,
                     "is_async": node.step.is_async,
                     "mapped": node.map_param is not None,
+                    #: the mapped step whose elements start this one's one by one
+                    "chained": None if node.chain is None else self.order[node.chain].name,
                     "group": name.rsplit(".", 1)[0] if "." in name else None,
                     "tags": list(node.step.tags),
                     "options": node.step.options(),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from ..errors import StepDefinitionError
 from ._caching import cache_strategy
+from ._checks import check_chain, check_name, check_options, check_outputs
 from ._limits import check_max_concurrency, parse_rate_limit
 from ._params import analyse
 from ._resources import ResourceRequirements, resources_of
@@ -22,59 +22,6 @@ __all__ = ("Step", "step")
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
-
-_NAME = re.compile(r"^[A-Za-z_][\w\-.\[\]]*$")
-#: output and input names may be namespaced with ``/`` (``data/raw``): one or more valid
-#: names joined by single slashes
-_PATH = re.compile(r"^[A-Za-z_][\w\-.\[\]]*(/[A-Za-z_][\w\-.\[\]]*)*$")
-
-
-def _check_name(kind: str, value: object, step: str) -> str:
-    """``value`` if it is a valid name (outputs and inputs may contain ``/``)."""
-    pattern = _NAME if kind == "name" else _PATH
-    if not isinstance(value, str) or not pattern.match(value):
-        slash = "" if kind == "name" else "; '/' joins such names, as in 'data/raw'"
-        raise StepDefinitionError(
-            f"step {step!r}: {kind} {value!r} is not a valid name (letters, digits, '_', "
-            f"'-', '.'{slash})"
-        )
-    return value
-
-
-def _check_outputs(step: str, outputs: Sequence[str] | None) -> tuple[str, ...]:
-    """The declared output names (default: one, named like the step)."""
-    if outputs is None:
-        return (step,)
-    if isinstance(outputs, str):
-        outputs = [outputs]
-    names = tuple(_check_name("output", o, step) for o in outputs)
-    if not names:
-        raise StepDefinitionError(f"step {step!r}: outputs=[] declares no output")
-    dupes = {o for o in names if names.count(o) > 1}
-    if dupes:
-        raise StepDefinitionError(f"step {step!r}: output {min(dupes)!r} twice")
-    return names
-
-
-def _check_options(step: str, options: Mapping[str, Any]) -> None:
-    """Raise a clear error naming the step for an option out of its range."""
-    retries = options["retries"]
-    if not isinstance(retries, int) or retries < 0:
-        raise StepDefinitionError(f"step {step!r}: retries must be an int >= 0")
-    if options["retry_delay"] < 0 or options["backoff"] < 1:
-        raise StepDefinitionError(f"step {step!r}: retry_delay must be >= 0 and backoff >= 1")
-    timeout = options["timeout"]
-    if timeout is not None and timeout <= 0:
-        raise StepDefinitionError(f"step {step!r}: timeout must be > 0 seconds")
-    cache_strategy(step, options["cache"])
-    condition = options["condition"]
-    if condition is not None and not callable(condition):
-        raise StepDefinitionError(f"step {step!r}: condition must be callable")
-    lines = options["max_log_lines"]
-    if type(lines) is not int or lines < 0:
-        raise StepDefinitionError(
-            f"step {step!r}: max_log_lines must be an int >= 0, got {lines!r}"
-        )
 
 
 def _as_list(names: Sequence[str]) -> list[str]:
@@ -102,6 +49,7 @@ class Step(Generic[P, R]):
         "cache",
         "cache_by",
         "capture_output",
+        "chain",
         "condition",
         "context_params",
         "execution_group",
@@ -150,12 +98,13 @@ class Step(Generic[P, R]):
         execution_group: str | None = None,
         rate_limit: str | None = None,
         max_concurrency: int | None = None,
+        chain: bool | None = None,
     ) -> None:
         if not callable(fn):
             raise StepDefinitionError(f"@step needs a function, got {fn!r}")
         self.fn = fn
         step_name = name if name is not None else getattr(fn, "__name__", None)
-        self.name: str = _check_name("name", step_name, repr(fn))
+        self.name: str = check_name("name", step_name, repr(fn))
         self.is_async: bool = inspect.iscoroutinefunction(fn)
         info = analyse(fn)
         self.signature = info.signature
@@ -164,9 +113,9 @@ class Step(Generic[P, R]):
         self.context_params: frozenset[str] = info.context_params
         self.asset_params: frozenset[str] = info.asset_params
         self.positional: bool = info.positional
-        self.outputs: tuple[str, ...] = _check_outputs(self.name, outputs)
+        self.outputs: tuple[str, ...] = check_outputs(self.name, outputs)
         self.input_map: dict[str, str] | None = None if inputs is None else self._map_inputs(inputs)
-        _check_options(
+        check_options(
             self.name,
             {
                 "retries": retries,
@@ -194,6 +143,8 @@ class Step(Generic[P, R]):
         self.condition = condition
         self.allow_partial = bool(allow_partial)
         self.map_param: str | None = None if map_over is None else self._map_param(map_over)
+        #: mapped over a mapped step: element-wise when possible (None), always, or never
+        self.chain = check_chain(self.name, chain)
         self.resources = resources_of(resources, step=self.name)
         if execution_group is not None and (
             not isinstance(execution_group, str) or not execution_group
@@ -238,8 +189,8 @@ class Step(Generic[P, R]):
                     f"step {self.name!r}: inputs maps parameter {unknown[0]!r}, but the "
                     f"function has no such parameter (it has {free})"
                 )
-            return {p: _check_name("input", src, self.name) for p, src in inputs.items()}
-        names = [_check_name("input", i, self.name) for i in _as_list(inputs)]
+            return {p: check_name("input", src, self.name) for p, src in inputs.items()}
+        names = [check_name("input", i, self.name) for i in _as_list(inputs)]
         mapping = {n: n for n in names if n in free}
         rest_params = [p for p in free if p not in mapping]
         rest_inputs = [n for n in names if n not in mapping]
@@ -269,6 +220,7 @@ class Step(Generic[P, R]):
             **self._placement(),
             "rate_limit": self.rate_limit,
             "max_concurrency": self.max_concurrency,
+            **({} if self.chain is None else {"chain": self.chain}),
         }
 
     def _placement(self) -> dict[str, Any]:
@@ -303,6 +255,7 @@ class Step(Generic[P, R]):
             "execution_group": self.execution_group,
             "rate_limit": self.rate_limit,
             "max_concurrency": self.max_concurrency,
+            "chain": self.chain,
         }
         if "name" in changes and "outputs" not in changes and current["outputs"] is None:
             changes["outputs"] = None
@@ -381,6 +334,7 @@ def step(
     execution_group: str | None = None,
     rate_limit: str | None = None,
     max_concurrency: int | None = None,
+    chain: bool | None = None,
 ) -> _StepDecorator: ...
 
 
@@ -432,6 +386,9 @@ def step(
         every attempt of every element counts, across the runs on one event loop
     :param max_concurrency: how many attempts of this step (its map elements) may run at
         once in a run, on top of the run's own ``max_concurrency``
+    :param chain: for a step mapped over a mapped step's results: element ``i`` starts as
+        soon as element ``i`` upstream succeeds (``None``, the default, does so when it can;
+        ``True`` makes it a build error when it cannot; ``False`` waits for the whole list)
     """
     if fn is not None:
         if options:

@@ -14,9 +14,10 @@ from ..events import StepSkipped
 
 if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
-    from ._core import Emit, Fail
+    from ._core import RunState
+    from ._events import RunEvents
 
-__all__ = ("condition_holds", "decide_condition", "optional_consumers", "resolve")
+__all__ = ("check_condition", "condition_holds", "optional_consumers", "resolve")
 
 
 def resolve(
@@ -32,7 +33,12 @@ def resolve(
     for param, b in node.bindings:
         match b:
             case FromOutput(output=output):
-                v = values[output]
+                try:
+                    v = values[output]
+                except KeyError:
+                    if node.chain is None:
+                        raise
+                    continue  # a chained map's list: its elements come one by one
                 if isinstance(v, Asset) and param not in node.step.asset_params:
                     v = v.value
                 kwargs[param] = v
@@ -65,27 +71,20 @@ def condition_holds(node: DagNode, kwargs: Mapping[str, Any]) -> bool:
         raise err from exc
 
 
-def decide_condition(
-    node: DagNode,
-    kwargs: Mapping[str, Any],
-    run_id: str,
-    values: dict[str, Any],
-    emit: Emit,
-    fail: Fail,
+def check_condition(
+    run_id: str, state: RunState, events: RunEvents, node: DagNode, kwargs: Mapping[str, Any]
 ) -> bool:
-    """Whether a conditional step runs; a false condition skips it (its outputs become
-    ``None`` in ``values``), a raising one fails it (both are recorded)."""
+    """Whether a conditional step runs; a false condition skips it, a raising one fails it
+    (either is recorded)."""
     try:
         holds = condition_holds(node, kwargs)
     except StepError as err:
-        fail(node, 0, err, time.perf_counter())
+        events.fail(node, 0, err, time.perf_counter())
         return False
     if not holds:
-        emit(
-            StepSkipped(run_id=run_id, ts=time.time(), step=node.name, reason="condition is false"),
-            None,
-        )
-        values.update(dict.fromkeys(node.outputs))
+        ev = StepSkipped(run_id=run_id, ts=time.time(), step=node.name, reason="condition is false")
+        events.emit(ev)
+        state.values.update(dict.fromkeys(node.outputs))
     return holds
 
 

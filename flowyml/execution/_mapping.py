@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from ..errors import MapError, SerializationError, StepCancelledError, StepError
-from ..events import StepStarted, StepSucceeded
+from ..events import StepSkipped, StepStarted, StepSucceeded
 from ..results import ElementFailure, PartialResults, StepResult
+from ._chain import CUT, Chains, Feed, Follow
 from ._core import FAILED, OK, PARTIAL, Element, Emit, Fail, RunState
 from ._spawn import Starter, start_windowed
 from ._stray import CancelGuard
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..compile._dag import DagNode
     from ..storage._records import ArtifactRecord
     from ._attempts import StepCalls
     from ._persist import Persistence
 
-__all__ = ("Mapper",)
+__all__ = ("CUT", "Mapper")
 
 _cancelled = anyio.get_cancelled_exc_class
 
@@ -36,6 +39,8 @@ class Mapper:
 
     :param interrupted: called when an element raises a ``BaseException`` such as
         ``KeyboardInterrupt`` (the runner then stops the run)
+    :param streams: the DAG's chained maps, and ``streaming``, told when a map they are
+        chained to starts its elements (see :mod:`._chain`)
     """
 
     def __init__(
@@ -51,6 +56,8 @@ class Mapper:
         fail_fast: bool,
         stop: Callable[[str], None],
         interrupted: Callable[[Any, StepResult, BaseException], None],
+        streams: Mapping[int, Sequence[int]] | None = None,
+        streaming: Callable[[DagNode], None] = lambda node: None,
     ) -> None:
         self.run_id = run_id
         self.state = state
@@ -62,42 +69,102 @@ class Mapper:
         self.fail_fast = fail_fast
         self.stop = stop
         self.interrupted = interrupted
+        self.chains = Chains(
+            run_id=run_id,
+            state=state,
+            emit=emit,
+            persistence=persistence,
+            remote=calls.remote is not None,
+            streams=streams or {},
+            streaming=streaming,
+        )
 
     async def run(
         self, node: DagNode, kwargs: dict[str, Any], ctx_params: list[str], inputs: dict[str, str]
     ) -> object:
-        """Run every element of ``node``; return the map's outcome (OK, FAILED, PARTIAL)."""
+        """Run every element of ``node``; return the map's outcome (OK, FAILED, PARTIAL,
+        or CUT for a chained map whose upstream map failed)."""
         name, param = node.name, node.map_param
         assert param is not None
         t0 = time.perf_counter()
         self.emit(StepStarted(run_id=self.run_id, ts=time.time(), step=name, inputs=inputs), None)
+        source = self.chains.source(node)
         try:
-            items = list(kwargs[param])
+            items = source.results if source is not None else list(kwargs[param])
         except TypeError as exc:
             self.fail(node, 1, StepError(name, f"cannot map over {param!r}: {exc}"), t0)
             return FAILED
         results: list[Any] = [None] * len(items)
         failures: list[ElementFailure] = []
         run = functools.partial(
-            self._run_element, node, items, kwargs, ctx_params, results, failures
+            self._run_element, node, items, source, kwargs, ctx_params, results, failures
         )
+        feed = self.chains.open(node, results)
+        follow = None if source is None else Follow(node, source, feed)
+        outcome: object = FAILED
+        try:
+            await self._start_all(node, len(items), follow, run, feed)
+            if follow is not None and follow.cut:
+                why = self.chains.reason(node)
+                self.emit(
+                    StepSkipped(run_id=self.run_id, ts=time.time(), step=name, reason=why), None
+                )
+                outcome = CUT
+                return outcome
+            if follow is not None:
+                self.chains.record_inputs(follow, inputs)
+            outcome = await self._conclude(node, t0, len(items), results, failures, follow)
+            return outcome
+        finally:
+            if feed is not None:  # after the list is stored: chained maps may record it
+                feed.close(cut=outcome is FAILED or outcome is CUT)
+
+    async def _start_all(
+        self,
+        node: DagNode,
+        count: int,
+        follow: Follow | None,
+        run: Callable[[int], Coroutine[Any, Any, None]],
+        feed: Feed | None,
+    ) -> None:
+        """Start the elements, lazily under the step's window; return when all ended."""
+        if feed is not None:
+            run = self.chains.announcing(feed, run)
         window = self.calls.limits.element_window(node.step)
         async with anyio.create_task_group() as tg:
-            if window is None:
-                Starter(tg).start(run, range(len(items)))
+            if follow is not None:
+                await self.chains.follow(tg, run, follow, window)
+            elif window is None:
+                Starter(tg).start(run, range(count))
             else:
-                await start_windowed(tg, run, len(items), window)
+                await start_windowed(tg, run, count, window)
+
+    async def _conclude(
+        self,
+        node: DagNode,
+        t0: float,
+        count: int,
+        results: list[Any],
+        failures: list[ElementFailure],
+        follow: Follow | None,
+    ) -> object:
+        """Record the map's end from its elements' (the skipped ones of a chained map are
+        left out of its list)."""
+        name = node.name
         if self.persistence is not None:
             await self.persistence.realize_elements(node, results)
         out = node.outputs[0]
+        dropped = follow.dropped if follow is not None else set()
         if failures:
             failures.sort(key=lambda f: f.index)
-            bad = {f.index for f in failures}
+            bad = {f.index for f in failures} | dropped
             kept = [r for i, r in enumerate(results) if i not in bad]
             self.state.values[out] = PartialResults(kept, failures)
-            err = MapError(name, len(items), [(f"{name}[{f.index}]", f.error) for f in failures])
+            err = MapError(name, count, [(f"{name}[{f.index}]", f.error) for f in failures])
             self.fail(node, 1, err, t0)
             return PARTIAL
+        if dropped:
+            results = [r for i, r in enumerate(results) if i not in dropped]
         outputs = {out: results}
         try:
             refs = (
@@ -124,6 +191,7 @@ class Mapper:
         self,
         node: DagNode,
         items: list[Any],
+        source: Feed | None,
         kwargs: dict[str, Any],
         ctx_params: list[str],
         results: list[Any],
@@ -136,7 +204,7 @@ class Mapper:
         guard = CancelGuard()
         error: BaseException | None
         try:
-            error = await self._element(el, r, items[index], kwargs, ctx_params, results)
+            error = await self._element(el, r, items, source, kwargs, ctx_params, results)
         except _cancelled():
             if not guard.is_stray():
                 raise
@@ -158,22 +226,27 @@ class Mapper:
         self,
         el: Element,
         r: StepResult,
-        item: Any,
+        items: list[Any],
+        source: Feed | None,
         kwargs: dict[str, Any],
         ctx_params: list[str],
         results: list[Any],
     ) -> BaseException | None:
         """Run element ``el``; put its result in ``results``, or return its error."""
-        ekw = dict(kwargs)
-        assert el.map_param is not None
-        ekw[el.map_param] = item
         resumed = self.resumed.get(el.name)
         if resumed is not None and self.persistence is not None:
-            source, records = resumed
-            if await self.persistence.load_outputs(el, records, source_run=source, cache_key=""):
+            run_id, records = resumed
+            if await self.persistence.load_outputs(el, records, source_run=run_id, cache_key=""):
                 results[el.index] = r.outputs[el.outputs[0]]
                 return None
-        outputs = await self.calls.run_one(el, r, ekw, ctx_params, {})
+        ekw = dict(kwargs)
+        assert el.map_param is not None
+        inputs: dict[str, str] = {}
+        if source is None:
+            ekw[el.map_param] = items[el.index]
+        else:  # chained: the upstream element's value, read now if it came from the cache
+            ekw[el.map_param], inputs = await self.chains.take(source, el)
+        outputs = await self.calls.run_one(el, r, ekw, ctx_params, inputs)
         if outputs is None:
             assert r.error is not None
             return r.error

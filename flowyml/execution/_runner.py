@@ -15,6 +15,7 @@ job, are given what they need explicitly:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
@@ -35,9 +36,9 @@ from ._debug import StepTurns
 from ._events import RunEvents, run_started
 from ._groups import Groups
 from ._handles import settle_outputs
-from ._inputs import decide_condition, optional_consumers, resolve
+from ._inputs import check_condition, optional_consumers, resolve
 from ._logs import capturing_run
-from ._mapping import Mapper
+from ._mapping import CUT, Mapper
 from ._persist import Persistence
 from ._resources import Resources
 from ._scheduler import Scheduler
@@ -107,6 +108,7 @@ class Runner:
             self._writer = EventWriter(runtime.metadata, runtime.hub, on_failure=self._store_failed)
         events = RunEvents(run_id, self.state, self._writer, self._callback)
         self._emit, self._fail = events.emit, events.fail
+        self._condition = functools.partial(check_condition, run_id, self.state, events)
         self._persist: Persistence | None = None
         if runtime is not None:
             self._persist = Persistence(
@@ -143,8 +145,10 @@ class Runner:
             fail_fast=fail_fast,
             stop=self._stop,
             interrupted=self._interrupted,
+            streams=dag.streams,
+            streaming=lambda node: self._start(self._sched.streaming(node.index), ()),
         )
-        self._sched = Scheduler(dag.parents, dag.children)
+        self._sched = Scheduler(dag.parents, dag.children, dag.streams)
         self._order = dag.order
         self._failed_first: str | None = None
         #: why the steps' scope was cancelled (fail_fast, a step's KeyboardInterrupt, ...)
@@ -242,6 +246,9 @@ class Runner:
 
     def _outcome(self) -> tuple[RunStatus, str | None]:
         """The status of a run whose steps are done: ``succeeded`` only if all succeeded."""
+        if self._failed_first is None:  # fail_fast stopped a map before it could settle
+            failed = (r.name for r in self.state.results.values() if r.status == "failed")
+            self._failed_first = next(failed, None)
         if self._failed_first is not None:
             return "failed", f"step {self._failed_first!r} failed"
         # A step task without an outcome is an engine fault: never a success over it.
@@ -386,9 +393,7 @@ class Runner:
                 await persist.realize(node, kwargs)
             if self._calls.remote is not None:
                 await self._calls.fetch_inputs(kwargs)
-        if node.step.condition is not None and not decide_condition(
-            node, kwargs, self.run_id, self.state.values, self._emit, self._fail
-        ):
+        if node.step.condition is not None and not self._condition(node, kwargs):
             self._settle(node, FAILED if r.status == "failed" else SKIP)
             return
         inputs = {} if persist is None else persist.input_ids(node)
@@ -428,6 +433,9 @@ class Runner:
             self.state.values.update(dict.fromkeys(node.outputs))  # None for the tolerant
             ready, skipped = self._sched.skipped(node.index, optional_consumers(self.dag, node))
             reason = f"upstream step {node.name!r} was skipped (its condition is false)"
+        elif outcome is CUT:  # a chained map whose upstream map failed: skipped (_chain)
+            ready, skipped = self._sched.skipped(node.index)
+            reason = self._mapper.chains.reason(node)
         else:
             tolerant: tuple[int, ...] = ()
             if outcome is PARTIAL:

@@ -7,11 +7,15 @@ moment its last upstream step succeeds.
 Steps are named by their position in the compiled DAG (:attr:`~flowyml.compile._dag.Dag.order`)
 and the state lives in a list and a bytearray: on a 100,000-step run that is a few hundred
 kilobytes read in order, where dicts keyed by step name cost a cache miss per lookup.
+
+A mapped step chained to another (``parse.map(fetch.map(urls))``) does not wait for its
+upstream map to finish: the edge between them is released when the upstream map starts
+its elements (:meth:`Scheduler.streaming`), and the chained map then follows them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 __all__ = ("Scheduler",)
 
@@ -21,11 +25,20 @@ _WAITING, _STARTED, _DONE, _FAILED, _SKIPPED = 0, 1, 2, 3, 4
 class Scheduler:
     """Dependency counters over a DAG's ``children`` (by position)."""
 
-    __slots__ = ("_children", "_remaining", "_state", "_unfinished")
+    __slots__ = ("_children", "_released", "_remaining", "_state", "_streams", "_unfinished")
 
-    def __init__(self, parents: Sequence[int], children: Sequence[Sequence[int]]) -> None:
+    def __init__(
+        self,
+        parents: Sequence[int],
+        children: Sequence[Sequence[int]],
+        streams: Mapping[int, Sequence[int]] | None = None,
+    ) -> None:
         self._remaining = list(parents)
         self._children = children
+        #: mapped step -> the mapped steps chained to it
+        self._streams = streams or {}
+        #: the edges released early by :meth:`streaming`, as (upstream, chained)
+        self._released: set[tuple[int, int]] = set()
         self._state = bytearray(len(self._remaining))  # all _WAITING
         self._unfinished = len(self._remaining)
 
@@ -42,13 +55,32 @@ class Scheduler:
             state[i] = _STARTED
         return ready
 
+    def streaming(self, i: int) -> list[int]:
+        """Record that mapped step ``i`` started its elements: the steps chained to it no
+        longer wait for it to finish.  Return those that became ready."""
+        if self._state[i] != _STARTED:
+            raise RuntimeError(f"step #{i} streams its elements but was not started")
+        ready: list[int] = []
+        for d in self._streams.get(i, ()):
+            if (i, d) in self._released:
+                continue
+            self._released.add((i, d))
+            self._remaining[d] -= 1
+            if self._remaining[d] == 0 and self._state[d] == _WAITING:
+                self._state[d] = _STARTED
+                ready.append(d)
+        return ready
+
     def succeeded(self, i: int) -> list[int]:
         """Record that step ``i`` produced its outputs; return the steps that became ready."""
         self._finish(i, _DONE)
         ready: list[int] = []
         remaining = self._remaining
         state = self._state
+        released = self._released
         for d in self._children[i]:
+            if released and (i, d) in released:
+                continue  # counted when ``i`` started streaming
             c = remaining[d] - 1
             remaining[d] = c
             if c == 0 and state[d] == _WAITING:
@@ -76,8 +108,12 @@ class Scheduler:
         stack: list[int] = []
         state = self._state
         remaining = self._remaining
+        released = self._released
         for d in self._children[i]:
-            if d in tolerant:
+            if released and (i, d) in released:
+                if d not in tolerant:  # still waiting for another input: skipped too
+                    stack.append(d)
+            elif d in tolerant:
                 c = remaining[d] - 1
                 remaining[d] = c
                 if c == 0 and state[d] == _WAITING:

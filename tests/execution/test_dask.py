@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from flowyml import Pipeline, StepContext, step
+from flowyml import Pipeline, StepContext, pipeline, step
 from flowyml.errors import StepTimeoutError
 from flowyml.execution import DaskExecutor
 
@@ -140,3 +140,25 @@ async def test_retries_and_timeouts_through_dask(dask_address: str, tmp_path: Pa
         result = await p.arun(executor=DaskExecutor(dask_address))
     assert result["flaky"] == 2 and marker.read_text() == "xx"
     assert isinstance(result.step_results["slow"].error, StepTimeoutError)
+
+
+@step
+async def fetch_page(url: int) -> str:
+    return f"page {url}"
+
+
+@step
+def page_size(page: str) -> int:
+    return len(page)
+
+
+async def test_chained_maps_run_on_dask_workers(dask_address: str) -> None:
+    @pipeline
+    def crawl(urls: list[int] = [1, 22, 333]):  # type: ignore[no-untyped-def]  # noqa: B006
+        return page_size.map(fetch_page.map(urls))
+
+    assert crawl.build().nodes["page_size"].chain is not None
+    result = await crawl.arun(executor=DaskExecutor(dask_address))
+    assert result.success, result.summary()
+    assert result["page_size"] == [6, 7, 8]
+    assert result.step_results["page_size[2]"].outputs == {"page_size[2]": 8}

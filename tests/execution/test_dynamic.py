@@ -315,3 +315,22 @@ async def test_sub_pipeline_steps_share_the_parents_concurrency_limit() -> None:
             assert running == 2
             release.set()
     assert peak == 2
+
+
+async def test_a_map_stopped_by_fail_fast_after_an_element_failed_fails_the_run() -> None:
+    @step
+    async def fetch(url: int) -> int:
+        if url == 1:
+            raise ConnectionError(f"cannot fetch {url}")
+        await anyio.sleep_forever()
+        return url  # pragma: no cover
+
+    @pipeline(persist=False, fail_fast=True)
+    def crawl(urls: list[int] = list(range(4))):  # type: ignore[no-untyped-def]  # noqa: B006
+        return fetch.map(urls)
+
+    with anyio.fail_after(5):
+        result = await crawl.arun()
+    assert result.status == "failed"
+    assert result.step_results["fetch[1]"].status == "failed"
+    assert result.step_results["fetch[0]"].status == "skipped"
