@@ -72,48 +72,43 @@ class RunLogs:
         """The log of one step attempt (``node``: a DAG node or a mapped element), to be
         entered around the attempt (``with logs.attempt(node, n):``) while
         :func:`capturing_run` holds the handler in place."""
-        step = node.step
-        return LogSink(self, node.name, attempt, step.max_log_lines, step.capture_output)
+        return LogSink(self, node, attempt)
+
+
+class _Lines:
+    """What one attempt has logged: made with its first line, changed under the run's
+    lock."""
+
+    __slots__ = ("count", "dropped", "partial", "pending", "scheduled")
+
+    def __init__(self) -> None:
+        self.pending: list[LogLine] = []  # not sent yet
+        self.count = 0  # kept so far (numbers the lines)
+        self.dropped = 0  # over the step's max_log_lines
+        self.scheduled = False  # a flush is on its way
+        #: printed text not ended by a newline yet, by stream
+        self.partial: dict[str, str] = {}
 
 
 class LogSink:
-    """The captured lines of one step attempt, sent as ``step_log`` events in batches.
+    """The log of one step attempt: its lines are sent as ``step_log`` events in batches.
 
     ``with sink:`` around the attempt makes it the attempt's sink (see the module's
-    docstring); on the way out it sends what is left.
+    docstring); on the way out it sends what is left.  Its buffer (:class:`_Lines`) is
+    only made when a first line arrives.
     """
 
-    __slots__ = (
-        "_attempt",
-        "_closed",
-        "_count",
-        "_dropped",
-        "_max",
-        "_partial",
-        "_pending",
-        "_run",
-        "_scheduled",
-        "_token",
-        "capture_output",
-        "step",
-    )
+    __slots__ = ("_attempt", "_closed", "_lines", "_node", "_run", "_token", "capture_output")
+    _token: contextvars.Token[LineSink | None]  # set by __enter__
 
-    def __init__(
-        self, run: RunLogs, step: str, attempt: int, max_lines: int, capture_output: bool
-    ) -> None:
+    def __init__(self, run: RunLogs, node: Any, attempt: int) -> None:
         self._run = run
-        self.step = step
+        self._node = node
         self._attempt = attempt
-        self._max = max_lines
-        self.capture_output = capture_output
-        self._token: contextvars.Token[LineSink | None] | None = None
-        self._pending: list[LogLine] = []
-        self._count = 0
-        self._dropped = 0
-        self._scheduled = False
+        #: whether the step keeps what it prints (``@step(capture_output=True)``)
+        self.capture_output: bool = node.step.capture_output
+        self._lines: _Lines | None = None
         self._closed = False
-        #: printed text not ended by a newline yet, by stream
-        self._partial: dict[str, str] = {}
 
     def __enter__(self) -> Self:
         if self.capture_output:
@@ -122,18 +117,29 @@ class LogSink:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._token is not None:
-            _current.reset(self._token)
-            self._token = None
+        _current.reset(self._token)
         if self.capture_output:
             _outputs.exit()
-        self.close()
+        self._closed = True  # from now on, lines are dropped (see _open_lines)
+        if self._lines is not None:  # (a line racing this is sent by its own flush)
+            self._send_rest(self._lines)
+
+    def _open_lines(self) -> _Lines | None:
+        """The attempt's buffer, made if need be; ``None`` once the attempt is over (an
+        abandoned sync step logging after its attempt ended).  Call under the lock."""
+        if self._closed:
+            return None
+        if self._lines is None:
+            self._lines = _Lines()
+        return self._lines
 
     def write(self, level: str, stream: str, text: str) -> None:
         """Keep printed ``text``: each completed line becomes a line of the log."""
         with self._run.lock:
-            *lines, rest = (self._partial.get(stream, "") + text).split("\n")
-            self._partial[stream] = rest
+            buf = self._open_lines()
+            if buf is None:
+                return
+            *lines, buf.partial[stream] = (buf.partial.get(stream, "") + text).split("\n")
         now = time.time()
         for line in lines:
             self.add(now, level, stream, line)
@@ -141,58 +147,61 @@ class LogSink:
     def add(self, created: float, level: str, logger: str, message: str) -> None:
         """Keep one line (from any thread); schedule a flush if none is pending."""
         with self._run.lock:
-            if self._closed:  # an abandoned sync step logging after its attempt ended
+            buf = self._open_lines()
+            if buf is None or not self._keep(buf, created, level, logger, message):
                 return
-            if self._count >= self._max:
-                self._dropped += 1
+            if buf.scheduled:
                 return
-            self._count += 1
-            self._pending.append(LogLine(self._count, created, level, logger, message))
-            if self._scheduled:
-                return
-            self._scheduled = True
+            buf.scheduled = True
         try:
             self._run.loop.call_soon_threadsafe(self.flush)
         except RuntimeError:  # the loop is closed: nobody reads this log any more
             pass
 
+    def _keep(self, buf: _Lines, created: float, level: str, logger: str, message: str) -> bool:
+        """Append one line to ``buf`` unless the step's cap is reached (under the lock)."""
+        if buf.count >= self._node.step.max_log_lines:
+            buf.dropped += 1
+            return False
+        buf.count += 1
+        buf.pending.append(LogLine(buf.count, created, level, logger, message))
+        return True
+
     def flush(self) -> None:
         """Send the buffered lines (on the event loop)."""
         with self._run.lock:
-            lines, self._pending = self._pending, []
-            self._scheduled = False
+            buf = self._lines
+            if buf is None:
+                return
+            lines, buf.pending = buf.pending, []
+            buf.scheduled = False
         for i in range(0, len(lines), _CHUNK):
             ev = StepLog(
                 run_id=self._run.run_id,
                 ts=time.time(),
-                step=self.step,
+                step=self._node.name,
                 attempt=self._attempt,
                 lines=lines[i : i + _CHUNK],
             )
             self._run.emit(ev, None)
 
-    def close(self) -> None:
-        """Stop taking lines, send what is left, and say how many lines were dropped."""
+    def _send_rest(self, buf: _Lines) -> None:
+        """Send what is left once the attempt is over, and say how many lines were
+        dropped."""
+        now = time.time()
         with self._run.lock:
-            if not (self._count or self._dropped or self._partial):  # it logged nothing
-                self._closed = True
-                return
-        with self._run.lock:
-            partial, self._partial = self._partial, {}
-        for stream, rest in partial.items():  # a last print without a newline
-            if rest:
-                self.add(time.time(), "ERROR" if stream == "stderr" else "INFO", stream, rest)
-        with self._run.lock:
-            self._closed = True
-            if self._dropped:
+            partial, buf.partial = buf.partial, {}
+            for stream, rest in partial.items():  # a last print without a newline
+                if rest:
+                    self._keep(buf, now, "ERROR" if stream == "stderr" else "INFO", stream, rest)
+            if buf.dropped:
                 marker = (
-                    f"{self._dropped} more log lines dropped (this step keeps "
-                    f"{self._max}; raise @step(max_log_lines=...) to keep more)"
+                    f"{buf.dropped} more log lines dropped (this step keeps "
+                    f"{self._node.step.max_log_lines}; raise @step(max_log_lines=...) to "
+                    "keep more)"
                 )
-                self._count += 1
-                self._pending.append(
-                    LogLine(self._count, time.time(), "WARNING", "flowyml", marker)
-                )
+                buf.count += 1
+                buf.pending.append(LogLine(buf.count, now, "WARNING", "flowyml", marker))
         self.flush()
 
 
