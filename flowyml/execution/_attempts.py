@@ -25,7 +25,7 @@ from ..events import StepProgress, StepRetrying, StepStarted, StepSucceeded
 from ..results import PartialResults, StepResult
 from ._core import Emit, Fail, RunState, StepFailure
 from ._handles import local_value
-from ._logs import RunLogs
+from ._logs import LogSink, RunLogs
 from ._protocol import KeepsOutputs, SaveTo, StepCall
 from ._rate import Limits
 from ._retry import retry_delay
@@ -184,7 +184,7 @@ class StepCalls:
             self.emit(started, r)
             t0 = time.perf_counter()
             try:
-                with self.logs.attempt(node, attempt):  # the step's logs
+                with LogSink(self.logs, node, attempt):  # the step's logs
                     outputs = await self._attempt(node, r, kwargs, inputs, cache_key, guard)
                 attempt = max(attempt, r.attempts)  # a lost worker costs attempts
                 duration = time.perf_counter() - t0

@@ -2,10 +2,9 @@
 
 How a record finds its step.  A :class:`~contextvars.ContextVar` holds the
 :class:`LogSink` of the step attempt that is running (the sink sets it around the
-attempt: ``with logs.attempt(node, n):``, ``logs`` being the run's :class:`RunLogs`).
-An async step runs in a task that inherits it; a sync step's thread runs in a copy of
-the caller's context (see :mod:`._threads`), so both see their own attempt, and
-concurrent steps never mix.
+attempt: ``with LogSink(...)``).  An async step runs in a task that inherits it; a sync
+step's thread runs in a copy of the caller's context (see :mod:`._threads`), so both see
+their own attempt, and concurrent steps never mix.
 
 How records are caught.  While a run goes on (:func:`capturing_run`), one
 :class:`logging.Handler` sits on the root logger.  It keeps the records made inside an
@@ -68,12 +67,6 @@ class RunLogs:
         self.loop = asyncio.get_running_loop()
         self.lock = threading.Lock()
 
-    def attempt(self, node: Any, attempt: int) -> LogSink:
-        """The log of one step attempt (``node``: a DAG node or a mapped element), to be
-        entered around the attempt (``with logs.attempt(node, n):``) while
-        :func:`capturing_run` holds the handler in place."""
-        return LogSink(self, node, attempt)
-
 
 class _Lines:
     """What one attempt has logged: made with its first line, changed under the run's
@@ -93,8 +86,10 @@ class _Lines:
 class LogSink:
     """The log of one step attempt: its lines are sent as ``step_log`` events in batches.
 
-    ``with sink:`` around the attempt makes it the attempt's sink (see the module's
-    docstring); on the way out it sends what is left.  Its buffer (:class:`_Lines`) is
+    ``with LogSink(run_logs, node, attempt):`` around the attempt (``node``: a DAG node
+    or a mapped element) makes it the attempt's sink (see the module's docstring), while
+    :func:`capturing_run` holds the handler in place; on the way out it sends what is
+    left.  Its buffer (:class:`_Lines`) is
     only made when a first line arrives.
     """
 
