@@ -89,8 +89,7 @@ class LogSink:
     ``with LogSink(run_logs, node, attempt):`` around the attempt (``node``: a DAG node
     or a mapped element) makes it the attempt's sink (see the module's docstring), while
     :func:`capturing_run` holds the handler in place; on the way out it sends what is
-    left.  Its buffer (:class:`_Lines`) is
-    only made when a first line arrives.
+    left.  Its buffer (:class:`_Lines`) is only made when a first line arrives.
     """
 
     __slots__ = ("_attempt", "_closed", "_lines", "_node", "_run", "_token", "capture_output")
