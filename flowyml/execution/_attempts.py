@@ -25,7 +25,7 @@ from ..events import StepProgress, StepRetrying, StepStarted, StepSucceeded
 from ..results import PartialResults, StepResult
 from ._core import Emit, Fail, RunState, StepFailure
 from ._handles import local_value
-from ._logs import capture
+from ._logs import LogSink, RunLogs
 from ._protocol import KeepsOutputs, SaveTo, StepCall
 from ._rate import Limits
 from ._retry import retry_delay
@@ -86,6 +86,7 @@ class StepCalls:
         if self.remote is not None and persistence is not None:
             persistence.remote = True
         self.limits = Limits(max_concurrency)
+        self.logs = RunLogs(emit, run_id)
         # The daemon threads have one bound for the whole process; max_threads bounds
         # this run's share of them.
         self._threads = anyio.CapacityLimiter(max_threads) if max_threads else None
@@ -110,9 +111,11 @@ class StepCalls:
         kwargs: dict[str, Any],
         ctx_params: list[str],
         inputs: dict[str, str],
+        guard: CancelGuard | None = None,
     ) -> dict[str, Any] | None:
         """Cache lookup, then attempts; return the outputs, or ``None`` if the step failed
-        (its failure is recorded)."""
+        (its failure is recorded).  ``guard``: the :class:`CancelGuard` of the step's task,
+        made when the task started (one is made here if the caller has none)."""
         store = self.persistence
         cache_key: str | None = None
         if store is not None:
@@ -121,8 +124,10 @@ class StepCalls:
                 return r.outputs
             if self.state.lazy and not self.shared_store:  # else workers read them
                 await store.realize(node, kwargs)
+        if guard is None:
+            guard = CancelGuard()
         try:
-            return await self._attempts(node, r, kwargs, ctx_params, inputs, cache_key)
+            return await self._attempts(node, r, kwargs, ctx_params, inputs, cache_key, guard)
         except StepFailure:
             return None
 
@@ -149,6 +154,7 @@ class StepCalls:
         ctx_params: list[str],
         inputs: dict[str, str],
         cache_key: str | None,
+        guard: CancelGuard,
     ) -> dict[str, Any]:
         step = node.step
         attempt = 0
@@ -178,11 +184,13 @@ class StepCalls:
             self.emit(started, r)
             t0 = time.perf_counter()
             try:
-                with capture(self.emit, self.run_id, node, attempt):  # the step's logs
-                    outputs = await self._attempt(node, r, kwargs, inputs, cache_key)
+                with LogSink(self.logs, node, attempt):  # the step's logs
+                    outputs = await self._attempt(node, r, kwargs, inputs, cache_key, guard)
                 attempt = max(attempt, r.attempts)  # a lost worker costs attempts
                 duration = time.perf_counter() - t0
-                refs = await self._store(node, outputs)
+                refs = {}
+                if self.persistence is not None:
+                    refs = await self.persistence.store_outputs(node, outputs)
             except SerializationError as exc:  # storing it again would fail again
                 self.fail(node, attempt, exc, t0)
                 raise StepFailure from exc
@@ -218,11 +226,6 @@ class StepCalls:
         else:
             self.emit(event, None)
 
-    async def _store(self, node: Any, outputs: dict[str, Any]) -> dict[str, Any]:
-        if self.persistence is None:
-            return {}
-        return await self.persistence.store_outputs(node, outputs)
-
     async def _before_retry(self, node: Any, attempt: int, error: Exception) -> None:
         step = node.step
         delay = retry_delay(attempt, step.retry_delay, step.backoff)
@@ -248,6 +251,7 @@ class StepCalls:
         kwargs: dict[str, Any],
         inputs: dict[str, str],
         cache_key: str | None,
+        guard: CancelGuard,
     ) -> dict[str, Any]:
         """Call the step once; return its outputs by name.
 
@@ -256,7 +260,6 @@ class StepCalls:
         """
         if self.resources.in_use:
             kwargs = await self.resources.inject(node.name, kwargs)
-        guard = CancelGuard()
         try:
             if self.remote is not None:
                 for k, v in kwargs.items():  # a mapped step's results, sent via the driver

@@ -1,11 +1,12 @@
 """Step logs: the records logged while a step attempt runs become ``step_log`` events.
 
-How a record finds its step.  A :class:`~contextvars.ContextVar` names the step attempt
-that is running (:func:`capture`, entered around each attempt).  An async step runs in a
-task that inherits it; a sync step's thread runs in a copy of the caller's context (see
-:mod:`._threads`), so both see their own attempt, and concurrent steps never mix.
+How a record finds its step.  A :class:`~contextvars.ContextVar` holds the
+:class:`LogSink` of the step attempt that is running (the sink sets it around the
+attempt: ``with LogSink(...)``).  An async step runs in a task that inherits it; a sync
+step's thread runs in a copy of the caller's context (see :mod:`._threads`), so both see
+their own attempt, and concurrent steps never mix.
 
-How records are caught.  While at least one attempt is being captured, one
+How records are caught.  While a run goes on (:func:`capturing_run`), one
 :class:`logging.Handler` sits on the root logger.  It keeps the records made inside an
 attempt and ignores every other record.  Nothing else about the user's logging changes:
 their handlers, levels and formatters stay as they are, so their records still reach
@@ -23,125 +24,178 @@ the first record of a batch schedules one flush on the event loop, which sends e
 buffered line as one :class:`~flowyml.events.StepLog` event through the run's emit path
 (the event writer then commits many events per transaction).  Each attempt keeps at most
 ``max_log_lines`` lines; a last line says how many were dropped.
+
+An attempt that logs nothing costs setting and resetting the context variable: no
+handler is added or removed per attempt, and nothing is sent when it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Final, TextIO
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Final, Self, TextIO
 
-from .._steplog import CAPTURED, current_sink
+from .._steplog import CAPTURED, LineSink, current_sink
 from ..events import LogLine, StepLog
 
 if TYPE_CHECKING:
     from ._core import Emit
 
-__all__ = ("DEFAULT_MAX_LOG_LINES", "LogSink", "capture", "capturing_run")
+__all__ = ("LogSink", "RunLogs", "capturing_run")
 
-#: lines kept per step attempt unless the step says otherwise
-DEFAULT_MAX_LOG_LINES: Final = 10_000
 #: most lines in one ``step_log`` event
 _CHUNK: Final = 1000
 
 _current = current_sink
 
 
-class LogSink:
-    """The captured lines of one step attempt, sent as ``step_log`` events in batches."""
+class RunLogs:
+    """Where the step logs of one run go: its emit path, its event loop, and one lock for
+    the buffers of its attempts (lines arrive from the loop and from threads)."""
 
-    def __init__(
-        self,
-        emit: Emit,
-        run_id: str,
-        step: str,
-        attempt: int,
-        *,
-        max_lines: int,
-        capture_output: bool,
-        loop: asyncio.AbstractEventLoop,
-    ) -> None:
-        self.step = step
-        self.capture_output = capture_output
-        self._emit = emit
-        self._run_id = run_id
-        self._attempt = attempt
-        self._max = max_lines
-        self._loop = loop
-        self._lock = threading.Lock()
-        self._pending: list[LogLine] = []
-        self._count = 0
-        self._dropped = 0
-        self._scheduled = False
-        self._closed = False
+    __slots__ = ("emit", "lock", "loop", "run_id")
+
+    def __init__(self, emit: Emit, run_id: str) -> None:
+        self.emit = emit
+        self.run_id = run_id
+        self.loop = asyncio.get_running_loop()
+        self.lock = threading.Lock()
+
+
+class _Lines:
+    """What one attempt has logged: made with its first line, changed under the run's
+    lock."""
+
+    __slots__ = ("count", "dropped", "partial", "pending", "scheduled")
+
+    def __init__(self) -> None:
+        self.pending: list[LogLine] = []  # not sent yet
+        self.count = 0  # kept so far (numbers the lines)
+        self.dropped = 0  # over the step's max_log_lines
+        self.scheduled = False  # a flush is on its way
         #: printed text not ended by a newline yet, by stream
-        self._partial: dict[str, str] = {}
+        self.partial: dict[str, str] = {}
+
+
+class LogSink:
+    """The log of one step attempt: its lines are sent as ``step_log`` events in batches.
+
+    ``with LogSink(run_logs, node, attempt):`` around the attempt (``node``: a DAG node
+    or a mapped element) makes it the attempt's sink (see the module's docstring), while
+    :func:`capturing_run` holds the handler in place; on the way out it sends what is
+    left.  Its buffer (:class:`_Lines`) is only made when a first line arrives.
+    """
+
+    __slots__ = ("_attempt", "_closed", "_lines", "_node", "_run", "_token", "capture_output")
+    _token: contextvars.Token[LineSink | None]  # set by __enter__
+
+    def __init__(self, run: RunLogs, node: Any, attempt: int) -> None:
+        self._run = run
+        self._node = node
+        self._attempt = attempt
+        #: whether the step keeps what it prints (``@step(capture_output=True)``)
+        self.capture_output: bool = node.step.capture_output
+        self._lines: _Lines | None = None
+        self._closed = False
+
+    def __enter__(self) -> Self:
+        if self.capture_output:
+            _outputs.enter()
+        self._token = _current.set(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _current.reset(self._token)
+        if self.capture_output:
+            _outputs.exit()
+        self._closed = True  # from now on, lines are dropped (see _open_lines)
+        if self._lines is not None:  # (a line racing this is sent by its own flush)
+            self._send_rest(self._lines)
+
+    def _open_lines(self) -> _Lines | None:
+        """The attempt's buffer, made if need be; ``None`` once the attempt is over (an
+        abandoned sync step logging after its attempt ended).  Call under the lock."""
+        if self._closed:
+            return None
+        if self._lines is None:
+            self._lines = _Lines()
+        return self._lines
 
     def write(self, level: str, stream: str, text: str) -> None:
         """Keep printed ``text``: each completed line becomes a line of the log."""
-        with self._lock:
-            *lines, rest = (self._partial.get(stream, "") + text).split("\n")
-            self._partial[stream] = rest
+        with self._run.lock:
+            buf = self._open_lines()
+            if buf is None:
+                return
+            *lines, buf.partial[stream] = (buf.partial.get(stream, "") + text).split("\n")
         now = time.time()
         for line in lines:
             self.add(now, level, stream, line)
 
     def add(self, created: float, level: str, logger: str, message: str) -> None:
         """Keep one line (from any thread); schedule a flush if none is pending."""
-        with self._lock:
-            if self._closed:  # an abandoned sync step logging after its attempt ended
+        with self._run.lock:
+            buf = self._open_lines()
+            if buf is None or not self._keep(buf, created, level, logger, message):
                 return
-            if self._count >= self._max:
-                self._dropped += 1
+            if buf.scheduled:
                 return
-            self._count += 1
-            self._pending.append(LogLine(self._count, created, level, logger, message))
-            if self._scheduled:
-                return
-            self._scheduled = True
+            buf.scheduled = True
         try:
-            self._loop.call_soon_threadsafe(self.flush)
+            self._run.loop.call_soon_threadsafe(self.flush)
         except RuntimeError:  # the loop is closed: nobody reads this log any more
             pass
 
+    def _keep(self, buf: _Lines, created: float, level: str, logger: str, message: str) -> bool:
+        """Append one line to ``buf`` unless the step's cap is reached (under the lock)."""
+        if buf.count >= self._node.step.max_log_lines:
+            buf.dropped += 1
+            return False
+        buf.count += 1
+        buf.pending.append(LogLine(buf.count, created, level, logger, message))
+        return True
+
     def flush(self) -> None:
         """Send the buffered lines (on the event loop)."""
-        with self._lock:
-            lines, self._pending = self._pending, []
-            self._scheduled = False
+        with self._run.lock:
+            buf = self._lines
+            if buf is None:
+                return
+            lines, buf.pending = buf.pending, []
+            buf.scheduled = False
         for i in range(0, len(lines), _CHUNK):
             ev = StepLog(
-                run_id=self._run_id,
+                run_id=self._run.run_id,
                 ts=time.time(),
-                step=self.step,
+                step=self._node.name,
                 attempt=self._attempt,
                 lines=lines[i : i + _CHUNK],
             )
-            self._emit(ev, None)
+            self._run.emit(ev, None)
 
-    def close(self) -> None:
-        """Stop taking lines, send what is left, and say how many lines were dropped."""
-        with self._lock:
-            partial, self._partial = self._partial, {}
-        for stream, rest in partial.items():  # a last print without a newline
-            if rest:
-                self.add(time.time(), "ERROR" if stream == "stderr" else "INFO", stream, rest)
-        with self._lock:
-            self._closed = True
-            if self._dropped:
+    def _send_rest(self, buf: _Lines) -> None:
+        """Send what is left once the attempt is over, and say how many lines were
+        dropped."""
+        now = time.time()
+        with self._run.lock:
+            partial, buf.partial = buf.partial, {}
+            for stream, rest in partial.items():  # a last print without a newline
+                if rest:
+                    self._keep(buf, now, "ERROR" if stream == "stderr" else "INFO", stream, rest)
+            if buf.dropped:
                 marker = (
-                    f"{self._dropped} more log lines dropped (this step keeps "
-                    f"{self._max}; raise @step(max_log_lines=...) to keep more)"
+                    f"{buf.dropped} more log lines dropped (this step keeps "
+                    f"{self._node.step.max_log_lines}; raise @step(max_log_lines=...) to "
+                    "keep more)"
                 )
-                self._count += 1
-                self._pending.append(
-                    LogLine(self._count, time.time(), "WARNING", "flowyml", marker)
-                )
+                buf.count += 1
+                buf.pending.append(LogLine(buf.count, now, "WARNING", "flowyml", marker))
         self.flush()
 
 
@@ -208,79 +262,71 @@ class _OutputRouter:
         return getattr(self.target, name)
 
 
-class _Hooks:
-    """Installs the root handler (and the output routers) while attempts are captured."""
+class _Counted:
+    """Keeps something process-wide installed while at least one user needs it (the root
+    logger and ``sys.stdout`` are the process's, so their users are counted across runs
+    and threads)."""
 
-    def __init__(self) -> None:
+    def __init__(self, install: Callable[[], None], uninstall: Callable[[], None]) -> None:
+        self._install = install
+        self._uninstall = uninstall
         self._lock = threading.Lock()
         self._users = 0
-        self._output_users = 0
-        self._handler = _CaptureHandler()
-        self._routers: tuple[_OutputRouter, _OutputRouter] | None = None
 
-    def enter(self, capture_output: bool) -> None:
+    def enter(self) -> None:
         with self._lock:
             self._users += 1
             if self._users == 1:
-                logging.getLogger().addHandler(self._handler)
-            if capture_output:
-                self._output_users += 1
-                if self._output_users == 1:
-                    out = _OutputRouter(sys.stdout, "INFO", "stdout")
-                    err = _OutputRouter(sys.stderr, "ERROR", "stderr")
-                    self._routers = (out, err)
-                    sys.stdout, sys.stderr = out, err
+                self._install()
 
-    def exit(self, capture_output: bool) -> None:
+    def exit(self) -> None:
         with self._lock:
-            if capture_output:
-                self._output_users -= 1
-                if self._output_users == 0 and self._routers is not None:
-                    out, err = self._routers
-                    self._routers = None
-                    # Someone else replaced a stream meanwhile: leave theirs in place.
-                    if sys.stdout is out:
-                        sys.stdout = out.target
-                    if sys.stderr is err:
-                        sys.stderr = err.target
             self._users -= 1
             if self._users == 0:
-                logging.getLogger().removeHandler(self._handler)
+                self._uninstall()
 
 
-# The root logger and sys.stdout are process-wide, so the count of their users is too.
-_hooks: Final = _Hooks()
+class _Routers:
+    """Puts :class:`_OutputRouter` in place of ``sys.stdout``/``sys.stderr`` and back."""
+
+    def __init__(self) -> None:
+        self._routers: tuple[_OutputRouter, _OutputRouter] | None = None
+
+    def install(self) -> None:
+        out = _OutputRouter(sys.stdout, "INFO", "stdout")
+        err = _OutputRouter(sys.stderr, "ERROR", "stderr")
+        self._routers = (out, err)
+        sys.stdout, sys.stderr = out, err
+
+    def uninstall(self) -> None:
+        if self._routers is None:
+            return
+        out, err = self._routers
+        self._routers = None
+        # Someone else replaced a stream meanwhile: leave theirs in place.
+        if sys.stdout is out:
+            sys.stdout = out.target
+        if sys.stderr is err:
+            sys.stderr = err.target
 
 
-@contextlib.contextmanager
-def capture(emit: Emit, run_id: str, node: Any, attempt: int) -> Iterator[LogSink]:
-    """Capture the logs of one step attempt (``node``: a DAG node or a mapped element)."""
-    step = node.step
-    sink = LogSink(
-        emit,
-        run_id,
-        node.name,
-        attempt,
-        max_lines=getattr(step, "max_log_lines", DEFAULT_MAX_LOG_LINES),
-        capture_output=getattr(step, "capture_output", False),
-        loop=asyncio.get_running_loop(),
-    )
-    _hooks.enter(sink.capture_output)
-    token = _current.set(sink)
-    try:
-        yield sink
-    finally:
-        _current.reset(token)
-        _hooks.exit(sink.capture_output)
-        sink.close()
+_handler: Final = _CaptureHandler()
+#: the capture handler on the root logger, while runs go on
+_root: Final = _Counted(
+    lambda: logging.getLogger().addHandler(_handler),
+    lambda: logging.getLogger().removeHandler(_handler),
+)
+_routers: Final = _Routers()
+#: the output routers, while attempts of steps with ``capture_output=True`` run
+_outputs: Final = _Counted(_routers.install, _routers.uninstall)
 
 
 @contextlib.contextmanager
 def capturing_run() -> Iterator[None]:
-    """Keep the capture handler installed for a whole run (its attempts then only count
-    themselves in and out, instead of adding and removing the handler one by one)."""
-    _hooks.enter(False)
+    """Keep the capture handler on the root logger while a run goes on (its attempts'
+    records reach their sinks through it)."""
+    _root.enter()
     try:
         yield
     finally:
-        _hooks.exit(False)
+        _root.exit()

@@ -356,18 +356,16 @@ class Runner:
             self._starter.start(self._run_step, self._nodes(positions))
 
     async def _run_step(self, node: DagNode) -> None:
-        if self._turns is None:
-            return await self._guarded(node)
-        async with self._turns.turn(node.index):
-            await self._guarded(node)
-
-    async def _guarded(self, node: DagNode) -> None:
         """A step's task.  Nothing escapes it but the run's own cancellation: whatever
         else goes wrong becomes this step's failure, or stops the run (``BaseException``)."""
         guard = CancelGuard()
         r = self.state.by_pos[node.index]
         try:
-            await self._step_body(node, r)
+            if self._turns is None:
+                await self._step_body(node, r, guard)
+            else:
+                async with self._turns.turn(node.index):
+                    await self._step_body(node, r, guard)
         except _cancelled():
             if not guard.is_stray():
                 raise
@@ -377,9 +375,9 @@ class Runner:
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: stop the run
             self._interrupted(node, r, exc)
 
-    async def _step_body(self, node: DagNode, r: StepResult) -> None:
+    async def _step_body(self, node: DagNode, r: StepResult, guard: CancelGuard) -> None:
         """Run the step (resumed, conditional, mapped or plain), then release or skip its
-        dependents."""
+        dependents (``guard``: its task's, for the attempts)."""
         persist = self._persist
         resumed = self.resumed.get(node.name)
         if resumed is not None and persist is not None:
@@ -400,7 +398,7 @@ class Runner:
         if node.map_param is not None:
             self._settle(node, await self._mapper.run(node, kwargs, ctx_params, inputs))
             return
-        outputs = await self._calls.run_one(node, r, kwargs, ctx_params, inputs)
+        outputs = await self._calls.run_one(node, r, kwargs, ctx_params, inputs, guard)
         if outputs is None:
             self._settle(node, FAILED)
             return

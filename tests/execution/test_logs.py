@@ -141,6 +141,28 @@ async def test_each_attempt_is_numbered() -> None:
     assert got == [(1, "try 1"), (2, "try 2")]
 
 
+async def test_an_abandoned_attempt_logging_late_adds_nothing_to_any_log() -> None:
+    go, late_done = threading.Event(), threading.Event()
+
+    @step(retries=1, timeout=0.3)
+    def stuck_once(ctx: StepContext) -> int:
+        ctx.logger.info("try %d", ctx.attempt)
+        if ctx.attempt == 1:  # times out; its thread runs on into the second attempt
+            go.wait(10)
+            ctx.logger.info("late from the first try")
+            user_log.warning("late, through logging")
+            late_done.set()
+            return 0
+        go.set()
+        assert late_done.wait(10)
+        ctx.logger.info("second try done")
+        return 2
+
+    events = await _run(Pipeline("late", persist=False).add_step(stuck_once))
+    got = [(ev.attempt, ln.message) for ev in events if isinstance(ev, StepLog) for ln in ev.lines]
+    assert got == [(1, "try 1"), (2, "try 2"), (2, "second try done")]
+
+
 async def test_capture_output_keeps_prints_of_that_step_only(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
