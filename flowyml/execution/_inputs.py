@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..assets import Asset
@@ -13,7 +13,7 @@ from ..errors import StepError
 if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
 
-__all__ = ("condition_holds", "optional_consumers", "resolve")
+__all__ = ("condition_args", "condition_holds", "optional_consumers", "resolve")
 
 
 def resolve(
@@ -51,15 +51,21 @@ def condition_holds(node: DagNode, kwargs: Mapping[str, Any]) -> bool:
     cond = node.step.condition
     assert cond is not None
     try:
-        sig = inspect.signature(cond)
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
-            args = dict(kwargs)
-        else:
-            args = {k: v for k, v in kwargs.items() if k in sig.parameters}
-        return bool(cond(**args))
+        return bool(cond(**condition_args(cond, kwargs)))
     except Exception as exc:
         err = StepError(node.name, f"its condition raised {type(exc).__name__}: {exc}")
         raise err from exc
+
+
+def condition_args(cond: Callable[..., Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments ``cond`` names (all of them if it takes ``**kwargs``).
+
+    :raises ValueError: when its signature cannot be read
+    """
+    sig = inspect.signature(cond)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
+        return dict(kwargs)
+    return {k: v for k, v in kwargs.items() if k in sig.parameters}
 
 
 def optional_consumers(dag: Dag, node: DagNode) -> tuple[int, ...]:

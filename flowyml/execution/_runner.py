@@ -34,7 +34,7 @@ from ._core import FAILED, OK, PARTIAL, SKIP, TERMINAL, RunState, Snapshot
 from ._debug import StepTurns
 from ._events import RunEvents, run_started
 from ._handles import settle_outputs
-from ._inputs import condition_holds, optional_consumers, resolve
+from ._inputs import optional_consumers, resolve
 from ._logs import capturing_run
 from ._mapping import Mapper
 from ._persist import Persistence
@@ -376,8 +376,8 @@ class Runner:
             if persist is not None and self.state.lazy:
                 await persist.realize(node, kwargs)
             if self._calls.remote is not None:
-                await self._calls.fetch_inputs(kwargs)
-        if node.step.condition is not None and not self._condition_holds(node, kwargs):
+                await self._calls.fetch_inputs(node, kwargs)
+        if node.step.condition is not None and not await self._condition_holds(node, kwargs):
             self._settle(node, FAILED if r.status == "failed" else SKIP)
             return
         inputs = {} if persist is None else persist.input_ids(node)
@@ -434,10 +434,10 @@ class Runner:
             self._emit(StepSkipped(run_id=self.run_id, ts=now, step=name, reason=reason))
         self._start(ready)
 
-    def _condition_holds(self, node: DagNode, kwargs: dict[str, Any]) -> bool:
+    async def _condition_holds(self, node: DagNode, kwargs: dict[str, Any]) -> bool:
         """Whether a conditional step runs; a false condition skips it, a raising one fails it."""
         try:
-            holds = condition_holds(node, kwargs)
+            holds = await self._calls.condition_holds(node, kwargs)
         except StepError as err:
             self._fail(node, 0, err, time.perf_counter())
             return False
