@@ -94,7 +94,7 @@ async def remote_condition(remote: Any, node: Any, kwargs: dict[str, Any]) -> bo
 
 async def _here(value: Any, unwrap: bool) -> Any:
     if not isinstance(value, OutputHandle):
-        return value
+        return await local_value(value)  # a list split for a map: its elements
     value = await value.load()
     return value.value if unwrap and isinstance(value, Asset) else value
 

@@ -107,6 +107,27 @@ async def test_mapped_elements_split_on_a_worker_hit_the_cache(
     assert cached == ["blobs", "first[0]", "first[1]", "first[2]"]
 
 
+async def test_a_mapped_step_with_a_condition_on_its_list(cluster: str) -> None:
+    @step
+    def blobs() -> list[bytes]:
+        return [bytes([i]) * (1 << 20) for i in range(3)]
+
+    @step(
+        inputs={"blob": "blobs"},
+        outputs=["sizes"],
+        map_over="blob",
+        condition=lambda blob: sum(len(b) for b in blob) == 3 << 20,
+    )
+    def size(blob: bytes) -> int:
+        return len(blob)
+
+    p = Pipeline("dask-map-condition", persist=False).add_step(blobs).add_step(size)
+    with anyio.fail_after(60):
+        result = await p.arun(executor=DaskExecutor(cluster))
+    assert result.success, result.summary()
+    assert result["sizes"] == [1 << 20] * 3
+
+
 async def test_a_raising_condition_on_a_worker_fails_its_step(cluster: str) -> None:
     @step
     def big() -> Any:
@@ -174,7 +195,7 @@ async def on_worker_loop() -> tuple[int, int, bool]:
 
     loop = asyncio.get_running_loop()
     await asyncio.sleep(0)
-    return os.getpid(), id(loop), loop is get_worker().loop.asyncio_loop
+    return os.getpid(), id(loop), loop is get_worker().loop.asyncio_loop  # type: ignore[attr-defined]
 
 
 async def test_async_steps_run_on_the_workers_event_loop(cluster: str) -> None:
