@@ -45,12 +45,13 @@ async def driver_inputs(remote: Any, node: Any, kwargs: dict[str, Any], *, hashe
     When ``remote`` reads on its workers (:class:`ReadsOnWorkers`), the values stay there:
     the list a step maps over is split where it is (its large elements become handles of
     their own, keyed by ``digest`` when ``hashed``) and the condition is evaluated there
-    (:func:`remote_condition`).  Otherwise, or for a step cached by a key function of the
+    (:func:`remote_condition`).  Otherwise, or for a cached step keyed by a function of the
     user's (which reads the inputs here), every value is copied here.
 
     :raises StepError: when the list to map over is not iterable
     """
-    if not isinstance(remote, ReadsOnWorkers) or not isinstance(node.step.cache_by, str):
+    keyed_here = hashed and not isinstance(node.step.cache_by, str)
+    if not isinstance(remote, ReadsOnWorkers) or keyed_here:
         for k, v in kwargs.items():
             kwargs[k] = await local_value(v)
         return
