@@ -3,6 +3,7 @@ answer, the elements of a list to map over) and what a run's result holds."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +11,7 @@ import anyio
 
 from ..assets import Asset
 from ..errors import StepError
-from ..results import PartialResults, StoredValue
+from ..results import ElementFailure, PartialResults, StoredValue
 from ._inputs import condition_args, condition_holds
 from ._protocol import OutputHandle, ReadsOnWorkers
 
@@ -27,10 +28,19 @@ async def local_value(value: Any) -> Any:
     replaced by their values, copied here when they did not come with their metadata."""
     if isinstance(value, OutputHandle):
         return await value.load()
-    if type(value) in (list, PartialResults) and any(isinstance(x, OutputHandle) for x in value):
+    if type(value) is PartialResults:
         values = [await x.load() if isinstance(x, OutputHandle) else x for x in value]
-        return PartialResults(values, value.failures) if type(value) is PartialResults else values
+        return PartialResults(values, [await _failure_here(f) for f in value.failures])
+    if type(value) is list and any(isinstance(x, OutputHandle) for x in value):
+        return [await x.load() if isinstance(x, OutputHandle) else x for x in value]
     return value
+
+
+async def _failure_here(failure: ElementFailure) -> ElementFailure:
+    """A failed element whose input (an element of a list split on a worker) is here."""
+    if isinstance(failure.item, OutputHandle):
+        return dataclasses.replace(failure, item=await failure.item.load())
+    return failure
 
 
 def _far(value: Any) -> bool:
@@ -123,6 +133,8 @@ async def settle_outputs(state: RunState, runtime: Runtime | None) -> None:
                 for i, x in enumerate(v):
                     if isinstance(x, OutputHandle):
                         v[i] = await settle(x)
+                if type(v) is PartialResults:
+                    v.failures[:] = [await _failure_here(f) for f in v.failures]
 
 
 async def _settle(handle: OutputHandle, runtime: Runtime | None) -> Any:

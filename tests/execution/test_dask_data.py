@@ -128,6 +128,28 @@ async def test_a_mapped_step_with_a_condition_on_its_list(cluster: str) -> None:
     assert result["sizes"] == [1 << 20] * 3
 
 
+async def test_partial_results_of_a_split_list_reach_a_fan_in(cluster: str) -> None:
+    @step
+    def blobs() -> list[bytes]:
+        return [bytes([i]) * (1 << 20) for i in range(3)]
+
+    @step(inputs={"blob": "blobs"}, outputs=["sizes"], map_over="blob")
+    def size(blob: bytes) -> int:
+        if blob[0] == 1:
+            raise ValueError("bad blob")
+        return len(blob)
+
+    @step(inputs={"sizes": "sizes"}, allow_partial=True)
+    def survey(sizes: Any) -> tuple[list[int], list[int]]:
+        return list(sizes), [len(f.item) for f in sizes.failures]
+
+    p = Pipeline("dask-partial", persist=False).add_step(blobs).add_step(size).add_step(survey)
+    with anyio.fail_after(60):
+        result = await p.arun(executor=DaskExecutor(cluster))
+    assert result.step_results["survey"].success, result.summary()
+    assert result["survey"] == ([1 << 20, 1 << 20], [1 << 20])
+
+
 async def test_a_raising_condition_on_a_worker_fails_its_step(cluster: str) -> None:
     @step
     def big() -> Any:
