@@ -24,7 +24,8 @@ from ..errors import (
 from ..events import StepProgress, StepRetrying, StepStarted, StepSucceeded
 from ..results import PartialResults, StepResult
 from ._core import Emit, Fail, RunState, StepFailure
-from ._handles import local_value
+from ._handles import driver_inputs, local_value, remote_condition
+from ._inputs import condition_holds
 from ._logs import LogSink, RunLogs
 from ._protocol import KeepsOutputs, SaveTo, StepCall
 from ._rate import Limits
@@ -318,6 +319,8 @@ class StepCalls:
             save=save,
             asset_params=step.asset_params,
             on_lost=on_lost,
+            max_log_lines=step.max_log_lines,
+            capture_output=step.capture_output,
         )
 
     def _before_lost_retry(
@@ -352,11 +355,21 @@ class StepCalls:
         )
         self.emit(started, r)
 
-    async def fetch_inputs(self, kwargs: dict[str, Any]) -> None:
-        """Replace the handles in ``kwargs`` by their values (for a step's condition or a
-        mapped step's list, which the driver reads)."""
-        for k, v in kwargs.items():
-            kwargs[k] = await local_value(v)
+    async def fetch_inputs(self, node: Any, kwargs: dict[str, Any]) -> None:
+        """Make the inputs of a step with a condition, or of a mapped step, ready for the
+        driver (see :func:`._handles.driver_inputs`)."""
+        store, step = self.persistence, node.step
+        hashed = store is not None and store.cache_on and step.cache and step.persist
+        await driver_inputs(self.remote, node, kwargs, hashed=hashed)
+
+    async def condition_holds(self, node: Any, kwargs: dict[str, Any]) -> bool:
+        """Whether ``node``'s condition holds, evaluated where its inputs are.
+
+        :raises StepError: when the condition raises
+        """
+        if self.remote is None:
+            return condition_holds(node, kwargs)
+        return await remote_condition(self.remote, node, kwargs)
 
     async def _call(self, node: Any, kwargs: Any) -> Any:
         timeout = node.step.timeout

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, Final, Self
 import anyio
 
 from ..errors import ConfigError
+from ._dask_inputs import condition_on_worker, split
+from ._dask_logs import Line, replay
 from ._dask_place import Placement
 from ._dask_worker import (
     ATTEMPTS_TOPIC,
@@ -50,6 +52,8 @@ _SHARED_SCHEMES: Final = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abf
 _LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 #: seconds a finished task's summary event may trail its completion
 _SUMMARY_GRACE: Final = 10.0
+#: seconds a failed task's log lines may trail its error (none come from a lost worker)
+_FAILED_GRACE: Final = 2.0
 
 
 class DaskExecutor:
@@ -240,7 +244,10 @@ class DaskExecutor:
         """Run one attempt as a Dask task; return a handle per output."""
         client = self._open_client()
         restrict = await self._place.restrictions(client, call)
-        key = f"{call.name}-{uuid.uuid4().hex}"  # every attempt is a new task
+        # Every attempt is a new task.  The id comes first so that Dask files every
+        # step under one task group ("flowyml"): a group per step name made its
+        # scheduler scan all groups on each transition (1,000 steps: 500,000 checks).
+        key = f"flowyml-{uuid.uuid4().hex}-{call.name}"
         task = Task(
             fn=call.fn,
             is_async=call.is_async,
@@ -249,6 +256,8 @@ class DaskExecutor:
             asset_params=call.asset_params,
             save=call.save,
             key=key,
+            max_log_lines=call.max_log_lines,
+            capture_output=call.capture_output,
         )
         plain, upstream, cached = _split_inputs(call.kwargs)
         runner = run_async if call.is_async else run_sync
@@ -280,24 +289,45 @@ class DaskExecutor:
         return await submit_group(self, call)
 
     async def _outcome(self, future: Any, watch: _Watch) -> Any:
-        """The summary of ``future``'s outcome (its error, if it failed)."""
+        """The summary of ``future``'s outcome (its error, if it failed); the lines the
+        step logged on the worker join the attempt's log."""
         from distributed import wait
 
         try:
             await wait([future])  # type: ignore[no-untyped-call]
             if future.status != "finished":
+                with anyio.move_on_after(_FAILED_GRACE):
+                    await watch.ended.wait()  # its log lines, sent just before its error
+                replay(watch.logs)
                 await future  # raises the step's error
             with anyio.move_on_after(_SUMMARY_GRACE):
-                await watch.summary.wait()  # sent just before the task ended
+                await watch.ended.wait()  # sent just before the task ended
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
                 await self._open_client().cancel([future])
             raise
-        if not watch.summary.is_set():  # the event was lost: ask the worker
+        replay(watch.logs)
+        if not watch.described:  # the event was lost: ask the worker
             described, worker = await self._open_client().submit(described_of, future, pure=False)
             watch.workers.append(worker)
             return described
         return pickle.loads(watch.described)
+
+    async def elements(self, handle: OutputHandle, *, unwrap: bool, hashed: bool) -> list[Any]:
+        """The elements of a list that stayed on a worker: the small ones copied here, each
+        large one a handle to a future of its own, split from the list on that worker."""
+        client = self._open_client()
+        return await split(client, handle, self._fetch, unwrap=unwrap, hashed=hashed)
+
+    async def holds(
+        self, fn: Callable[..., Any], kwargs: dict[str, Any], *, asset_params: frozenset[str]
+    ) -> bool:
+        """Whether ``fn(**kwargs)`` is true, called on a worker (Dask picks one holding
+        the inputs); only the answer comes here."""
+        plain, upstream, _ = _split_inputs(kwargs)  # cached inputs were read already
+        client = self._open_client()
+        future = client.submit(condition_on_worker, fn, plain, upstream, asset_params, pure=False)
+        return bool(await future)
 
     async def _fetch(self, future: Any, out: str) -> Any:
         client = self._open_client()
@@ -310,9 +340,10 @@ class DaskExecutor:
         watch = self._watched.get(msg.get("key", ""))
         if watch is None:
             return
-        if "summary" in msg:
-            watch.described = msg["summary"]
-            watch.summary.set()
+        if "logs" in msg:  # the task ended: its summary (unless it failed) and log lines
+            watch.described = msg.get("summary", b"")
+            watch.logs = msg["logs"]
+            watch.ended.set()
             return
         workers = watch.workers
         workers.append(msg.get("worker", "?"))
@@ -324,15 +355,16 @@ class DaskExecutor:
 
 
 class _Watch:
-    """A running task: where it started, and its summary once it ended."""
+    """A running task: where it started, and once it ended its summary and log lines."""
 
-    __slots__ = ("described", "on_lost", "summary", "workers")
+    __slots__ = ("described", "ended", "logs", "on_lost", "workers")
 
     def __init__(self, on_lost: Callable[[str], None]) -> None:
         self.on_lost = on_lost
         self.workers: list[str] = []
-        self.summary = anyio.Event()
+        self.ended = anyio.Event()
         self.described = b""
+        self.logs: list[Line] = []
 
 
 def _host(address: str) -> str:

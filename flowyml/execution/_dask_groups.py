@@ -203,7 +203,7 @@ def run_group(
             values.update(outputs)
         else:
             failed.update(m.task.outputs)
-    done = _finished(worker, head, values, reports)
+    done = _finished(worker, head, values, reports, [])
     return _Kept(done.values, done.described, done.worker)
 
 

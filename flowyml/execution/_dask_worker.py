@@ -17,6 +17,7 @@ from ..assets import Asset
 from ..storage.artifacts._materializers import type_name_of
 from ..storage.artifacts._values import load_value, save_value
 from ._attempts import split_outputs
+from ._dask_logs import Line, worker_capture
 
 try:
     from distributed import WorkerPlugin as _Plugin
@@ -62,6 +63,8 @@ class Task:
     asset_params: frozenset[str]
     save: SaveTo | None
     key: str
+    max_log_lines: int = 10_000
+    capture_output: bool = False
 
 
 @dataclass(slots=True, eq=False)
@@ -71,6 +74,14 @@ class Outcome:
     values: dict[str, Any]
     described: dict[str, Described]
     worker: str
+
+    def __sizeof__(self) -> int:
+        # What Dask's scheduler counts for this task's result: without it, an outcome
+        # holding 1 GiB weighed 56 bytes, so placement and work stealing moved the next
+        # step away from its data as if that were free.
+        from dask.sizeof import sizeof
+
+        return 64 + sum(int(sizeof(v)) for v in self.values.values())
 
 
 class StoresPlugin(_Plugin):
@@ -189,13 +200,25 @@ def _started(worker: Any, task: Task) -> None:
     worker.log_event(ATTEMPTS_TOPIC, {"key": task.key, "worker": worker.address})
 
 
-def _finished(worker: Any, task: Task, outputs: dict[str, Any], described: Any) -> Outcome:
-    """Send the outcome's summary to the driver; keep the outcome here."""
+def _finished(
+    worker: Any, task: Task, outputs: dict[str, Any], described: Any, lines: list[Line]
+) -> Outcome:
+    """Send the outcome's summary and the step's log lines to the driver; keep the
+    outcome here."""
     import cloudpickle
 
     summary = cloudpickle.dumps(described)
-    worker.log_event(ATTEMPTS_TOPIC, {"key": task.key, "summary": summary})
+    worker.log_event(ATTEMPTS_TOPIC, {"key": task.key, "summary": summary, "logs": lines})
     return Outcome(outputs, described, worker.address)
+
+
+def _failed(worker: Any, task: Task, lines: list[Line]) -> None:
+    """Send the log lines of a step that raised (its error follows)."""
+    worker.log_event(ATTEMPTS_TOPIC, {"key": task.key, "failed": True, "logs": lines})
+
+
+def _capture(task: Task, lines: list[Line]) -> Any:
+    return worker_capture(task.name, task.max_log_lines, task.capture_output, lines)
 
 
 def run_sync(
@@ -209,12 +232,19 @@ def run_sync(
 
     worker = _worker()
     _started(worker, task)
-    kwargs = _inputs(task, plain, upstream)
-    if cached:
-        sync(worker.loop, _load_cached, worker, task, kwargs, cached)
-    outputs = split_outputs(task, task.fn(**kwargs))
-    refs = sync(worker.loop, _store_all, worker, task, outputs) if _saves(task) else {}
-    return _finished(worker, task, outputs, _describe(outputs, refs))
+    lines: list[Line] = []
+    try:
+        kwargs = _inputs(task, plain, upstream)
+        if cached:
+            sync(worker.loop, _load_cached, worker, task, kwargs, cached)
+        with _capture(task, lines):
+            value = task.fn(**kwargs)
+        outputs = split_outputs(task, value)
+        refs = sync(worker.loop, _store_all, worker, task, outputs) if _saves(task) else {}
+    except BaseException:
+        _failed(worker, task, lines)
+        raise
+    return _finished(worker, task, outputs, _describe(outputs, refs), lines)
 
 
 async def run_async(
@@ -223,15 +253,23 @@ async def run_async(
     upstream: dict[str, tuple[Outcome, str]],
     cached: dict[str, ArtifactRecord],
 ) -> Outcome:
-    """An async step, on the worker's own event loop."""
+    """An async step, on the worker's own event loop (each Dask task runs in an asyncio
+    task of its own, so concurrent steps keep their own log lines)."""
     worker = _worker()
     _started(worker, task)
-    kwargs = _inputs(task, plain, upstream)
-    if cached:
-        await _load_cached(worker, task, kwargs, cached)
-    outputs = split_outputs(task, await task.fn(**kwargs))
-    refs = await _store_all(worker, task, outputs) if _saves(task) else {}
-    return _finished(worker, task, outputs, _describe(outputs, refs))
+    lines: list[Line] = []
+    try:
+        kwargs = _inputs(task, plain, upstream)
+        if cached:
+            await _load_cached(worker, task, kwargs, cached)
+        with _capture(task, lines):
+            value = await task.fn(**kwargs)
+        outputs = split_outputs(task, value)
+        refs = await _store_all(worker, task, outputs) if _saves(task) else {}
+    except BaseException:
+        _failed(worker, task, lines)
+        raise
+    return _finished(worker, task, outputs, _describe(outputs, refs), lines)
 
 
 def described_of(outcome: Outcome) -> tuple[dict[str, Described], str]:

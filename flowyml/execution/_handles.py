@@ -1,21 +1,26 @@
-"""A run's outputs that stayed on remote workers, turned into what its result holds."""
+"""Outputs that stayed on remote workers: what the driver reads of them (a condition's
+answer, the elements of a list to map over) and what a run's result holds."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ..results import PartialResults, StoredValue
-from ._protocol import OutputHandle
+from ..assets import Asset
+from ..errors import StepError
+from ..results import ElementFailure, PartialResults, StoredValue
+from ._inputs import condition_args, condition_holds
+from ._protocol import OutputHandle, ReadsOnWorkers
 
 if TYPE_CHECKING:
     from ..events import ArtifactRef
     from ._core import RunState
     from ._runtime import Runtime
 
-__all__ = ("local_value", "settle_outputs")
+__all__ = ("driver_inputs", "local_value", "remote_condition", "settle_outputs")
 
 
 async def local_value(value: Any) -> Any:
@@ -23,10 +28,86 @@ async def local_value(value: Any) -> Any:
     replaced by their values, copied here when they did not come with their metadata."""
     if isinstance(value, OutputHandle):
         return await value.load()
-    if type(value) in (list, PartialResults) and any(isinstance(x, OutputHandle) for x in value):
+    if type(value) is PartialResults:
         values = [await x.load() if isinstance(x, OutputHandle) else x for x in value]
-        return PartialResults(values, value.failures) if type(value) is PartialResults else values
+        return PartialResults(values, [await _failure_here(f) for f in value.failures])
+    if type(value) is list and any(isinstance(x, OutputHandle) for x in value):
+        return [await x.load() if isinstance(x, OutputHandle) else x for x in value]
     return value
+
+
+async def _failure_here(failure: ElementFailure) -> ElementFailure:
+    """A failed element whose input (an element of a list split on a worker) is here."""
+    if isinstance(failure.item, OutputHandle):
+        return dataclasses.replace(failure, item=await failure.item.load())
+    return failure
+
+
+def _far(value: Any) -> bool:
+    """Whether ``value`` is a handle whose value did not come with its metadata."""
+    return isinstance(value, OutputHandle) and not value.has_inline
+
+
+async def driver_inputs(remote: Any, node: Any, kwargs: dict[str, Any], *, hashed: bool) -> None:
+    """Make the inputs of a step with a condition, or of a mapped step, ready for the
+    driver, which reads the condition's answer and the list to map over.
+
+    When ``remote`` reads on its workers (:class:`ReadsOnWorkers`), the values stay there:
+    the list a step maps over is split where it is (its large elements become handles of
+    their own, keyed by ``digest`` when ``hashed``) and the condition is evaluated there
+    (:func:`remote_condition`).  Otherwise, or for a cached step keyed by a function of the
+    user's (which reads the inputs here), every value is copied here.
+
+    :raises StepError: when the list to map over is not iterable
+    """
+    keyed_here = hashed and not isinstance(node.step.cache_by, str)
+    if not isinstance(remote, ReadsOnWorkers) or keyed_here:
+        for k, v in kwargs.items():
+            kwargs[k] = await local_value(v)
+        return
+    param = node.map_param
+    if param is None or not isinstance(kwargs[param], OutputHandle):
+        return
+    handle: OutputHandle = kwargs[param]
+    unwrap = param not in node.step.asset_params
+    if handle.has_inline:
+        value = handle.inline
+        kwargs[param] = value.value if unwrap and isinstance(value, Asset) else value
+        return
+    try:
+        kwargs[param] = await remote.elements(handle, unwrap=unwrap, hashed=hashed)
+    except TypeError as exc:
+        raise StepError(node.name, f"cannot map over {param!r}: {exc}") from exc
+
+
+async def remote_condition(remote: Any, node: Any, kwargs: dict[str, Any]) -> bool:
+    """Whether ``node``'s condition holds, evaluated on a worker that holds its inputs when
+    some of them stayed there (only the answer comes back), else here.
+
+    :raises StepError: when the condition raises (naming the step)
+    """
+    cond = node.step.condition
+    assert cond is not None
+    try:
+        args = condition_args(cond, kwargs)
+    except ValueError:  # its signature cannot be read: condition_holds says so
+        args = {}
+    if isinstance(remote, ReadsOnWorkers) and any(_far(v) for v in args.values()):
+        try:
+            return await remote.holds(cond, args, asset_params=node.step.asset_params)
+        except Exception as exc:
+            err = StepError(node.name, f"its condition raised {type(exc).__name__}: {exc}")
+            raise err from exc
+    assets = node.step.asset_params
+    here = {k: await _here(v, k not in assets) for k, v in args.items()}
+    return condition_holds(node, here)
+
+
+async def _here(value: Any, unwrap: bool) -> Any:
+    if not isinstance(value, OutputHandle):
+        return await local_value(value)  # a list split for a map: its elements
+    value = await value.load()
+    return value.value if unwrap and isinstance(value, Asset) else value
 
 
 async def settle_outputs(state: RunState, runtime: Runtime | None) -> None:
@@ -52,6 +133,8 @@ async def settle_outputs(state: RunState, runtime: Runtime | None) -> None:
                 for i, x in enumerate(v):
                     if isinstance(x, OutputHandle):
                         v[i] = await settle(x)
+                if type(v) is PartialResults:
+                    v.failures[:] = [await _failure_here(f) for f in v.failures]
 
 
 async def _settle(handle: OutputHandle, runtime: Runtime | None) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..assets import Asset
@@ -14,10 +14,11 @@ from ..events import StepSkipped
 
 if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
+    from ._attempts import StepCalls
     from ._core import RunState
     from ._events import RunEvents
 
-__all__ = ("check_condition", "condition_holds", "optional_consumers", "resolve")
+__all__ = ("check_condition", "condition_args", "condition_holds", "optional_consumers", "resolve")
 
 
 def resolve(
@@ -60,24 +61,25 @@ def condition_holds(node: DagNode, kwargs: Mapping[str, Any]) -> bool:
     cond = node.step.condition
     assert cond is not None
     try:
-        sig = inspect.signature(cond)
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
-            args = dict(kwargs)
-        else:
-            args = {k: v for k, v in kwargs.items() if k in sig.parameters}
-        return bool(cond(**args))
+        return bool(cond(**condition_args(cond, kwargs)))
     except Exception as exc:
         err = StepError(node.name, f"its condition raised {type(exc).__name__}: {exc}")
         raise err from exc
 
 
-def check_condition(
-    run_id: str, state: RunState, events: RunEvents, node: DagNode, kwargs: Mapping[str, Any]
+async def check_condition(
+    run_id: str,
+    state: RunState,
+    events: RunEvents,
+    calls: StepCalls,
+    node: DagNode,
+    kwargs: dict[str, Any],
 ) -> bool:
     """Whether a conditional step runs; a false condition skips it, a raising one fails it
-    (either is recorded)."""
+    (either is recorded).  The condition runs where its inputs are (see
+    :meth:`StepCalls.condition_holds`)."""
     try:
-        holds = condition_holds(node, kwargs)
+        holds = await calls.condition_holds(node, kwargs)
     except StepError as err:
         events.fail(node, 0, err, time.perf_counter())
         return False
@@ -86,6 +88,17 @@ def check_condition(
         events.emit(ev)
         state.values.update(dict.fromkeys(node.outputs))
     return holds
+
+
+def condition_args(cond: Callable[..., Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments ``cond`` names (all of them if it takes ``**kwargs``).
+
+    :raises ValueError: when its signature cannot be read
+    """
+    sig = inspect.signature(cond)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
+        return dict(kwargs)
+    return {k: v for k, v in kwargs.items() if k in sig.parameters}
 
 
 def optional_consumers(dag: Dag, node: DagNode) -> tuple[int, ...]:

@@ -61,10 +61,11 @@ class RunLogs:
 
     __slots__ = ("emit", "lock", "loop", "run_id")
 
-    def __init__(self, emit: Emit, run_id: str) -> None:
+    def __init__(self, emit: Emit, run_id: str, loop: Any = None) -> None:
         self.emit = emit
         self.run_id = run_id
-        self.loop = asyncio.get_running_loop()
+        #: where flushes are scheduled (default: the running loop)
+        self.loop = asyncio.get_running_loop() if loop is None else loop
         self.lock = threading.Lock()
 
 
@@ -207,14 +208,16 @@ class _CaptureHandler(logging.Handler):
         self.setFormatter(logging.Formatter("%(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not self._others_handle(record):
+        sink = _current.get()
+        # With capture_output, the sink's own stderr would take it a second time.
+        routed = getattr(sink, "capture_output", False)
+        if not routed and not self._others_handle(record):
             # Without this handler, logging would have shown the record through its
             # "last resort" handler (warnings on stderr, in a script that configured
             # nothing): keep doing so.
             last = logging.lastResort
             if last is not None and record.levelno >= last.level:
                 last.handle(record)
-        sink = _current.get()
         if sink is None or getattr(record, CAPTURED, False):
             return
         try:

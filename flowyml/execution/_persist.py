@@ -307,7 +307,9 @@ def _cache_key(node: Any, kwargs: Mapping[str, Any], refs: Mapping[str, Artifact
                 params[param] = keys.hash_value(kwargs[param])
     if not whole:  # an element: keyed by its item, not the whole list
         input_hashes.pop(node.map_param, None)
-        params[node.map_param] = keys.hash_value(kwargs[node.map_param])
+        item = kwargs[node.map_param]
+        digest = item.digest if isinstance(item, OutputHandle) else None  # hashed remotely
+        params[node.map_param] = digest or keys.hash_value(item)
     key = keys.step_cache_key(_code(step), step.name, step.outputs, params, input_hashes)
     if whole and not params and not input_hashes:
         _constant_keys[step] = (node.bindings, key)

@@ -21,7 +21,15 @@ if TYPE_CHECKING:
     from ..definition._resources import ResourceRequirements
     from ..events import ArtifactRef
 
-__all__ = ("NOT_INLINE", "Executor", "KeepsOutputs", "OutputHandle", "SaveTo", "StepCall")
+__all__ = (
+    "NOT_INLINE",
+    "Executor",
+    "KeepsOutputs",
+    "OutputHandle",
+    "ReadsOnWorkers",
+    "SaveTo",
+    "StepCall",
+)
 
 #: an :class:`OutputHandle` whose value did not come with its metadata
 NOT_INLINE: Final[Any] = object()
@@ -86,6 +94,9 @@ class StepCall:
     save: SaveTo | None
     asset_params: frozenset[str] = frozenset()
     on_lost: Callable[[str], None] = field(default=lambda cause: None)
+    #: the step's ``max_log_lines`` and ``capture_output`` (for logs captured remotely)
+    max_log_lines: int = 10_000
+    capture_output: bool = False
 
 
 @dataclass(slots=True, eq=False)
@@ -97,6 +108,8 @@ class OutputHandle:
     :ivar inline: the value itself when small enough to travel with the metadata
     :ivar fetch: copies the value to the driver (the executor must still be open)
     :ivar source: the executor's own reference (e.g. a Dask future and output name)
+    :ivar digest: the value's ``hash_value``, when the executor computed it where the
+        value is (a mapped step's element is cached by it)
     """
 
     ref: ArtifactRef | None
@@ -104,6 +117,7 @@ class OutputHandle:
     fetch: Callable[[], Awaitable[Any]]
     source: Any = None
     inline: Any = NOT_INLINE
+    digest: str | None = None
 
     @property
     def has_inline(self) -> bool:
@@ -126,3 +140,24 @@ class KeepsOutputs(Protocol):
 
     async def call_step(self, call: StepCall) -> dict[str, OutputHandle]:
         """Run one attempt; return a handle per output (in ``call.outputs``)."""
+
+
+@runtime_checkable
+class ReadsOnWorkers(Protocol):
+    """An executor that also reads outputs where they are, so a step's condition and the
+    list a step maps over need not travel to the driver."""
+
+    async def elements(self, handle: OutputHandle, *, unwrap: bool, hashed: bool) -> list[Any]:
+        """The elements of the list ``handle`` holds: small ones as values, the others as
+        handles of their own (with their ``digest`` when ``hashed``).  ``unwrap``: take
+        an :class:`~flowyml.Asset`'s value.
+
+        :raises TypeError: when the value is not iterable
+        """
+
+    async def holds(
+        self, fn: Callable[..., Any], kwargs: dict[str, Any], *, asset_params: frozenset[str]
+    ) -> bool:
+        """Whether ``fn(**kwargs)`` is true, called where the handles in ``kwargs`` are
+        (an :class:`~flowyml.Asset` is given as its value unless its parameter is in
+        ``asset_params``); only the answer comes back."""

@@ -44,7 +44,7 @@ from ._resources import Resources
 from ._scheduler import Scheduler
 from ._spawn import Starter
 from ._stray import CancelGuard
-from ._writer import EventWriter
+from ._writer import EventWriter, heartbeat
 
 if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
@@ -56,7 +56,6 @@ __all__ = ("Runner",)
 
 log = logging.getLogger("flowyml")
 
-HEARTBEAT_SECONDS = 10.0
 _cancelled = anyio.get_cancelled_exc_class
 
 
@@ -108,7 +107,6 @@ class Runner:
             self._writer = EventWriter(runtime.metadata, runtime.hub, on_failure=self._store_failed)
         events = RunEvents(run_id, self.state, self._writer, self._callback)
         self._emit, self._fail = events.emit, events.fail
-        self._condition = functools.partial(check_condition, run_id, self.state, events)
         self._persist: Persistence | None = None
         if runtime is not None:
             self._persist = Persistence(
@@ -133,6 +131,9 @@ class Runner:
             max_concurrency=max_concurrency,
             max_threads=max_threads,
             executor=executor,
+        )
+        self._condition = functools.partial(
+            check_condition, run_id, self.state, events, self._calls
         )
         self._mapper = Mapper(
             run_id=run_id,
@@ -206,9 +207,9 @@ class Runner:
 
     def _start_helpers(self, tg: anyio.abc.TaskGroup) -> None:
         """Start the tasks that work beside the steps: writer, heartbeat, callbacks."""
-        if self._writer is not None:
+        if self._writer is not None and self.runtime is not None:
             tg.start_soon(self._writer.run)
-            tg.start_soon(self._heartbeat)
+            tg.start_soon(heartbeat, self.runtime.metadata, self.run_id)
         if self._callback is not None:
             tg.start_soon(self._callback.run)
         if self._background is not None:
@@ -317,15 +318,6 @@ class Runner:
         finally:
             self._background_done.set()
 
-    async def _heartbeat(self) -> None:
-        assert self.runtime is not None
-        while True:
-            await anyio.sleep(HEARTBEAT_SECONDS)
-            try:
-                await self.runtime.metadata.heartbeat([self.run_id], time.time())
-            except StoreError as exc:
-                log.warning("heartbeat for run %s failed: %s", self.run_id, exc)
-
     def _result(self, status: str, started: float) -> PipelineResult:
         return PipelineResult(
             run_id=self.run_id,
@@ -390,8 +382,8 @@ class Runner:
             if persist is not None and self.state.lazy:
                 await persist.realize(node, kwargs)
             if self._calls.remote is not None:
-                await self._calls.fetch_inputs(kwargs)
-        if node.step.condition is not None and not self._condition(node, kwargs):
+                await self._calls.fetch_inputs(node, kwargs)
+        if node.step.condition is not None and not await self._condition(node, kwargs):
             self._settle(node, FAILED if r.status == "failed" else SKIP)
             return
         inputs = {} if persist is None else persist.input_ids(node)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import anyio
@@ -13,7 +14,7 @@ from ..storage._protocols import MetadataStore
 from ..storage._records import EventRecord
 from ._bus import EventHub
 
-__all__ = ("EventWriter",)
+__all__ = ("HEARTBEAT_SECONDS", "EventWriter", "heartbeat")
 
 log = logging.getLogger("flowyml")
 
@@ -131,3 +132,17 @@ class EventWriter:
         self._closing.set()
         self._wake.set()
         await self.flush()
+
+
+HEARTBEAT_SECONDS = 10.0
+
+
+async def heartbeat(store: MetadataStore, run_id: str) -> None:
+    """Tell ``store`` every :data:`HEARTBEAT_SECONDS` that the run is alive (until
+    cancelled), so that a run whose process died can be told from a running one."""
+    while True:
+        await anyio.sleep(HEARTBEAT_SECONDS)
+        try:
+            await store.heartbeat([run_id], time.time())
+        except StoreError as exc:
+            log.warning("heartbeat for run %s failed: %s", run_id, exc)

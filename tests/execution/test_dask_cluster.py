@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,56 +17,15 @@ from flowyml.errors import ConfigError, ResourcesUnavailableError
 from flowyml.execution import DaskExecutor
 from flowyml.results import StoredValue
 from tests.cloud_servers import CloudServer, azure_server, gcs_server
+from tests.dask_cluster import cluster, peak_rss
 from tests.s3_server import S3Server, s3_server
 
-__all__ = ("azure_server", "gcs_server", "s3_server")
+__all__ = ("azure_server", "cluster", "gcs_server", "s3_server")
 
 distributed = pytest.importorskip("distributed")
 np = pytest.importorskip("numpy")
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    """``dask scheduler`` and two ``dask worker`` processes (each declaring CPU=2)."""
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    dask = str(Path(sys.executable).parent / "dask")
-    quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    procs = [
-        subprocess.Popen(
-            [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-            **quiet,
-        )
-    ]
-    worker = [dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--host"]
-    worker += ["127.0.0.1", "--resources", "CPU=2"]
-    procs.extend(subprocess.Popen(worker, **quiet) for _ in range(2))
-    try:
-        with distributed.Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=60)
-        yield address
-    finally:
-        _stop(procs[::-1])
 
 
 @step
@@ -127,16 +82,6 @@ async def test_too_few_workers_is_a_clear_error(cluster: str) -> None:
     assert executor.client is None
 
 
-def _peak_rss(reset: bool = False) -> int:
-    """This process's peak RSS since the last reset (Linux)."""
-    if reset:
-        Path("/proc/self/clear_refs").write_text("5")
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM")
-
-
 @step
 def big() -> Any:
     return np.ones(500 * 2**20 // 8)  # 500 MiB
@@ -153,10 +98,10 @@ async def test_large_output_stays_on_the_workers(cluster: str, tmp_path: Path) -
     executor = DaskExecutor(cluster)
     async with executor:
         await Pipeline("warm", persist=False).add_step(worker_pid).arun(executor=executor)
-        before = _peak_rss(reset=True)
+        before = peak_rss(reset=True)
         with anyio.fail_after(120):
             result = await p.arun(executor=executor)
-        grown = _peak_rss() - before
+        grown = peak_rss() - before
     assert result.success, result.summary()
     assert result["total"] == 500 * 2**20 // 8
     assert grown < 50 * 2**20, f"the driver's peak RSS grew by {grown / 2**20:.0f} MiB"
