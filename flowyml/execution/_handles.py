@@ -66,7 +66,7 @@ async def driver_inputs(remote: Any, node: Any, kwargs: dict[str, Any], *, hashe
             kwargs[k] = await local_value(v)
         return
     param = node.map_param
-    if param is None or not isinstance(kwargs[param], OutputHandle):
+    if param is None or not isinstance(kwargs.get(param), OutputHandle):  # (chained: absent)
         return
     handle: OutputHandle = kwargs[param]
     unwrap = param not in node.step.asset_params
