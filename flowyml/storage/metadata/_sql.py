@@ -42,7 +42,7 @@ from ._base import StoreBase
 from ._dialect import Dialect, Session
 from ._logrows import INSERT_LOG, log_record, log_rows, logs_query
 from ._migrations import migrate
-from ._plan import plan, touched_runs
+from ._plan import COUNTED_SQL, ELEMENT_LIKE, plan, touched_runs
 from ._projection import (
     ARTIFACT_COLUMNS,
     CACHE_COLUMNS,
@@ -77,11 +77,11 @@ _INSERT_EVENT: Final = "INSERT INTO events (id, run_id, type, ts, payload) VALUE
 _RECOUNT: Final = (
     "UPDATE runs SET "
     "steps_done = (SELECT COUNT(*) FROM step_runs"
-    " WHERE step_runs.run_id = ? AND status IN ('succeeded', 'cached')), "
+    f" WHERE step_runs.run_id = ? AND status IN ('succeeded', 'cached') AND {COUNTED_SQL}), "
     "steps_cached = (SELECT COUNT(*) FROM step_runs"
-    " WHERE step_runs.run_id = ? AND status = 'cached'), "
+    f" WHERE step_runs.run_id = ? AND status = 'cached' AND {COUNTED_SQL}), "
     "steps_failed = (SELECT COUNT(*) FROM step_runs"
-    " WHERE step_runs.run_id = ? AND status = 'failed') "
+    f" WHERE step_runs.run_id = ? AND status = 'failed' AND {COUNTED_SQL}) "
     "WHERE run_id = ?"
 )
 _PIPELINE_CACHE_SIZE: Final = 4096
@@ -91,6 +91,11 @@ _json: Final = msgspec.json.Encoder()
 def _event_rows(batch: Sequence[Event]) -> list[tuple[str, str, float, str]]:
     """``events`` rows without their id: run, type, time and the JSON payload."""
     return [(ev.run_id, event_tag(ev), ev.ts, encode_event(ev).decode()) for ev in batch]
+
+
+def _recount_params(run_id: str) -> tuple[str, ...]:
+    like = ELEMENT_LIKE
+    return (run_id, like, run_id, like, run_id, like, run_id)
 
 
 def _op_params(op: Op) -> Sequence[Any]:
@@ -274,7 +279,7 @@ class SqlMetadataStore(StoreBase):
                 rows = [_op_params(op) for op in group]
             statements.append((self._statements[key], rows))
         if touched := touched_runs(ops):
-            statements.append((_RECOUNT, [(r, r, r, r) for r in touched]))
+            statements.append((_RECOUNT, [_recount_params(r) for r in touched]))
         if logs := log_rows(batch):
             statements.append((INSERT_LOG, logs))
         return statements
