@@ -1,0 +1,168 @@
+"""Map elements' events, many to one ``events`` row.
+
+A map of 100,000 elements makes 200,000 ``step_started``/``step_succeeded`` events.
+Stored one to a row, each repeats its run id, its type and every field name (about
+400 bytes of JSON) and adds an index entry.  A row of type ``elements`` holds a
+stretch of consecutive element events of one map instead: the map's name once, then
+each event as a short array of its field values in declaration order, trailing
+defaults left out (``[0, 17, 1796631908.31]`` is ``step_started`` of ``work[17]``).
+
+Ids stay one per event.  A stretch of ``n`` events has the ids ``id - n + 1 .. id``:
+the row carries its last event's id, so ``id > cursor`` finds every row holding an
+event after ``cursor`` and :func:`unpack` drops the ones at or before it.
+
+Packing is lossless: an event is packed only when unpacking gives back an equal event
+(an element's ``step_started``, or its ``step_succeeded`` whose outputs are keyed by
+their own names); any other event keeps a row of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Final
+
+import msgspec
+
+from ...events import ArtifactRef, Event, StepStarted, StepSucceeded, encode_event
+from .._records import EventRecord
+from ._projection import event_tag
+
+__all__ = ("PACKED_TYPE", "event_rows", "unpack")
+
+#: the ``type`` of an ``events`` row that holds several element events
+PACKED_TYPE: Final = "elements"
+
+#: an element's name: its map's name and its index (``work[17]``)
+_ELEMENT: Final = re.compile(r"(.+)\[(0|[1-9][0-9]*)\]\Z")
+
+_json: Final = msgspec.json.Encoder()
+
+
+class _Packed(msgspec.Struct, frozen=True):
+    """An ``elements`` row's payload: the map's name and its elements' events."""
+
+    step: str
+    events: list[list[Any]]
+
+
+_decoder: Final = msgspec.json.Decoder(_Packed)
+
+_NO_DEFAULT: Final = object()
+
+
+def _fields(cls: type[msgspec.Struct], skip: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    """``(name, default)`` of ``cls``'s fields in order, without those in ``skip``."""
+    found = []
+    for f in msgspec.structs.fields(cls):
+        if f.name in skip:
+            continue
+        if f.default is not msgspec.NODEFAULT:
+            default = f.default
+        elif f.default_factory is not msgspec.NODEFAULT:
+            default = f.default_factory()
+        else:
+            default = _NO_DEFAULT
+        found.append((f.name, default))
+    return tuple(found)
+
+
+#: the packed kinds of event, by their code (the first value of a packed event)
+_KINDS: Final = (StepStarted, StepSucceeded)
+_FIELDS: Final = tuple(_fields(cls, ("run_id", "step")) for cls in _KINDS)
+_REF_FIELDS: Final = _fields(ArtifactRef, ())
+
+
+def _values(obj: Any, fields: tuple[tuple[str, Any], ...]) -> list[Any]:
+    """``obj``'s field values in order, without the trailing ones equal to their default."""
+    values = [getattr(obj, name) for name, _ in fields]
+    while values and values[-1] == fields[len(values) - 1][1]:
+        values.pop()
+    return values
+
+
+def _pack(ev: Event) -> tuple[str, list[Any]] | None:
+    """``(map name, packed event)``, or ``None`` when ``ev`` keeps a row of its own."""
+    kind = type(ev)
+    if kind is StepStarted:
+        code = 0
+    elif kind is StepSucceeded:
+        code = 1
+    else:
+        return None
+    match = _ELEMENT.match(ev.step)  # type: ignore[union-attr]
+    if match is None:
+        return None
+    values = _values(ev, _FIELDS[code])
+    if code == 1:
+        outputs: dict[str, ArtifactRef] = ev.outputs  # type: ignore[union-attr]
+        if any(name != ref.name for name, ref in outputs.items()):
+            return None
+        at = 2  # ts, attempt, duration, outputs, ...
+        if len(values) > at + 1:
+            values[at + 1] = [_values(ref, _REF_FIELDS) for ref in outputs.values()]
+    return match[1], [code, int(match[2]), *values]
+
+
+def event_rows(batch: Sequence[Event]) -> list[tuple[int, str, str, float, str]]:
+    """The ``events`` rows of ``batch``: ``(offset, run_id, type, ts, payload)``.
+
+    ``offset`` is the position in ``batch`` of the row's (last) event: the row's id is
+    the batch's first id plus ``offset``.  Consecutive element events of one map in one
+    run share a row.
+    """
+    rows: list[tuple[int, str, str, float, str]] = []
+    stretch: list[list[Any]] = []
+    key: tuple[str, str] | None = None  # (run_id, map) of the open stretch
+    for offset, ev in enumerate(batch):
+        packed = _pack(ev)
+        if packed is not None and key == (ev.run_id, packed[0]):
+            stretch.append(packed[1])
+            continue
+        _close(rows, stretch, key, batch, offset - 1)
+        if packed is not None:
+            key, stretch = (ev.run_id, packed[0]), [packed[1]]
+            continue
+        key, stretch = None, []
+        rows.append((offset, ev.run_id, event_tag(ev), ev.ts, encode_event(ev).decode()))
+    _close(rows, stretch, key, batch, len(batch) - 1)
+    return rows
+
+
+def _close(
+    rows: list[tuple[int, str, str, float, str]],
+    stretch: list[list[Any]],
+    key: tuple[str, str] | None,
+    batch: Sequence[Event],
+    last: int,
+) -> None:
+    """Add the row of the stretch ending at ``batch[last]`` (a lone event is not packed)."""
+    if key is None:
+        return
+    ev = batch[last]
+    if len(stretch) == 1:
+        rows.append((last, ev.run_id, event_tag(ev), ev.ts, encode_event(ev).decode()))
+        return
+    payload = _json.encode(_Packed(step=key[1], events=stretch)).decode()
+    rows.append((last, ev.run_id, PACKED_TYPE, ev.ts, payload))
+
+
+def _build(
+    cls: type[Any], fields: tuple[tuple[str, Any], ...], values: Sequence[Any], **given: Any
+) -> Any:
+    return cls(**given, **{name: v for (name, _), v in zip(fields, values, strict=False)})
+
+
+def unpack(row_id: int, run_id: str, payload: str | bytes) -> list[EventRecord]:
+    """The events of an ``elements`` row whose (last) id is ``row_id``, oldest first."""
+    packed = _decoder.decode(payload)
+    first = row_id - len(packed.events) + 1
+    records = []
+    for i, (code, index, *values) in enumerate(packed.events):
+        fields = _FIELDS[code]
+        if code == 1 and len(values) > 3:
+            values[3] = {r[1]: _build(ArtifactRef, _REF_FIELDS, r) for r in values[3]}
+        step = f"{packed.step}[{index}]"
+        ev = _build(_KINDS[code], fields, values, run_id=run_id, step=step)
+        records.append(EventRecord(id=first + i, event=ev))
+    return records
