@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ..definition._params import FromOutput
 from ..errors import MapError, SerializationError, StepCancelledError, StepError
 from ..events import StepStarted, StepSucceeded
 from ..results import ElementFailure, PartialResults, StepResult
@@ -154,6 +155,25 @@ class Mapper:
         if self.fail_fast:
             self.stop(f"cancelled: fail_fast after element {el.name!r} failed")
 
+    def _item_input(self, el: Element) -> dict[str, str]:
+        """Element ``el``'s input: its item, when the item is a stored artifact of its own.
+
+        That is the case when the map is fed by another map: item ``i`` is the output of
+        that map's element ``i`` (``parse[i]`` reads ``fetch[i]``), so lineage links the
+        two elements.  An item of a list made by one step has no artifact of its own: the
+        map step records the list as its input.
+        """
+        if self.persistence is None:
+            return {}
+        param = el.map_param
+        source = next((b for p, b in el.bindings if p == param), None)
+        if not isinstance(source, FromOutput):
+            return {}
+        if isinstance(self.state.values.get(source.output), PartialResults):
+            return {}  # the failed elements were left out: indices moved
+        ref = self.state.refs.get(f"{source.output}[{el.index}]")
+        return {} if ref is None or param is None else {param: ref.id}
+
     async def _element(
         self,
         el: Element,
@@ -173,7 +193,7 @@ class Mapper:
             if await self.persistence.load_outputs(el, records, source_run=source, cache_key=""):
                 results[el.index] = r.outputs[el.outputs[0]]
                 return None
-        outputs = await self.calls.run_one(el, r, ekw, ctx_params, {})
+        outputs = await self.calls.run_one(el, r, ekw, ctx_params, self._item_input(el))
         if outputs is None:
             assert r.error is not None
             return r.error
