@@ -18,6 +18,7 @@ their own names); any other event keeps a row of its own.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Sequence
 from typing import Any, Final
@@ -51,34 +52,44 @@ _decoder: Final = msgspec.json.Decoder(_Packed)
 _NO_DEFAULT: Final = object()
 
 
-def _fields(cls: type[msgspec.Struct], skip: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
-    """``(name, default)`` of ``cls``'s fields in order, without those in ``skip``."""
-    found = []
-    for f in msgspec.structs.fields(cls):
-        if f.name in skip:
-            continue
-        if f.default is not msgspec.NODEFAULT:
-            default = f.default
-        elif f.default_factory is not msgspec.NODEFAULT:
-            default = f.default_factory()
-        else:
-            default = _NO_DEFAULT
-        found.append((f.name, default))
-    return tuple(found)
+class _Shape:
+    """How one struct class is packed: its fields but ``skip``, and their defaults."""
+
+    __slots__ = ("defaults", "names", "pick")
+
+    def __init__(self, cls: type[msgspec.Struct], skip: tuple[str, ...]) -> None:
+        fields = msgspec.structs.fields(cls)
+        kept = [(i, f) for i, f in enumerate(fields) if f.name not in skip]
+        self.names = tuple(f.name for _, f in kept)
+        self.defaults = tuple(_default(f) for _, f in kept)
+        self.pick = operator.itemgetter(*(i for i, _ in kept))
+
+    def values(self, obj: msgspec.Struct) -> list[Any]:
+        """``obj``'s kept values in order, without the trailing ones equal to their default."""
+        values = list(self.pick(msgspec.structs.astuple(obj)))
+        defaults = self.defaults
+        while values and values[-1] == defaults[len(values) - 1]:
+            values.pop()
+        return values
+
+    def build(self, cls: type[Any], values: Sequence[Any], **given: Any) -> Any:
+        return cls(**given, **dict(zip(self.names, values, strict=False)))
+
+
+def _default(f: msgspec.structs.FieldInfo) -> Any:
+    if f.default is not msgspec.NODEFAULT:
+        return f.default
+    if f.default_factory is not msgspec.NODEFAULT:
+        return f.default_factory()
+    return _NO_DEFAULT
 
 
 #: the packed kinds of event, by their code (the first value of a packed event)
 _KINDS: Final = (StepStarted, StepSucceeded)
-_FIELDS: Final = tuple(_fields(cls, ("run_id", "step")) for cls in _KINDS)
-_REF_FIELDS: Final = _fields(ArtifactRef, ())
-
-
-def _values(obj: Any, fields: tuple[tuple[str, Any], ...]) -> list[Any]:
-    """``obj``'s field values in order, without the trailing ones equal to their default."""
-    values = [getattr(obj, name) for name, _ in fields]
-    while values and values[-1] == fields[len(values) - 1][1]:
-        values.pop()
-    return values
+_SHAPES: Final = tuple(_Shape(cls, ("run_id", "step")) for cls in _KINDS)
+_REF: Final = _Shape(ArtifactRef, ())
+#: where ``outputs`` is among a packed ``step_succeeded``'s values
+_OUTPUTS: Final = _SHAPES[1].names.index("outputs")
 
 
 def _pack(ev: Event) -> tuple[str, list[Any]] | None:
@@ -93,14 +104,12 @@ def _pack(ev: Event) -> tuple[str, list[Any]] | None:
     match = _ELEMENT.match(ev.step)  # type: ignore[union-attr]
     if match is None:
         return None
-    values = _values(ev, _FIELDS[code])
-    if code == 1:
-        outputs: dict[str, ArtifactRef] = ev.outputs  # type: ignore[union-attr]
+    values = _SHAPES[code].values(ev)
+    if code == 1 and len(values) > _OUTPUTS:
+        outputs: dict[str, ArtifactRef] = values[_OUTPUTS]
         if any(name != ref.name for name, ref in outputs.items()):
             return None
-        at = 2  # ts, attempt, duration, outputs, ...
-        if len(values) > at + 1:
-            values[at + 1] = [_values(ref, _REF_FIELDS) for ref in outputs.values()]
+        values[_OUTPUTS] = [_REF.values(ref) for ref in outputs.values()]
     return match[1], [code, int(match[2]), *values]
 
 
@@ -147,22 +156,16 @@ def _close(
     rows.append((last, ev.run_id, PACKED_TYPE, ev.ts, payload))
 
 
-def _build(
-    cls: type[Any], fields: tuple[tuple[str, Any], ...], values: Sequence[Any], **given: Any
-) -> Any:
-    return cls(**given, **{name: v for (name, _), v in zip(fields, values, strict=False)})
-
-
 def unpack(row_id: int, run_id: str, payload: str | bytes) -> list[EventRecord]:
     """The events of an ``elements`` row whose (last) id is ``row_id``, oldest first."""
     packed = _decoder.decode(payload)
     first = row_id - len(packed.events) + 1
     records = []
     for i, (code, index, *values) in enumerate(packed.events):
-        fields = _FIELDS[code]
-        if code == 1 and len(values) > 3:
-            values[3] = {r[1]: _build(ArtifactRef, _REF_FIELDS, r) for r in values[3]}
+        if code == 1 and len(values) > _OUTPUTS:
+            refs = [_REF.build(ArtifactRef, r) for r in values[_OUTPUTS]]
+            values[_OUTPUTS] = {ref.name: ref for ref in refs}
         step = f"{packed.step}[{index}]"
-        ev = _build(_KINDS[code], fields, values, run_id=run_id, step=step)
+        ev = _SHAPES[code].build(_KINDS[code], values, run_id=run_id, step=step)
         records.append(EventRecord(id=first + i, event=ev))
     return records
