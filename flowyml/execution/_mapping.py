@@ -63,6 +63,8 @@ class Mapper:
         self.fail_fast = fail_fast
         self.stop = stop
         self.interrupted = interrupted
+        #: map -> the output its elements' items come from (``None``: not an output)
+        self._sources: dict[str, str | None] = {}
 
     async def run(
         self, node: DagNode, kwargs: dict[str, Any], ctx_params: list[str], inputs: dict[str, str]
@@ -163,16 +165,19 @@ class Mapper:
         two elements.  An item of a list made by one step has no artifact of its own: the
         map step records the list as its input.
         """
-        if self.persistence is None:
+        source = self._sources.get(el.name.rpartition("[")[0], "")
+        if source is None or self.persistence is None or el.map_param is None:
             return {}
-        param = el.map_param
-        source = next((b for p, b in el.bindings if p == param), None)
-        if not isinstance(source, FromOutput):
-            return {}
-        if isinstance(self.state.values.get(source.output), PartialResults):
+        if not source:  # first element of this map: find the output it maps over
+            binding = next((b for p, b in el.bindings if p == el.map_param), None)
+            source = binding.output if isinstance(binding, FromOutput) else None
+            self._sources[el.name.rpartition("[")[0]] = source
+            if source is None:
+                return {}
+        if isinstance(self.state.values.get(source), PartialResults):
             return {}  # the failed elements were left out: indices moved
-        ref = self.state.refs.get(f"{source.output}[{el.index}]")
-        return {} if ref is None or param is None else {param: ref.id}
+        ref = self.state.refs.get(f"{source}[{el.index}]")
+        return {} if ref is None else {el.map_param: ref.id}
 
     async def _element(
         self,
