@@ -1,4 +1,5 @@
-"""Batching row operations: which ``Op`` of a batch may share one statement."""
+"""Batching row operations (which ``Op`` of a batch may share one statement) and the run
+counters they touch."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from ._projection import (
     UpsertStep,
 )
 
-__all__ = ("COUNTED_SQL", "ELEMENT_LIKE", "counts_as_step", "plan", "touched_runs")
+__all__ = ("RECOUNT_SQL", "counts_as_step", "plan", "recount_params", "touched_runs")
 
 
 def counts_as_step(step: str, pos: int | None) -> bool:
@@ -26,7 +27,7 @@ def counts_as_step(step: str, pos: int | None) -> bool:
     A run's counters count its steps, not the elements of its mapped steps
     (``fetch[17]``): a 50-element map is one step of a three-step run.  A row listed by
     ``run_started`` (it has a ``pos``) always counts; any other row counts unless it is
-    named like an element.  :data:`COUNTED_SQL` is the same rule in SQL.
+    named like an element.  :data:`RECOUNT_SQL` applies the same rule in SQL.
     """
     return pos is not None or not step.endswith("]")
 
@@ -35,9 +36,25 @@ def counts_as_step(step: str, pos: int | None) -> bool:
 _ELEMENT: Final = re.compile(r"\[\d+\]\Z")
 
 #: :func:`counts_as_step` as a SQL condition on a ``step_runs`` row; its one parameter
-#: is :data:`ELEMENT_LIKE` (bound, since ``%`` is a placeholder in some drivers' SQL)
-COUNTED_SQL: Final = "(pos IS NOT NULL OR step NOT LIKE ?)"
-ELEMENT_LIKE: Final = "%]"
+#: is ``"%]"`` (bound, since ``%`` is a placeholder in some drivers' SQL)
+_COUNTED: Final = "(pos IS NOT NULL OR step NOT LIKE ?)"
+
+#: recount a run's step counters (parameters: :func:`recount_params`)
+RECOUNT_SQL: Final = (
+    "UPDATE runs SET "
+    "steps_done = (SELECT COUNT(*) FROM step_runs"
+    f" WHERE step_runs.run_id = ? AND status IN ('succeeded', 'cached') AND {_COUNTED}), "
+    "steps_cached = (SELECT COUNT(*) FROM step_runs"
+    f" WHERE step_runs.run_id = ? AND status = 'cached' AND {_COUNTED}), "
+    "steps_failed = (SELECT COUNT(*) FROM step_runs"
+    f" WHERE step_runs.run_id = ? AND status = 'failed' AND {_COUNTED}) "
+    "WHERE run_id = ?"
+)
+
+
+def recount_params(run_id: str) -> tuple[str, ...]:
+    """The parameters of :data:`RECOUNT_SQL` for ``run_id``."""
+    return (run_id, "%]", run_id, "%]", run_id, "%]", run_id)
 
 
 def touched_runs(ops: Iterable[Op]) -> list[str]:

@@ -43,7 +43,7 @@ from ._dialect import Dialect, Session
 from ._logrows import INSERT_LOG, log_record, log_rows, logs_query
 from ._migrations import migrate
 from ._packed import PACKED_TYPE, event_rows, unpack
-from ._plan import COUNTED_SQL, ELEMENT_LIKE, plan, touched_runs
+from ._plan import RECOUNT_SQL, plan, recount_params, touched_runs
 from ._projection import (
     ARTIFACT_COLUMNS,
     CACHE_COLUMNS,
@@ -74,23 +74,8 @@ T = TypeVar("T")
 _RUNS: Final = f"SELECT {', '.join(RUN_FIELDS)} FROM runs"
 _PIPELINES: Final = f"SELECT {', '.join(PIPELINE_FIELDS)} FROM pipelines"
 _INSERT_EVENT: Final = "INSERT INTO events (id, run_id, type, ts, payload) VALUES (?, ?, ?, ?, ?)"
-_RECOUNT: Final = (
-    "UPDATE runs SET "
-    "steps_done = (SELECT COUNT(*) FROM step_runs"
-    f" WHERE step_runs.run_id = ? AND status IN ('succeeded', 'cached') AND {COUNTED_SQL}), "
-    "steps_cached = (SELECT COUNT(*) FROM step_runs"
-    f" WHERE step_runs.run_id = ? AND status = 'cached' AND {COUNTED_SQL}), "
-    "steps_failed = (SELECT COUNT(*) FROM step_runs"
-    f" WHERE step_runs.run_id = ? AND status = 'failed' AND {COUNTED_SQL}) "
-    "WHERE run_id = ?"
-)
 _PIPELINE_CACHE_SIZE: Final = 4096
 _json: Final = msgspec.json.Encoder()
-
-
-def _recount_params(run_id: str) -> tuple[str, ...]:
-    like = ELEMENT_LIKE
-    return (run_id, like, run_id, like, run_id, like, run_id)
 
 
 def _op_params(op: Op) -> Sequence[Any]:
@@ -274,7 +259,7 @@ class SqlMetadataStore(StoreBase):
                 rows = [_op_params(op) for op in group]
             statements.append((self._statements[key], rows))
         if touched := touched_runs(ops):
-            statements.append((_RECOUNT, [_recount_params(r) for r in touched]))
+            statements.append((RECOUNT_SQL, [recount_params(r) for r in touched]))
         if logs := log_rows(batch):
             statements.append((INSERT_LOG, logs))
         return statements
