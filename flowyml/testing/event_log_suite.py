@@ -14,6 +14,7 @@ import anyio
 from ..events import (
     Event,
     RunFinished,
+    StepCached,
     StepStarted,
 )
 from ..storage._protocols import MetadataStore
@@ -63,6 +64,17 @@ class EventLogSuite:
             ok_event("r", f"m[{i}]", 10.0 + i, artifact_ref(f"a{i}", f"m[{i}]", metadata={"i": i}))
             for i in range(6)
         ]
+        events += [
+            StepCached(
+                run_id="r",
+                step=f"m[{i}]",
+                ts=15.0,
+                cache_key=f"k{i}",
+                outputs={f"m[{i}]": artifact_ref(f"c{i}", f"m[{i}]")},
+                source_run_id="earlier" if i == 7 else None,
+            )
+            for i in (6, 7, 8)
+        ]
         events.append(ok_event("r", "m[9]", 20.0, artifact_ref("b", "other-name")))
         events.append(StepStarted(run_id="other", step="m[0]", ts=21.0))
         events.append(RunFinished(run_id="r", ts=30.0, status="succeeded"))
@@ -83,6 +95,8 @@ class EventLogSuite:
         step = await store.get_step_run("r", "m[3]")
         assert step is not None and step.status == "succeeded" and step.outputs == {"m[3]": "a3"}
         assert step.inputs == {"x": "in3"}
+        cached = await store.get_step_run("r", "m[7]")
+        assert cached is not None and (cached.status, cached.cached_from) == ("cached", "earlier")
 
     async def test_concurrent_appends(self, store: MetadataStore) -> None:
         tasks, batches, size = 16, 8, 5

@@ -12,8 +12,8 @@ the row carries its last event's id, so ``id > cursor`` finds every row holding 
 event after ``cursor`` and :func:`unpack` drops the ones at or before it.
 
 Packing is lossless: an event is packed only when unpacking gives back an equal event
-(an element's ``step_started``, or its ``step_succeeded`` whose outputs are keyed by
-their own names); any other event keeps a row of its own.
+(an element's ``step_started``, or its ``step_succeeded`` or ``step_cached`` whose
+outputs are keyed by their own names); any other event keeps a row of its own.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import msgspec
 
-from ...events import ArtifactRef, Event, StepStarted, StepSucceeded, encode_event
+from ...events import ArtifactRef, Event, StepCached, StepStarted, StepSucceeded, encode_event
 from .._records import EventRecord
 from ._projection import event_tag
 
@@ -85,31 +85,31 @@ def _default(f: msgspec.structs.FieldInfo) -> Any:
 
 
 #: the packed kinds of event, by their code (the first value of a packed event)
-_KINDS: Final = (StepStarted, StepSucceeded)
+_KINDS: Final = (StepStarted, StepSucceeded, StepCached)
+_CODES: Final = {cls: code for code, cls in enumerate(_KINDS)}
 _SHAPES: Final = tuple(_Shape(cls, ("run_id", "step")) for cls in _KINDS)
 _REF: Final = _Shape(ArtifactRef, ())
-#: where ``outputs`` is among a packed ``step_succeeded``'s values
-_OUTPUTS: Final = _SHAPES[1].names.index("outputs")
+#: where ``outputs`` is among a packed event's values (``None``: it has none)
+_OUTPUTS: Final = tuple(
+    shape.names.index("outputs") if "outputs" in shape.names else None for shape in _SHAPES
+)
 
 
 def _pack(ev: Event) -> tuple[str, list[Any]] | None:
     """``(map name, packed event)``, or ``None`` when ``ev`` keeps a row of its own."""
-    kind = type(ev)
-    if kind is StepStarted:
-        code = 0
-    elif kind is StepSucceeded:
-        code = 1
-    else:
+    code = _CODES.get(type(ev))
+    if code is None:
         return None
     match = _ELEMENT.match(ev.step)  # type: ignore[union-attr]
     if match is None:
         return None
     values = _SHAPES[code].values(ev)
-    if code == 1 and len(values) > _OUTPUTS:
-        outputs: dict[str, ArtifactRef] = values[_OUTPUTS]
+    at = _OUTPUTS[code]
+    if at is not None and len(values) > at:
+        outputs: dict[str, ArtifactRef] = values[at]
         if any(name != ref.name for name, ref in outputs.items()):
             return None
-        values[_OUTPUTS] = [_REF.values(ref) for ref in outputs.values()]
+        values[at] = [_REF.values(ref) for ref in outputs.values()]
     return match[1], [code, int(match[2]), *values]
 
 
@@ -162,9 +162,10 @@ def unpack(row_id: int, run_id: str, payload: str | bytes) -> list[EventRecord]:
     first = row_id - len(packed.events) + 1
     records = []
     for i, (code, index, *values) in enumerate(packed.events):
-        if code == 1 and len(values) > _OUTPUTS:
-            refs = [_REF.build(ArtifactRef, r) for r in values[_OUTPUTS]]
-            values[_OUTPUTS] = {ref.name: ref for ref in refs}
+        at = _OUTPUTS[code]
+        if at is not None and len(values) > at:
+            refs = [_REF.build(ArtifactRef, r) for r in values[at]]
+            values[at] = {ref.name: ref for ref in refs}
         step = f"{packed.step}[{index}]"
         ev = _SHAPES[code].build(_KINDS[code], values, run_id=run_id, step=step)
         records.append(EventRecord(id=first + i, event=ev))
