@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ..definition._params import FromOutput
 from ..errors import MapError, SerializationError, StepCancelledError, StepError
 from ..events import StepSkipped, StepStarted, StepSucceeded
 from ..results import ElementFailure, PartialResults, StepResult
@@ -78,6 +79,8 @@ class Mapper:
             streams=streams or {},
             streaming=streaming,
         )
+        #: map -> the output its elements' items come from (``None``: not an output)
+        self._sources: dict[str, str | None] = {}
 
     async def run(
         self, node: DagNode, kwargs: dict[str, Any], ctx_params: list[str], inputs: dict[str, str]
@@ -222,6 +225,28 @@ class Mapper:
         if self.fail_fast:
             self.stop(f"cancelled: fail_fast after element {el.name!r} failed")
 
+    def _item_input(self, el: Element) -> dict[str, str]:
+        """Element ``el``'s input: its item, when the item is a stored artifact of its own.
+
+        That is the case when the map is fed by another map: item ``i`` is the output of
+        that map's element ``i`` (``parse[i]`` reads ``fetch[i]``), so lineage links the
+        two elements.  An item of a list made by one step has no artifact of its own: the
+        map step records the list as its input.
+        """
+        source = self._sources.get(el.name.rpartition("[")[0], "")
+        if source is None or self.persistence is None or el.map_param is None:
+            return {}
+        if not source:  # first element of this map: find the output it maps over
+            binding = next((b for p, b in el.bindings if p == el.map_param), None)
+            source = binding.output if isinstance(binding, FromOutput) else None
+            self._sources[el.name.rpartition("[")[0]] = source
+            if source is None:
+                return {}
+        if isinstance(self.state.values.get(source), PartialResults):
+            return {}  # the failed elements were left out: indices moved
+        ref = self.state.refs.get(f"{source}[{el.index}]")
+        return {} if ref is None else {el.map_param: ref.id}
+
     async def _element(
         self,
         el: Element,
@@ -241,9 +266,9 @@ class Mapper:
                 return None
         ekw = dict(kwargs)
         assert el.map_param is not None
-        inputs: dict[str, str] = {}
         if source is None:
             ekw[el.map_param] = items[el.index]
+            inputs = self._item_input(el)
         else:  # chained: the upstream element's value, read now if it came from the cache
             ekw[el.map_param], inputs = await self.chains.take(source, el)
         outputs = await self.calls.run_one(el, r, ekw, ctx_params, inputs)

@@ -14,6 +14,7 @@ import anyio
 from ..events import (
     Event,
     RunFinished,
+    StepCached,
     StepStarted,
 )
 from ..storage._protocols import MetadataStore
@@ -46,6 +47,56 @@ class EventLogSuite:
         assert [e.id for e in await store.events_after(0, run_id="r1")] == [1, 3, 4, 5]
         assert [e.id for e in await store.events_after(3, run_id="r1", limit=1)] == [4]
         assert await store.events_after(5) == []
+
+    async def test_event_log_of_map_elements(self, store: MetadataStore) -> None:
+        # A store may keep many element events in one row: every event still has its
+        # own id, comes back equal, and cursors and limits fall between any two of them.
+        events: list[Event] = [
+            started_event("r", ["m"], 1.0),
+            StepStarted(run_id="r", step="m", ts=2.0),
+        ]
+        events += [
+            StepStarted(run_id="r", step=f"m[{i}]", ts=3.0 + i, inputs={"x": f"in{i}"} if i else {})
+            for i in range(6)
+        ]
+        events.append(started_event("other", ["m"], 4.0))  # another run in between
+        events += [
+            ok_event("r", f"m[{i}]", 10.0 + i, artifact_ref(f"a{i}", f"m[{i}]", metadata={"i": i}))
+            for i in range(6)
+        ]
+        events += [
+            StepCached(
+                run_id="r",
+                step=f"m[{i}]",
+                ts=15.0,
+                cache_key=f"k{i}",
+                outputs={f"m[{i}]": artifact_ref(f"c{i}", f"m[{i}]")},
+                source_run_id="earlier" if i == 7 else None,
+            )
+            for i in (6, 7, 8)
+        ]
+        events.append(ok_event("r", "m[9]", 20.0, artifact_ref("b", "other-name")))
+        events.append(StepStarted(run_id="other", step="m[0]", ts=21.0))
+        events.append(RunFinished(run_id="r", ts=30.0, status="succeeded"))
+        ids = await store.append_events(events)
+        n = len(events)
+        assert ids == list(range(1, n + 1)) and await store.last_event_id() == n
+        log = await store.events_after(0, limit=1000)
+        assert [e.id for e in log] == ids and [e.event for e in log] == events
+        for cursor in range(n + 1):
+            for limit in (1, 2, 5):
+                page = await store.events_after(cursor, limit=limit)
+                assert [e.id for e in page] == ids[cursor : cursor + limit]
+                assert [e.event for e in page] == events[cursor : cursor + limit]
+        own = await store.events_after(4, run_id="r", limit=3)
+        assert [e.id for e in own] == [5, 6, 7]
+        theirs = await store.events_after(0, run_id="other")
+        assert [e.event.run_id for e in theirs] == ["other", "other"]
+        step = await store.get_step_run("r", "m[3]")
+        assert step is not None and step.status == "succeeded" and step.outputs == {"m[3]": "a3"}
+        assert step.inputs == {"x": "in3"}
+        cached = await store.get_step_run("r", "m[7]")
+        assert cached is not None and (cached.status, cached.cached_from) == ("cached", "earlier")
 
     async def test_concurrent_appends(self, store: MetadataStore) -> None:
         tasks, batches, size = 16, 8, 5

@@ -223,6 +223,31 @@ class MetadataStoreSuite(EventLogSuite, ArtifactsAndCacheSuite, StepLogSuite):
         lineage = await store.lineage("x1")
         assert lineage is not None and [c.step for c in lineage.consumers] == ["b"]
 
+    async def test_run_counters_count_steps_not_map_elements(self, store: MetadataStore) -> None:
+        # A three-step run whose middle step maps over 50 items: the runs list shows
+        # 2/3 done and 1 failed, never "53/3".
+        events: list[Event] = [started_event("r", ["load", "work", "save"], 1.0)]
+        events += [ok_event("r", "load", 2.0), StepStarted(run_id="r", step="work", ts=2.0)]
+        for i in range(50):
+            events += [
+                StepStarted(run_id="r", step=f"work[{i}]", ts=3.0),
+                ok_event("r", f"work[{i}]", 4.0, artifact_ref(f"w{i}", f"work[{i}]")),
+            ]
+        events += [ok_event("r", "work", 5.0), StepStarted(run_id="r", step="save", ts=5.0)]
+        await store.append_events(events)
+        await store.append_events(
+            [StepFailed(run_id="r", step="save", ts=6.0, attempt=1, error="x")]
+        )
+        run = await store.get_run("r")
+        assert run is not None
+        assert (run.steps_total, run.steps_done, run.steps_failed) == (3, 2, 1)
+        # Elements' own rows are kept, and a step the run did not list still counts.
+        steps = await store.list_step_runs_page("r", parent="work", limit=100)
+        assert len(steps.items) == 50
+        await store.append_events([ok_event("r", "extra", 7.0)])
+        run = await store.get_run("r")
+        assert run is not None and run.steps_done == 3
+
     async def test_step_cached(self, store: MetadataStore) -> None:
         ref = artifact_ref("a1")
         await store.append_events(

@@ -95,7 +95,7 @@ async def test_pragmas(tmp_path: Path) -> None:
         await store.last_event_id()
         assert await anyio.to_thread.run_sync(query, path, "PRAGMA journal_mode") == [("wal",)]
         rows = await anyio.to_thread.run_sync(query, path, "SELECT version FROM schema_version")
-        assert rows == [(1,), (2,), (3,)]
+        assert rows == [(1,), (2,), (3,), (4,)]
 
 
 @pytest.mark.slow

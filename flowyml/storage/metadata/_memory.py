@@ -29,7 +29,7 @@ from .._records import (
 )
 from ._base import StoreBase
 from ._logrows import log_record, log_rows
-from ._plan import touched_runs
+from ._plan import counts_as_step, touched_runs
 from ._projection import (
     RUN_COLUMNS,
     STEP_COLUMNS,
@@ -163,7 +163,11 @@ class MemoryMetadataStore(StoreBase):
         run = self._runs.get(run_id)
         if run is None:
             return
-        statuses = [s["status"] for s in self._steps.get(run_id, {}).values()]
+        statuses = [
+            s["status"]
+            for s in self._steps.get(run_id, {}).values()
+            if counts_as_step(s["step"], s["pos"])
+        ]
         run["steps_done"] = sum(s in ("succeeded", "cached") for s in statuses)
         run["steps_cached"] = statuses.count("cached")
         run["steps_failed"] = statuses.count("failed")

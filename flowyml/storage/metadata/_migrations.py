@@ -180,8 +180,15 @@ def _v3(d: Dialect) -> list[Statement]:
     return [(sql, ()) for sql in ddl]
 
 
+def _v4(d: Dialect) -> list[Statement]:
+    """Packed element events: an ``events`` row of type ``elements`` holds several events
+    of one map's elements (see ``_packed``).  No table changes; the version tells an older
+    flowyml, which would not understand such rows, to refuse the database."""
+    return []
+
+
 #: Forward steps; ``MIGRATIONS[n - 1]`` brings the schema from version ``n - 1`` to ``n``.
-MIGRATIONS: Final[Sequence[Callable[[Dialect], list[Statement]]]] = (_v1, _v2, _v3)
+MIGRATIONS: Final[Sequence[Callable[[Dialect], list[Statement]]]] = (_v1, _v2, _v3, _v4)
 LATEST_VERSION: Final = len(MIGRATIONS)
 
 

@@ -1,7 +1,9 @@
-"""Batching row operations: which ``Op`` of a batch may share one statement."""
+"""Batching row operations (which ``Op`` of a batch may share one statement) and the run
+counters they touch."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
@@ -16,16 +18,58 @@ from ._projection import (
     UpsertStep,
 )
 
-__all__ = ("plan", "touched_runs")
+__all__ = ("RECOUNT_SQL", "counts_as_step", "plan", "recount_params", "touched_runs")
+
+
+def counts_as_step(step: str, pos: int | None) -> bool:
+    """Whether a step-run row counts in its run's ``steps_done``/``cached``/``failed``.
+
+    A run's counters count its steps, not the elements of its mapped steps
+    (``fetch[17]``): a 50-element map is one step of a three-step run.  A row listed by
+    ``run_started`` (it has a ``pos``) always counts; any other row counts unless it is
+    named like an element.  :data:`RECOUNT_SQL` applies the same rule in SQL.
+    """
+    return pos is not None or not step.endswith("]")
+
+
+#: the name of a map element: ``fetch[17]``
+_ELEMENT: Final = re.compile(r"\[\d+\]\Z")
+
+#: :func:`counts_as_step` as a SQL condition on a ``step_runs`` row; its one parameter
+#: is ``"%]"`` (bound, since ``%`` is a placeholder in some drivers' SQL)
+_COUNTED: Final = "(pos IS NOT NULL OR step NOT LIKE ?)"
+
+#: recount a run's step counters (parameters: :func:`recount_params`)
+RECOUNT_SQL: Final = (
+    "UPDATE runs SET "
+    "steps_done = (SELECT COUNT(*) FROM step_runs"
+    f" WHERE step_runs.run_id = ? AND status IN ('succeeded', 'cached') AND {_COUNTED}), "
+    "steps_cached = (SELECT COUNT(*) FROM step_runs"
+    f" WHERE step_runs.run_id = ? AND status = 'cached' AND {_COUNTED}), "
+    "steps_failed = (SELECT COUNT(*) FROM step_runs"
+    f" WHERE step_runs.run_id = ? AND status = 'failed' AND {_COUNTED}) "
+    "WHERE run_id = ?"
+)
+
+
+def recount_params(run_id: str) -> tuple[str, ...]:
+    """The parameters of :data:`RECOUNT_SQL` for ``run_id``."""
+    return (run_id, "%]", run_id, "%]", run_id, "%]", run_id)
 
 
 def touched_runs(ops: Iterable[Op]) -> list[str]:
-    """Runs whose step counters may have changed (in first-seen order)."""
+    """Runs whose step counters may have changed (in first-seen order).
+
+    Changes of map elements do not touch the counters, so a batch of element events
+    costs no recount (which reads every step-run row of the run).
+    """
     seen: dict[str, None] = {}
     for op in ops:
         kind = type(op)
         if kind is UpsertStep:
-            seen[op.row[0]] = None  # type: ignore[union-attr]
+            row = op.row  # type: ignore[union-attr]
+            if _ELEMENT.search(row[1]) is None:
+                seen[row[0]] = None
         elif kind is CloseSteps:
             seen[op.run_id] = None  # type: ignore[union-attr]
     return list(seen)

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Final, TypeVar
 
 import msgspec
 
-from ...events import Event, RunFinished, RunStarted, RunStatus, StepStatus, encode_event
+from ...events import Event, RunFinished, RunStarted, RunStatus, StepStatus
 from .._records import (
     ArtifactRecord,
     EventRecord,
@@ -42,7 +42,8 @@ from ._base import StoreBase
 from ._dialect import Dialect, Session
 from ._logrows import INSERT_LOG, log_record, log_rows, logs_query
 from ._migrations import migrate
-from ._plan import plan, touched_runs
+from ._packed import PACKED_TYPE, event_rows, unpack
+from ._plan import RECOUNT_SQL, plan, recount_params, touched_runs
 from ._projection import (
     ARTIFACT_COLUMNS,
     CACHE_COLUMNS,
@@ -53,7 +54,6 @@ from ._projection import (
     CloseSteps,
     FinishRun,
     Op,
-    event_tag,
     project,
     runs_needing_pipeline,
 )
@@ -75,23 +75,8 @@ T = TypeVar("T")
 _RUNS: Final = f"SELECT {', '.join(RUN_FIELDS)} FROM runs"
 _PIPELINES: Final = f"SELECT {', '.join(PIPELINE_FIELDS)} FROM pipelines"
 _INSERT_EVENT: Final = "INSERT INTO events (id, run_id, type, ts, payload) VALUES (?, ?, ?, ?, ?)"
-_RECOUNT: Final = (
-    "UPDATE runs SET "
-    "steps_done = (SELECT COUNT(*) FROM step_runs"
-    " WHERE step_runs.run_id = ? AND status IN ('succeeded', 'cached')), "
-    "steps_cached = (SELECT COUNT(*) FROM step_runs"
-    " WHERE step_runs.run_id = ? AND status = 'cached'), "
-    "steps_failed = (SELECT COUNT(*) FROM step_runs"
-    " WHERE step_runs.run_id = ? AND status = 'failed') "
-    "WHERE run_id = ?"
-)
 _PIPELINE_CACHE_SIZE: Final = 4096
 _json: Final = msgspec.json.Encoder()
-
-
-def _event_rows(batch: Sequence[Event]) -> list[tuple[str, str, float, str]]:
-    """``events`` rows without their id: run, type, time and the JSON payload."""
-    return [(ev.run_id, event_tag(ev), ev.ts, encode_event(ev).decode()) for ev in batch]
 
 
 def _op_params(op: Op) -> Sequence[Any]:
@@ -199,7 +184,7 @@ class SqlMetadataStore(StoreBase):
         prepared = None
         if not (missing or self._prepare_in_transaction):
             # Prepare outside the transaction when possible: the write lock is held for less.
-            prepared = _event_rows(batch), self._prepare(batch, found)
+            prepared = event_rows(batch), self._prepare(batch, found)
 
         async def tx(s: Session) -> list[int]:
             return await self._append_in(s, batch, found, missing, prepared)
@@ -223,10 +208,10 @@ class SqlMetadataStore(StoreBase):
             if missing:
                 sql = f"SELECT run_id, pipeline FROM runs WHERE run_id IN ({reads.marks(len(missing))})"
                 found.update((r[0], r[1]) for r in await s.fetch(sql, missing))
-            rows, statements = _event_rows(batch), self._prepare(batch, found)
+            rows, statements = event_rows(batch), self._prepare(batch, found)
         else:
             rows, statements = prepared
-        await s.executemany(_INSERT_EVENT, [(first + i, *r) for i, r in enumerate(rows)])
+        await s.executemany(_INSERT_EVENT, [(first + r[0], *r[1:]) for r in rows])
         for sql, params in statements:
             await s.executemany(sql, params)
         return list(range(first, last + 1))
@@ -276,7 +261,7 @@ class SqlMetadataStore(StoreBase):
                 rows = [_op_params(op) for op in group]
             statements.append((self._statements[key], rows))
         if touched := touched_runs(ops):
-            statements.append((_RECOUNT, [(r, r, r, r) for r in touched]))
+            statements.append((RECOUNT_SQL, [recount_params(r) for r in touched]))
         if logs := log_rows(batch):
             statements.append((INSERT_LOG, logs))
         if tags := tag_rows(batch):
@@ -396,9 +381,16 @@ class SqlMetadataStore(StoreBase):
         """Events with ``id > cursor`` (of one run, if given), oldest first."""
         where, params = reads.where(run_id=run_id)
         where += (" AND " if where else " WHERE ") + "id > ?"
-        sql = f"SELECT id, payload FROM events{where} ORDER BY id LIMIT ?"
-        rows = await self._fetch(sql, [*params, int(cursor), max(0, int(limit))])
-        return [event_record(r[0], r[1]) for r in rows]
+        sql = f"SELECT id, run_id, type, payload FROM events{where} ORDER BY id LIMIT ?"
+        limit = max(0, int(limit))
+        rows = await self._fetch(sql, [*params, int(cursor), limit])
+        records: list[EventRecord] = []
+        for r in rows:
+            if r[2] == PACKED_TYPE:  # several events; the first may be at or before cursor
+                records += [e for e in unpack(int(r[0]), r[1], r[3]) if e.id > cursor]
+            else:
+                records.append(event_record(r[0], r[3]))
+        return records[:limit]
 
     async def list_logs(
         self, run_id: str, *, step: str | None = None, since: int | None = None, limit: int = 1000
