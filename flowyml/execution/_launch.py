@@ -56,15 +56,9 @@ async def launch(
     async with AsyncExitStack() as stack:
         if debug:
             executor, on_event = stack.enter_context(debugging(executor, on_event))
-        rt: Runtime | None = runtime
-        opening: Runtime | None = None  # stores this run opens (and closes) itself
+        rt, opening = runtime, None  # opening: stores this run opens (and closes) itself
         if rt is None and (persist or resume_from is not None):
-            candidate = Runtime(
-                store=store or pipeline.store, artifacts=artifacts or pipeline.artifacts
-            )
-            rt = active_runtime(candidate.store_url, candidate.artifacts_url)
-            if rt is None:
-                rt = opening = candidate
+            rt, opening = _runtime_for(store or pipeline.store, artifacts or pipeline.artifacts)
         resumed: dict[str, tuple[str, Mapping[str, ArtifactRecord]]] = {}
         changed: set[str] = set()
         if resume_from is not None:
@@ -84,18 +78,9 @@ async def launch(
         resumed = _unaffected(resumed, dag, changed)
         if rt is not None and run_id is not None:
             await _claim(stack, rt, run_id)
-        register = None
-        snapshot = None
+        register, snapshot = None, None
         if rt is not None:
-            version, snapshot = await _version_and_snapshot(
-                rt, dag, cache_on, pipeline.cache_expiry
-            )
-            if rt.registered.get(pipeline.name) != version:
-                runtime_, version_ = rt, version
-
-                async def register() -> None:  # runs beside the steps, off the critical path
-                    await _register(runtime_, pipeline.name, dag, version_)
-
+            register, snapshot = await _prepare(rt, pipeline, dag, cache_on)
         runner = Runner(
             dag=dag,
             params=merged,
@@ -117,6 +102,30 @@ async def launch(
         runner.tags = merge_tags(pipeline.tags, tags or ())
         return await runner.run()
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _runtime_for(store: str | None, artifacts: str | None) -> tuple[Runtime, Runtime | None]:
+    """The open runtime of this event loop for these stores, else a new one to open for
+    this run (returned twice: the run's runtime, and the one it must open and close)."""
+    candidate = Runtime(store=store, artifacts=artifacts)
+    active = active_runtime(candidate.store_url, candidate.artifacts_url)
+    return (active, None) if active is not None else (candidate, candidate)
+
+
+async def _prepare(
+    rt: Runtime, pipeline: PipelineSpec, dag: Dag, cache_on: bool
+) -> tuple[Callable[[], Awaitable[None]] | None, Snapshot | None]:
+    """Read what a persisted run needs before its steps start: its cache snapshot, and
+    whether the pipeline must be registered (done beside the steps, off the critical
+    path, by the function returned)."""
+    version, snapshot = await _version_and_snapshot(rt, dag, cache_on, pipeline.cache_expiry)
+    if rt.registered.get(pipeline.name) == version:
+        return None, snapshot
+
+    async def register() -> None:
+        await _register(rt, pipeline.name, dag, version)
+
+    return register, snapshot
 
 
 async def _alongside(
