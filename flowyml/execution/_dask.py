@@ -240,6 +240,28 @@ class DaskExecutor:
         handles = await self.call_step(call)
         return await handles["value"].load()
 
+    async def _submit(
+        self,
+        client: Any,
+        task: tuple[Any, ...],
+        key: str,
+        restrict: dict[str, Any],
+        on_lost: Callable[[str], None],
+        placed: StepCall,
+    ) -> tuple[Any, Any]:
+        """Submit ``task`` (a function and its arguments) as the Dask task ``key`` and wait
+        for its outcome; a lost worker is told to ``on_lost``, and where it ran is
+        remembered for ``placed``'s group.  Return the future and the outcome."""
+        watch = self._watched[key] = _Watch(on_lost)
+        try:
+            future = client.submit(*task, key=key, pure=False, **restrict)
+            outcome = await self._outcome(future, watch)
+        finally:
+            self._watched.pop(key, None)
+        if watch.workers:
+            self._place.ran(placed, watch.workers[-1])
+        return future, outcome
+
     async def call_step(self, call: StepCall) -> dict[str, OutputHandle]:
         """Run one attempt as a Dask task; return a handle per output."""
         client = self._open_client()
@@ -261,16 +283,9 @@ class DaskExecutor:
         )
         plain, upstream, cached = _split_inputs(call.kwargs)
         runner = run_async if call.is_async else run_sync
-        watch = self._watched[key] = _Watch(call.on_lost)
-        try:
-            future = client.submit(
-                runner, task, plain, upstream, cached, key=key, pure=False, **restrict
-            )
-            described = await self._outcome(future, watch)
-        finally:
-            self._watched.pop(key, None)
-        if watch.workers:
-            self._place.ran(call, watch.workers[-1])
+        future, described = await self._submit(
+            client, (runner, task, plain, upstream, cached), key, restrict, call.on_lost, call
+        )
         return {
             out: OutputHandle(
                 ref=ref,

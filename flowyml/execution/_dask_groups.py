@@ -91,7 +91,7 @@ _Reported = tuple[float, float, bytes | None, str | None]
 
 async def submit_group(executor: DaskExecutor, call: GroupCall) -> GroupOutcome:
     """Run ``call``'s steps as one Dask task; return each step's outcome."""
-    from ._dask import _split_inputs, _Watch
+    from ._dask import _split_inputs
 
     client = executor._open_client()
     head = StepCall(
@@ -105,7 +105,7 @@ async def submit_group(executor: DaskExecutor, call: GroupCall) -> GroupOutcome:
         save=None,
     )
     restrict = await executor._place.restrictions(client, head)
-    key = f"group-{call.name}-{uuid.uuid4().hex}"
+    key = f"flowyml-{uuid.uuid4().hex}-group-{call.name}"  # one Dask task group (see _dask)
     members: list[_Member] = []
     plain: dict[str, Any] = {}
     upstream: dict[str, Any] = {}
@@ -125,16 +125,9 @@ async def submit_group(executor: DaskExecutor, call: GroupCall) -> GroupOutcome:
     def lost(cause: str) -> None:  # Dask runs the whole group again; its report is the last
         log.warning("step group %r: %s", call.name, cause.replace("the step", "the group"))
 
-    watch = executor._watched[key] = _Watch(lost)
-    try:
-        future = client.submit(
-            run_group, group, plain, upstream, cached, key=key, pure=False, **restrict
-        )
-        reports = await executor._outcome(future, watch)
-    finally:
-        executor._watched.pop(key, None)
-    if watch.workers:
-        executor._place.ran(head, watch.workers[-1])
+    future, reports = await executor._submit(
+        client, (run_group, group, plain, upstream, cached), key, restrict, lost, head
+    )
     return {
         name: _member_outcome(executor, future, status, attempts, described)
         for name, (status, attempts, described) in reports.items()
