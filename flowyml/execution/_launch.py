@@ -61,12 +61,13 @@ async def launch(
             rt, opening = _runtime_for(store or pipeline.store, artifacts or pipeline.artifacts)
         resumed: dict[str, tuple[str, Mapping[str, ArtifactRecord]]] = {}
         changed: set[str] = set()
+        inherited: Sequence[str] = ()  # a resumed run's tags
         if resume_from is not None:
             assert rt is not None
             if opening is not None:
                 await stack.enter_async_context(opening)
                 opening = None
-            previous, resumed = await _resume_state(rt, pipeline.name, resume_from)
+            previous, resumed, inherited = await _resume_state(rt, pipeline.name, resume_from)
             changed = _changed_params(previous, params)
             params = {**previous, **params}
         merged = {**pipeline.context, **params}
@@ -99,7 +100,7 @@ async def launch(
             snapshot=snapshot,
             debug=debug,
         )
-        runner.tags = merge_tags(pipeline.tags, tags or ())
+        runner.tags = merge_tags(pipeline.tags, inherited, tags or ())
         return await runner.run()
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -241,7 +242,9 @@ async def _register(rt: Runtime, name: str, dag: Any, version: str) -> None:
 
 async def _resume_state(
     rt: Runtime, pipeline: str, run_id: str
-) -> tuple[dict[str, Any], dict[str, tuple[str, Mapping[str, ArtifactRecord]]]]:
+) -> tuple[dict[str, Any], dict[str, tuple[str, Mapping[str, ArtifactRecord]]], list[str]]:
+    """What a resumed run takes from run ``run_id``: its parameters, the outputs of its
+    steps that succeeded (with the run that produced each), and its tags."""
     store = rt.metadata
     run = await store.get_run(run_id)
     if run is None:
@@ -263,7 +266,7 @@ async def _resume_state(
             records[out] = rec
         else:
             done[sr.step] = (sr.cached_from or run_id, records)
-    return dict(run.params), done
+    return dict(run.params), done, list(run.tags)
 
 
 def code_version(dag: Dag) -> str:

@@ -40,9 +40,14 @@ async def test_pipeline_and_run_tags_are_merged_and_stored(tmp_path: Path) -> No
             first.run_id,
             second.run_id,
         }
-        # a resumed run is a run of its own: the pipeline's tags plus the ones given
+        # a resumed run carries on the run it resumes: its tags, plus the ones given
         resumed = await p.aresume(first.run_id, tags=["retry"])
-        assert (await client.get_run(resumed.run_id)).run.tags == ["nightly", "team:ml", "retry"]
+        assert (await client.get_run(resumed.run_id)).run.tags == [
+            "nightly",
+            "team:ml",
+            "candidate",
+            "retry",
+        ]
 
 
 def test_run_tags_from_sync_code_and_decorated_pipelines(tmp_path: Path) -> None:
