@@ -56,16 +56,21 @@ async def launch(
     async with AsyncExitStack() as stack:
         if debug:
             executor, on_event = stack.enter_context(debugging(executor, on_event))
-        rt, opening = runtime, None  # opening: stores this run opens (and closes) itself
+        rt, opening = (
+            runtime,
+            None,
+        )  # opening: stores this run opens (the last run using them closes them)
         if rt is None and (persist or resume_from is not None):
-            rt, opening = _runtime_for(store or pipeline.store, artifacts or pipeline.artifacts)
+            rt, opening = _runtime_for(
+                stack, store or pipeline.store, artifacts or pipeline.artifacts
+            )
         resumed: dict[str, tuple[str, Mapping[str, ArtifactRecord]]] = {}
         changed: set[str] = set()
         inherited: Sequence[str] = ()  # a resumed run's tags
         if resume_from is not None:
             assert rt is not None
             if opening is not None:
-                await stack.enter_async_context(opening)
+                await stack.enter_async_context(opening.opened_for_runs())
                 opening = None
             previous, resumed, inherited = await _resume_state(rt, pipeline.name, resume_from)
             changed = _changed_params(previous, params)
@@ -105,12 +110,22 @@ async def launch(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _runtime_for(store: str | None, artifacts: str | None) -> tuple[Runtime, Runtime | None]:
+def _runtime_for(
+    stack: AsyncExitStack, store: str | None, artifacts: str | None
+) -> tuple[Runtime, Runtime | None]:
     """The open runtime of this event loop for these stores, else a new one to open for
-    this run (returned twice: the run's runtime, and the one it must open and close)."""
+    this run (returned twice: the run's runtime, and the one it must open).
+
+    A runtime that another run opened is shared: this run counts itself in at once (no
+    await between finding it and joining it), so whichever run ends last closes it.
+    """
     candidate = Runtime(store=store, artifacts=artifacts)
     active = active_runtime(candidate.store_url, candidate.artifacts_url)
-    return (active, None) if active is not None else (candidate, candidate)
+    if active is None:
+        return candidate, candidate
+    if active.join():
+        stack.push_async_callback(active.release)
+    return active, None
 
 
 async def _prepare(
@@ -175,7 +190,7 @@ async def _build_while_opening(
     """
 
     async def open_stores() -> None:
-        await stack.enter_async_context(opening)
+        await stack.enter_async_context(opening.opened_for_runs())
 
     async def build() -> Dag:
         await anyio.lowlevel.checkpoint()  # the opening reaches its first worker thread

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -38,7 +40,8 @@ class Runtime(Stores):
     ``async with Runtime() as rt`` opens the metadata store and the artifact store (from
     URLs, the environment, or the defaults in ``FLOWYML_HOME``) and makes them the ones that
     runs in this event loop with the same URLs use; ``pipeline.arun(runtime=rt)`` uses it
-    explicitly.  Runs outside any runtime open a temporary one for their duration.
+    explicitly.  Runs outside any runtime open a temporary one, which the runs of the
+    event loop started while it is open share; the last of them to end closes it.
 
     On top of :class:`~flowyml.storage.Stores`, a runtime holds what its runs share: the
     in-process event hub (live watchers of runs in this process), the pipelines already
@@ -67,6 +70,35 @@ class Runtime(Stores):
         #: dag -> code version: fingerprints are computed once per DAG (weakly held, so
         #: a long-lived runtime does not keep every DAG it ever ran)
         self.versions: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+        #: runs using this runtime when runs opened it (not its owner); 0 for a runtime
+        #: opened with ``async with``
+        self.runs = 0
+
+    @asynccontextmanager
+    async def opened_for_runs(self) -> AsyncIterator[Self]:
+        """Open this runtime for a run that found none open; it stays open while any
+        run of this event loop uses it, and the last of them closes it."""
+        await self.__aenter__()
+        self.runs += 1
+        try:
+            yield self
+        finally:
+            await self.release()
+
+    def join(self) -> bool:
+        """Count one more run using a runtime that runs opened (see
+        :meth:`opened_for_runs`); return whether it is one, i.e. whether the joining run
+        must call :meth:`release` when it ends."""
+        if self.runs == 0:
+            return False
+        self.runs += 1
+        return True
+
+    async def release(self) -> None:
+        """A run using this runtime ended: close it if that run was the last."""
+        self.runs -= 1
+        if self.runs == 0:
+            await self.__aexit__(None, None, None)
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()

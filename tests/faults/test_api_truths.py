@@ -238,6 +238,50 @@ async def test_two_runs_started_together_with_one_id_cannot_both_run(
         assert len(await client.list_runs()) == 1
 
 
+async def test_a_run_ending_does_not_close_the_stores_under_a_concurrent_run(
+    tmp_path: Path,
+) -> None:
+    """Two ``arun()`` calls of one service, no ``Runtime`` of its own: the second run
+    uses the stores the first opened, and the first ending must not close them."""
+    from flowyml.execution._runtime import active_runtime
+
+    store, art = f"sqlite:///{tmp_path / 'runs.db'}", f"file://{tmp_path / 'art'}"
+    first_running, second_running = anyio.Event(), anyio.Event()
+    first_done = anyio.Event()
+
+    @step
+    async def work(who: str) -> str:
+        if who == "first":
+            first_running.set()
+            await second_running.wait()  # ends while the second run is mid-step
+        else:
+            second_running.set()
+            await first_done.wait()
+        return who
+
+    p = Pipeline("service", store=store, artifacts=art).add_step(work)
+    results: dict[str, Any] = {}
+
+    async def serve(who: str) -> None:
+        results[who] = await p.arun(who=who)
+        if who == "first":
+            first_done.set()
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(serve, "first")
+            await first_running.wait()
+            tg.start_soon(serve, "second")
+    assert results["first"].success and results["second"].success
+    assert results["second"]["work"] == "second"
+    assert active_runtime(store, art) is None  # the last run closed the stores
+    async with Client(store=store, artifacts=art) as client:
+        for who in ("first", "second"):
+            run = await client.get_run(results[who].run_id)
+            assert run.run.status == "succeeded"
+            assert [(s.step, s.status) for s in run.steps] == [("work", "succeeded")]
+
+
 # ---------------------------------------------------------------- definitions
 
 
