@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import socket
 import time
 from pathlib import Path
@@ -89,14 +90,20 @@ async def test_trigger_form_is_typed_and_shows_errors_on_their_fields(tmp_path: 
         await form.get_by_label("lr").fill("0.5")
         await form.get_by_label("day").fill("2026-12-01")
         await form.get_by_label("mode").select_option("slow")
-        await form.get_by_label("tags").fill('["x"]')
+        tags = form.get_by_label(re.compile(r"^tags"))  # the parameter, not "Run tags"
+        await tags.fill('["x"]')
         await form.get_by_role("button", name="Start run").click()
-        tags = form.get_by_label("tags")
         await form.locator("#param-tags-error").wait_for()
         assert "tags" in await form.locator("#param-tags-error").inner_text()
         await expect(tags).to_have_attribute("aria-invalid", "true")
 
         await tags.fill("[1, 2]")
+        run_tags = form.get_by_label("Run tags")
+        await run_tags.fill(f"nightly, {'x' * 101}")  # checked in the browser too
+        await form.get_by_role("button", name="Start run").click()
+        await expect(run_tags).to_have_attribute("aria-invalid", "true")
+        await form.get_by_text("is longer than 100 characters").wait_for()
+        await run_tags.fill(" nightly, team:data,nightly ")
         await form.get_by_role("button", name="Start run").click()
         await page.wait_for_url("**/runs/*")
         run_id = page.url.rsplit("/", 1)[-1]
@@ -110,6 +117,7 @@ async def test_trigger_form_is_typed_and_shows_errors_on_their_fields(tmp_path: 
             "tags": [1, 2],
             "shuffle": True,
         }
+        assert run["tags"] == ["nightly", "team:data"]
 
 
 async def test_runs_list_search_filters_sorting_and_charts(tmp_path: Path) -> None:

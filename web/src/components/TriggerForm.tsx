@@ -11,6 +11,7 @@ import {
   parseForm,
   type ParamField,
 } from '../state/paramForm';
+import { parseRunTags, RUN_TAGS_KEY } from '../state/runTags';
 
 function FieldInput({
   field,
@@ -110,6 +111,7 @@ export function TriggerForm({ pipeline, defaults }: { pipeline: string; defaults
   const [edits, setEdits] = useState<Record<string, string>>({});
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [noCache, setNoCache] = useState(false);
+  const [runTags, setRunTags] = useState('');
   const [busy, setBusy] = useState(false);
   const formRef = useRef<HTMLFormElement>(null);
 
@@ -127,21 +129,28 @@ export function TriggerForm({ pipeline, defaults }: { pipeline: string; defaults
   const inputs: Record<string, string> = Object.fromEntries(fields.map((f) => [f.name, edits[f.name] ?? initialInput(f)]));
 
   const focusFirstError = (errs: Record<string, string>) => {
-    const first = fields.find((f) => errs[f.name]);
-    if (first) formRef.current?.querySelector<HTMLElement>(`[name="${CSS.escape(first.name)}"]`)?.focus();
+    const first = fields.find((f) => errs[f.name])?.name ?? (errs[RUN_TAGS_KEY] ? RUN_TAGS_KEY : null);
+    if (first) formRef.current?.querySelector<HTMLElement>(`[name="${CSS.escape(first)}"]`)?.focus();
   };
+  const tagsError = errors[RUN_TAGS_KEY];
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const parsed = parseForm(fields, inputs);
-    if ('errors' in parsed) {
-      setErrors(parsed.errors);
-      focusFirstError(parsed.errors);
+    const tags = parseRunTags(runTags);
+    if ('errors' in parsed || 'error' in tags) {
+      const errs = { ...('errors' in parsed ? parsed.errors : {}), ...('error' in tags ? { [RUN_TAGS_KEY]: tags.error } : {}) };
+      setErrors(errs);
+      focusFirstError(errs);
       return;
     }
     setErrors({});
     setBusy(true);
     try {
-      const body = { params: parsed.params, ...(noCache ? { enable_cache: false } : {}) };
+      const body = {
+        params: parsed.params,
+        ...(noCache ? { enable_cache: false } : {}),
+        ...(tags.tags.length ? { tags: tags.tags } : {}),
+      };
       const { run_id } = await apiFetch<TriggerRunResponse>(`pipelines/${seg(pipeline)}/runs`, { method: 'POST', body });
       navigate(`/runs/${seg(run_id)}`);
     } catch (err) {
@@ -194,6 +203,27 @@ export function TriggerForm({ pipeline, defaults }: { pipeline: string; defaults
           </div>
         );
       })}
+      <div className="field field-tags">
+        <label htmlFor="run-tags">
+          Run tags <span className="muted small">(comma-separated, added to the pipeline's)</span>
+        </label>
+        <input
+          id="run-tags"
+          name={RUN_TAGS_KEY}
+          type="text"
+          placeholder="nightly, team:data"
+          value={runTags}
+          aria-invalid={!!tagsError || undefined}
+          aria-describedby={tagsError ? 'run-tags-error' : undefined}
+          className={tagsError ? 'invalid' : undefined}
+          onChange={(e) => setRunTags(e.target.value)}
+        />
+        {tagsError && (
+          <span id="run-tags-error" className="field-error">
+            {tagsError}
+          </span>
+        )}
+      </div>
       <label className="check field">
         <input type="checkbox" checked={noCache} onChange={(e) => setNoCache(e.target.checked)} />
         Run every step (ignore the cache)

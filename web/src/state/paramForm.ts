@@ -5,6 +5,7 @@
  */
 
 import type { Json } from '../api/types';
+import { RUN_TAGS_KEY } from './runTags';
 
 export type FieldKind = 'integer' | 'number' | 'boolean' | 'enum' | 'date' | 'datetime' | 'string' | 'json';
 
@@ -207,7 +208,8 @@ export function fieldErrorsFromServer(detail: unknown, names: readonly string[])
   for (const item of items) {
     if (item && typeof item === 'object' && Array.isArray((item as { loc?: unknown }).loc)) {
       const { loc, msg } = item as { loc: unknown[]; msg?: unknown };
-      const field = loc.map(String).find((p) => names.includes(p));
+      const runTags = loc[0] === 'body' && loc[1] === 'tags';
+      const field = runTags ? RUN_TAGS_KEY : loc.map(String).find((p) => names.includes(p));
       add(field ?? '', String(msg ?? 'invalid value'));
       continue;
     }
