@@ -3,12 +3,11 @@
 #
 #   bash scripts/docs-screenshots.sh
 #
-# tests/dashboard/test_browser.py drives Debian's Chromium against a real server and saves
-# screenshots to test-artifacts/; this runs it and copies the ones the docs show.
+# The browser tests (tests/dashboard/) drive Debian's Chromium against a real server and
+# save screenshots to test-artifacts/; with FLOWYML_DOC_IMAGES=1 they also write the ones
+# the docs show to docs/images/ (a plain test run leaves docs/ alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/python -m pytest -q -p no:cacheprovider tests/dashboard/test_browser.py
-cp test-artifacts/run-view-finished.png docs/images/dashboard-run.png
+FLOWYML_DOC_IMAGES=1 .venv/bin/python -m pytest -q -p no:cacheprovider tests/dashboard
 cp test-artifacts/run-view-live.png docs/images/dashboard-run-live.png
-cp test-artifacts/runs-list.png docs/images/dashboard-runs.png
-echo "docs/images/: dashboard-run.png, dashboard-run-live.png, dashboard-runs.png refreshed"
+echo "docs/images/ refreshed"

@@ -67,10 +67,12 @@ async def browser_page(
 
 
 async def shoot(page: Any, name: str, *, docs: str | None = None) -> None:
-    """Save a screenshot in test-artifacts/ and, with ``docs``, as docs/images/<docs>."""
+    """Save a screenshot in test-artifacts/ and, with ``docs`` when
+    ``FLOWYML_DOC_IMAGES=1`` (scripts/docs-screenshots.sh), as docs/images/<docs>: a
+    plain test run leaves the checkout's files alone."""
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / name))
-    if docs:
+    if docs and os.environ.get("FLOWYML_DOC_IMAGES") == "1":
         await page.screenshot(path=str(IMAGES / docs))
 
 
