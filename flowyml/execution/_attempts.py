@@ -22,9 +22,9 @@ from ..errors import (
     StoreError,
 )
 from ..events import StepProgress, StepRetrying, StepStarted, StepSucceeded
-from ..results import PartialResults, StepResult
+from ..results import StepResult
 from ._core import Emit, Fail, RunState, StepFailure
-from ._handles import driver_inputs, local_value, remote_condition
+from ._handles import driver_inputs, lists_for, remote_condition, store_there
 from ._inputs import condition_holds
 from ._logs import LogSink, RunLogs
 from ._protocol import KeepsOutputs, SaveTo, StepCall
@@ -34,6 +34,7 @@ from ._stray import CancelGuard
 from ._threads import run_in_thread
 
 if TYPE_CHECKING:
+    from ..events import ArtifactRef
     from ._persist import Persistence
     from ._protocol import Executor
     from ._resources import Resources
@@ -86,6 +87,7 @@ class StepCalls:
         self._shared: bool | None = None
         if self.remote is not None and persistence is not None:
             persistence.remote = True
+            persistence.store_there = self._store_there
         self.limits = Limits(max_concurrency)
         self.logs = RunLogs(emit, run_id)
         # The daemon threads have one bound for the whole process; max_threads bounds
@@ -263,9 +265,7 @@ class StepCalls:
             kwargs = await self.resources.inject(node.name, kwargs)
         try:
             if self.remote is not None:
-                for k, v in kwargs.items():  # a mapped step's results, sent via the driver
-                    if type(v) in (list, PartialResults):
-                        kwargs[k] = await local_value(v)
+                await lists_for(self.remote, kwargs)  # a mapped step's results
                 call = self._step_call(node, r, kwargs, inputs, cache_key)
                 value = await self.limits.call(node.step, functools.partial(self._call, node, call))
             elif self.limits.unbounded(node.step):
@@ -360,7 +360,22 @@ class StepCalls:
         driver (see :func:`._handles.driver_inputs`)."""
         store, step = self.persistence, node.step
         hashed = store is not None and store.cache_on and step.cache and step.persist
-        await driver_inputs(self.remote, node, kwargs, hashed=hashed)
+        if store is None:
+            await driver_inputs(self.remote, node, kwargs, hashed=hashed)
+            return
+        realize = functools.partial(store.realize, node) if self.state.lazy else None
+        shared = store.runtime.artifacts_url if self.shared_store else None
+        await driver_inputs(
+            self.remote, node, kwargs, hashed=hashed, shared=shared, realize=realize
+        )
+
+    async def _store_there(self, node: Any, out: str, value: Any) -> ArtifactRef | None:
+        """A mapped step's list, stored by a worker where its elements are (shared store)."""
+        store = self.persistence
+        if store is None or not self.shared_store:
+            return None
+        save = SaveTo(store.runtime.artifacts_url, self.run_id, node.name, store.id_stamp)
+        return await store_there(self.remote, value, save, out)
 
     async def condition_holds(self, node: Any, kwargs: dict[str, Any]) -> bool:
         """Whether ``node``'s condition holds, evaluated where its inputs are.

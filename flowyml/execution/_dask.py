@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 import anyio
 
 from ..errors import ConfigError
-from ._dask_inputs import condition_on_worker, split
+from ._dask_inputs import condition_on_worker, listed, split, stored_handle, stored_list
 from ._dask_logs import Line, replay
 from ._dask_place import Placement
 from ._dask_worker import (
@@ -38,9 +38,11 @@ from ._dask_worker import (
     run_async,
     run_sync,
 )
-from ._protocol import NOT_INLINE, OutputHandle, StepCall
+from ._protocol import NOT_INLINE, OutputHandle, SaveTo, StepCall
 
 if TYPE_CHECKING:
+    from ..events import ArtifactRef
+    from ..storage._records import ArtifactRecord
     from ._group_remote import GroupCall, GroupOutcome
 
 __all__ = ("DaskExecutor",)
@@ -281,11 +283,11 @@ class DaskExecutor:
             max_log_lines=call.max_log_lines,
             capture_output=call.capture_output,
         )
-        plain, upstream, cached = _split_inputs(call.kwargs)
+        lists, rest = _split_lists(call.kwargs)
+        plain, upstream, cached = _split_inputs(rest)
         runner = run_async if call.is_async else run_sync
-        future, described = await self._submit(
-            client, (runner, task, plain, upstream, cached), key, restrict, call.on_lost, call
-        )
+        args = (runner, task, plain, upstream, cached, lists)
+        future, described = await self._submit(client, args, key, restrict, call.on_lost, call)
         return {
             out: OutputHandle(
                 ref=ref,
@@ -339,10 +341,23 @@ class DaskExecutor:
     ) -> bool:
         """Whether ``fn(**kwargs)`` is true, called on a worker (Dask picks one holding
         the inputs); only the answer comes here."""
-        plain, upstream, _ = _split_inputs(kwargs)  # cached inputs were read already
+        lists, rest = _split_lists(kwargs)
+        plain, upstream, _ = _split_inputs(rest)  # cached inputs were read already
         client = self._open_client()
-        future = client.submit(condition_on_worker, fn, plain, upstream, asset_params, pure=False)
-        return bool(await future)
+        args = (fn, plain, upstream, asset_params, lists)
+        return bool(await client.submit(condition_on_worker, *args, pure=False))
+
+    async def store_list(self, value: list[Any], save: SaveTo, out: str) -> ArtifactRef | None:
+        """Store a mapped step's list of results from a worker, which gathers its
+        elements there (``None`` when the list holds no handle: the driver stores it)."""
+        items = listed(value)
+        if items is None or not items[2]:  # every element came by value
+            return None
+        return await stored_list(self._open_client(), items, save, out)
+
+    async def stored(self, record: ArtifactRecord, artifacts_url: str) -> OutputHandle:
+        """An earlier run's output, read from the shared store by a worker, as a handle."""
+        return await stored_handle(self._open_client(), record, artifacts_url, self._fetch)
 
     async def _fetch(self, future: Any, out: str) -> Any:
         client = self._open_client()
@@ -384,6 +399,20 @@ class _Watch:
 
 def _host(address: str) -> str:
     return address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+
+
+def _split_lists(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Mapped steps' results holding handles (their elements travel as futures), and the
+    other inputs."""
+    lists: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    for k, v in kwargs.items():
+        items = listed(v)
+        if items is None:
+            rest[k] = v
+        else:
+            lists[k] = items
+    return lists, rest
 
 
 def _split_inputs(

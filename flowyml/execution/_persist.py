@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -68,6 +68,8 @@ class Persistence:
         self.id_stamp = ""
         #: whether outputs may be handles to values on remote workers
         self.remote = False
+        #: stores an output where it was made; ``None`` when the driver must (see StepCalls)
+        self.store_there: Callable[[Any, str, Any], Awaitable[ArtifactRef | None]] | None = None
 
     # ------------------------------------------------------------------ cache
     def cache_key(self, node: Any, kwargs: Mapping[str, Any]) -> str | None:
@@ -123,7 +125,11 @@ class Persistence:
             if isinstance(value, OutputHandle) and value.ref is not None:
                 refs[out] = self.state.refs[out] = value.ref  # a remote worker stored it
                 continue
-            if self.remote:  # outputs made remotely are copied here to be stored
+            if self.remote:  # made remotely: stored there when it can be, else copied here
+                ref = None if self.store_there is None else await self.store_there(node, out, value)
+                if ref is not None:
+                    refs[out] = self.state.refs[out] = ref
+                    continue
                 value = await local_value(value)
             try:
                 ref = await save_value(
