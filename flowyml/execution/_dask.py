@@ -13,10 +13,8 @@ runs, and the cluster and client it opened are closed when the last holder leave
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
-import pickle
 import uuid
 from collections.abc import Callable
 from types import TracebackType
@@ -26,14 +24,12 @@ import anyio
 
 from ..errors import ConfigError
 from ._dask_inputs import condition_on_worker, listed, split, stored_handle, stored_list
-from ._dask_logs import Line, replay
 from ._dask_place import Placement
+from ._dask_watch import Watches
 from ._dask_worker import (
-    ATTEMPTS_TOPIC,
     PLUGIN,
     StoresPlugin,
     Task,
-    described_of,
     pick,
     run_async,
     run_sync,
@@ -52,10 +48,6 @@ log = logging.getLogger("flowyml")
 #: URL schemes of stores every worker can reach on its own
 _SHARED_SCHEMES: Final = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
 _LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
-#: seconds a finished task's summary event may trail its completion
-_SUMMARY_GRACE: Final = 10.0
-#: seconds a failed task's log lines may trail its error (none come from a lost worker)
-_FAILED_GRACE: Final = 2.0
 
 
 class DaskExecutor:
@@ -98,8 +90,8 @@ class DaskExecutor:
         self._holders = 0
         self._lock = anyio.Lock()
         self._place = Placement()
-        #: the tasks running now, by key
-        self._watched: dict[str, _Watch] = {}
+        #: the tasks running now
+        self._watches = Watches()
         self._warned: set[str] = set()
         self._worker_hosts: set[str] = set()
 
@@ -151,7 +143,7 @@ class DaskExecutor:
             info = await self._client.scheduler.identity()
             self._worker_hosts = {_host(addr) for addr in info.get("workers", {})}
             await self._client.register_plugin(StoresPlugin(), name=PLUGIN)
-            self._client.subscribe_topic(ATTEMPTS_TOPIC, self._on_event)
+            self._watches.open(self._client)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self._close()
@@ -176,8 +168,7 @@ class DaskExecutor:
         self._place = Placement()
         with anyio.CancelScope(shield=True):
             if client is not None:
-                with contextlib.suppress(ValueError):  # not subscribed yet
-                    client.unsubscribe_topic(ATTEMPTS_TOPIC)
+                self._watches.close()
                 if owns:
                     await client.close()
             if cluster is not None:
@@ -254,12 +245,12 @@ class DaskExecutor:
         """Submit ``task`` (a function and its arguments) as the Dask task ``key`` and wait
         for its outcome; a lost worker is told to ``on_lost``, and where it ran is
         remembered for ``placed``'s group.  Return the future and the outcome."""
-        watch = self._watched[key] = _Watch(on_lost)
+        watch = self._watches.add(key, on_lost)
         try:
             future = client.submit(*task, key=key, pure=False, **restrict)
-            outcome = await self._outcome(future, watch)
+            outcome = await self._watches.outcome(future, watch)
         finally:
-            self._watched.pop(key, None)
+            self._watches.drop(key)
         if watch.workers:
             self._place.ran(placed, watch.workers[-1])
         return future, outcome
@@ -305,31 +296,6 @@ class DaskExecutor:
 
         return await submit_group(self, call)
 
-    async def _outcome(self, future: Any, watch: _Watch) -> Any:
-        """The summary of ``future``'s outcome (its error, if it failed); the lines the
-        step logged on the worker join the attempt's log."""
-        from distributed import wait
-
-        try:
-            await wait([future])  # type: ignore[no-untyped-call]
-            if future.status != "finished":
-                with anyio.move_on_after(_FAILED_GRACE):
-                    await watch.ended.wait()  # its log lines, sent just before its error
-                replay(watch.logs)
-                await future  # raises the step's error
-            with anyio.move_on_after(_SUMMARY_GRACE):
-                await watch.ended.wait()  # sent just before the task ended
-        except anyio.get_cancelled_exc_class():
-            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                await self._open_client().cancel([future])
-            raise
-        replay(watch.logs)
-        if not watch.described:  # the event was lost: ask the worker
-            described, worker = await self._open_client().submit(described_of, future, pure=False)
-            watch.workers.append(worker)
-            return described
-        return pickle.loads(watch.described)
-
     async def elements(self, handle: OutputHandle, *, unwrap: bool, hashed: bool) -> list[Any]:
         """The elements of a list that stayed on a worker: the small ones copied here, each
         large one a handle to a future of its own, split from the list on that worker."""
@@ -362,39 +328,6 @@ class DaskExecutor:
     async def _fetch(self, future: Any, out: str) -> Any:
         client = self._open_client()
         return await client.submit(pick, future, out, pure=False)
-
-    def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
-        """A task started on a worker (a second start means the first worker was lost),
-        or ended (with its summary)."""
-        msg = event[1]
-        watch = self._watched.get(msg.get("key", ""))
-        if watch is None:
-            return
-        if "logs" in msg:  # the task ended: its summary (unless it failed) and log lines
-            watch.described = msg.get("summary", b"")
-            watch.logs = msg["logs"]
-            watch.ended.set()
-            return
-        workers = watch.workers
-        workers.append(msg.get("worker", "?"))
-        if len(workers) > 1:
-            watch.on_lost(
-                f"WorkerLost: Dask worker {workers[-2]} was lost while running the step; "
-                f"Dask runs it again on {workers[-1]}"
-            )
-
-
-class _Watch:
-    """A running task: where it started, and once it ended its summary and log lines."""
-
-    __slots__ = ("described", "ended", "logs", "on_lost", "workers")
-
-    def __init__(self, on_lost: Callable[[str], None]) -> None:
-        self.on_lost = on_lost
-        self.workers: list[str] = []
-        self.ended = anyio.Event()
-        self.described = b""
-        self.logs: list[Line] = []
 
 
 def _host(address: str) -> str:

@@ -43,8 +43,8 @@ __all__ = (
     "store_listed",
 )
 
-#: the event topic of the tasks' starts (the driver counts re-runs with them) and ends
-#: (their summaries)
+#: the event topic of the tasks' ends (their summaries and log lines), and of the
+#: starts of step groups' tasks (a second start means a worker was lost)
 ATTEMPTS_TOPIC: Final = "flowyml-attempts"
 #: the worker plugin's name
 PLUGIN: Final = "flowyml-stores"
@@ -257,6 +257,7 @@ def _describe(outputs: dict[str, Any], refs: dict[str, ArtifactRef]) -> dict[str
 
 
 def _started(worker: Any, task: Task) -> None:
+    """Announce a task's start (a step group's: see :mod:`._dask_watch`)."""
     worker.log_event(ATTEMPTS_TOPIC, {"key": task.key, "worker": worker.address})
 
 
@@ -268,7 +269,8 @@ def _finished(
     import cloudpickle
 
     summary = cloudpickle.dumps(described)
-    worker.log_event(ATTEMPTS_TOPIC, {"key": task.key, "summary": summary, "logs": lines})
+    msg = {"key": task.key, "summary": summary, "logs": lines, "worker": worker.address}
+    worker.log_event(ATTEMPTS_TOPIC, msg)
     return Outcome(outputs, described, worker.address)
 
 
@@ -292,7 +294,6 @@ def run_sync(
     from distributed.utils import sync
 
     worker = _worker()
-    _started(worker, task)
     lines: list[Line] = []
     try:
         kwargs = _inputs(task, plain, upstream, lists)
@@ -318,7 +319,6 @@ async def run_async(
     """An async step, on the worker's own event loop (each Dask task runs in an asyncio
     task of its own, so concurrent steps keep their own log lines)."""
     worker = _worker()
-    _started(worker, task)
     lines: list[Line] = []
     try:
         kwargs = _inputs(task, plain, upstream, lists)
