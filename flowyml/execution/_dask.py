@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 import anyio
 
 from ..errors import ConfigError
-from ._dask_inputs import condition_on_worker, listed, split, stored_handle, stored_list
+from ._dask_inputs import condition_on_worker, digest_of, listed, split, stored_handle, stored_list
 from ._dask_place import Placement
 from ._dask_watch import Watches
 from ._dask_worker import (
@@ -320,6 +320,12 @@ class DaskExecutor:
         if items is None or not items[2]:  # every element came by value
             return None
         return await stored_list(self._open_client(), items, save, out)
+
+    async def digest(self, handle: OutputHandle) -> str | None:
+        """The hash of the value ``handle`` holds, computed on its worker."""
+        future, out = handle.source
+        digest: str | None = await self._open_client().submit(digest_of, future, out, pure=False)
+        return digest
 
     async def stored(self, record: ArtifactRecord, artifacts_url: str) -> OutputHandle:
         """An earlier run's output, read from the shared store by a worker, as a handle."""

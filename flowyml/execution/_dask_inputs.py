@@ -32,6 +32,7 @@ __all__ = (
     "INLINE_TOTAL",
     "condition_on_worker",
     "describe_items",
+    "digest_of",
     "item_of",
     "listed",
     "split",
@@ -74,6 +75,15 @@ def describe_items(outcome: Outcome, out: str, unwrap: bool, hashed: bool) -> li
                 digest = None
         described.append((False, None, type_name_of(item), digest))
     return described
+
+
+def digest_of(outcome: Outcome, out: str) -> str | None:
+    """On the worker holding it: the ``hash_value`` of one output (``None``: unhashable,
+    so the step that reads it is not cached)."""
+    try:
+        return keys.hash_value(outcome.values[out])
+    except Exception:
+        return None
 
 
 def item_of(outcome: Outcome, out: str, index: int, unwrap: bool) -> Outcome:

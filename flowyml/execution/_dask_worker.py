@@ -269,8 +269,8 @@ def _finished(
     import cloudpickle
 
     summary = cloudpickle.dumps(described)
-    msg = {"key": task.key, "summary": summary, "logs": lines, "worker": worker.address}
-    worker.log_event(ATTEMPTS_TOPIC, msg)
+    # (the scheduler adds the worker's address to the event)
+    worker.log_event(ATTEMPTS_TOPIC, {"key": task.key, "summary": summary, "logs": lines})
     return Outcome(outputs, described, worker.address)
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "READ_HERE",
+    "chained_item",
     "driver_inputs",
     "lists_for",
     "local_value",
@@ -58,6 +59,17 @@ async def lists_for(remote: Any, kwargs: dict[str, Any]) -> None:
     for k, v in kwargs.items():
         if type(v) in (list, PartialResults):
             kwargs[k] = await local_value(v)
+
+
+async def chained_item(remote: Any, value: Any, *, hashed: bool) -> Any:
+    """A chained map's item (an element of the map it follows): when ``remote`` reads on
+    its workers, an element that stayed there stays a handle (hashed there when the step
+    is cached by its inputs, ``hashed``); anything else is copied here."""
+    if not isinstance(remote, ReadsOnWorkers) or not _far(value):
+        return await local_value(value)
+    if hashed and value.digest is None:
+        value = dataclasses.replace(value, digest=await remote.digest(value))
+    return value
 
 
 async def store_there(remote: Any, value: Any, save: SaveTo, out: str) -> ArtifactRef | None:

@@ -306,7 +306,7 @@ def _cache_key(node: Any, kwargs: Mapping[str, Any], refs: Mapping[str, Artifact
     input_hashes: dict[str, str] = {}
     for param, b in node.bindings:
         match b:
-            case FromOutput(output=output):
+            case FromOutput(output=output) if whole or param != node.map_param:
                 ref = refs.get(output)
                 input_hashes[param] = ref.content_hash if ref else keys.hash_value(kwargs[param])
             case FromParam() | Const() if not isinstance(kwargs[param], Shared):

@@ -167,6 +167,10 @@ class ReadsOnWorkers(Protocol):
         ``save`` names, from where its elements are; ``None`` when none of them stayed
         there (the driver then stores the list)."""
 
+    async def digest(self, handle: OutputHandle) -> str | None:
+        """The ``hash_value`` of the value ``handle`` holds, computed where it is
+        (``None`` when it cannot be hashed)."""
+
     async def stored(self, record: Any, artifacts_url: str) -> OutputHandle:
         """A handle to a stored output (an earlier run's), read from the shared store
         ``artifacts_url`` where the steps run, so the driver need not read it."""

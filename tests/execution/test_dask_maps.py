@@ -161,3 +161,61 @@ async def test_cached_outputs_read_by_a_map_and_a_condition_stay_off_the_driver(
     assert skipped == [("never", "condition is false")]
     assert isinstance(second.step_results["shards"].outputs["shards"], StoredValue)
     assert grown < LIMIT, f"the driver's peak RSS grew by {grown / 2**20:.0f} MiB"
+
+
+@step(inputs={"part": "parts"}, outputs=["halves"], map_over="part")
+def half(part: Any) -> Any:
+    return part / 2
+
+
+@step
+def halves_total(halves: Any) -> float:
+    return float(sum(float(h.sum()) for h in halves))
+
+
+async def test_a_chained_map_of_large_elements_stays_on_the_cluster(
+    cluster: str, tmp_path: Path
+) -> None:
+    """``half[i]`` reads ``part[i]`` where it is: the driver copies no element."""
+    p = Pipeline(
+        "dask-chained", store=f"sqlite:///{tmp_path}/m.db", artifacts=f"file://{tmp_path}/a"
+    )
+    p.add_step(seeds).add_step(part).add_step(half).add_step(halves_total)
+    async with DaskExecutor(cluster) as executor:
+        await _warm(executor)
+        before = peak_rss(reset=True)
+        with anyio.fail_after(180):
+            result = await p.arun(executor=executor)
+        grown = peak_rss() - before
+    assert result.success, result.summary()
+    assert result["halves_total"] == 3.0 * (PART // 8)
+    assert grown < LIMIT, f"the driver's peak RSS grew by {grown / 2**20:.0f} MiB"
+
+
+async def test_chained_elements_hashed_on_a_worker_hit_the_cache(
+    cluster: str, tmp_path: Path
+) -> None:
+    """Items hashed where they are get the keys the driver gives them when they are read
+    here (the second run reads the cached upstream elements here)."""
+
+    @step(inputs={"seed": "seeds"}, outputs=["blobs"], map_over="seed")
+    def blob(seed: int) -> bytes:
+        return bytes([seed]) * (1 << 20)  # above the inline size
+
+    @step(inputs={"blob": "blobs"}, outputs=["firsts"], map_over="blob")
+    def first(blob: bytes) -> int:
+        return blob[0]
+
+    def build() -> Pipeline:
+        p = Pipeline("dask-chained-cache", store=f"sqlite:///{tmp_path}/m.db")
+        return p.add_step(seeds).add_step(blob).add_step(first)
+
+    second: list[Event] = []
+    with anyio.fail_after(120):
+        async with DaskExecutor(cluster) as executor:
+            one = await build().arun(executor=executor)
+            two = await build().arun(executor=executor, on_event=second.append)
+    assert one.success and two.success, (one.summary(), two.summary())
+    assert one["firsts"] == two["firsts"] == [0, 1, 2, 3]
+    cached = {e.step for e in second if isinstance(e, StepCached)}
+    assert {f"first[{i}]" for i in range(4)} <= cached, sorted(cached)
