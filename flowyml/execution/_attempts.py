@@ -24,7 +24,7 @@ from ..errors import (
 from ..events import StepProgress, StepRetrying, StepStarted, StepSucceeded
 from ..results import StepResult
 from ._core import Emit, Fail, RunState, StepFailure
-from ._handles import driver_inputs, lists_for, remote_condition, store_there
+from ._handles import OnWorkers, driver_inputs, lists_for, remote_condition
 from ._inputs import condition_holds
 from ._logs import LogSink, RunLogs
 from ._protocol import KeepsOutputs, SaveTo, StepCall
@@ -34,7 +34,6 @@ from ._stray import CancelGuard
 from ._threads import run_in_thread
 
 if TYPE_CHECKING:
-    from ..events import ArtifactRef
     from ._persist import Persistence
     from ._protocol import Executor
     from ._resources import Resources
@@ -87,7 +86,7 @@ class StepCalls:
         self._shared: bool | None = None
         if self.remote is not None and persistence is not None:
             persistence.remote = True
-            persistence.store_there = self._store_there
+            persistence.there = OnWorkers(self.remote, persistence, self._shares, run_id)
         self.limits = Limits(max_concurrency)
         self.logs = RunLogs(emit, run_id)
         # The daemon threads have one bound for the whole process; max_threads bounds
@@ -106,6 +105,9 @@ class StepCalls:
                 and self.remote.shares_store(store.runtime.artifacts_url)
             )
         return self._shared
+
+    def _shares(self) -> bool:
+        return self.shared_store
 
     async def run_one(
         self,
@@ -368,14 +370,6 @@ class StepCalls:
         await driver_inputs(
             self.remote, node, kwargs, hashed=hashed, shared=shared, realize=realize
         )
-
-    async def _store_there(self, node: Any, out: str, value: Any) -> ArtifactRef | None:
-        """A mapped step's list, stored by a worker where its elements are (shared store)."""
-        store = self.persistence
-        if store is None or not self.shared_store:
-            return None
-        save = SaveTo(store.runtime.artifacts_url, self.run_id, node.name, store.id_stamp)
-        return await store_there(self.remote, value, save, out)
 
     async def condition_holds(self, node: Any, kwargs: dict[str, Any]) -> bool:
         """Whether ``node``'s condition holds, evaluated where its inputs are.

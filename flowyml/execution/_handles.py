@@ -19,18 +19,20 @@ from ._protocol import OutputHandle, ReadsOnWorkers, SaveTo
 
 if TYPE_CHECKING:
     from ..events import ArtifactRef
+    from ..storage._records import ArtifactRecord
     from ._core import RunState
+    from ._persist import Persistence
     from ._runtime import Runtime
 
 __all__ = (
     "READ_HERE",
+    "OnWorkers",
     "chained_item",
     "driver_inputs",
     "lists_for",
     "local_value",
     "remote_condition",
     "settle_outputs",
-    "store_there",
 )
 
 #: stored outputs up to this many bytes are read by the driver, not sent for on a worker
@@ -72,12 +74,34 @@ async def chained_item(remote: Any, value: Any, *, hashed: bool) -> Any:
     return value
 
 
-async def store_there(remote: Any, value: Any, save: SaveTo, out: str) -> ArtifactRef | None:
-    """Store a mapped step's list where its elements are, when ``remote`` can (else
-    ``None``: the driver stores it)."""
-    if type(value) is not list or not isinstance(remote, ReadsOnWorkers):
-        return None
-    return await remote.store_list(value, save, out)
+class OnWorkers:
+    """What a run's store does where the steps run, for an executor that reads on its
+    workers: store a mapped step's list, read an earlier run's large output (only when
+    the workers share the store, ``shared()``; otherwise the driver does)."""
+
+    __slots__ = ("_remote", "_run_id", "_shared", "_store")
+
+    def __init__(
+        self, remote: Any, store: Persistence, shared: Callable[[], bool], run_id: str
+    ) -> None:
+        self._remote = remote if isinstance(remote, ReadsOnWorkers) else None
+        self._store = store
+        self._shared = shared
+        self._run_id = run_id
+
+    async def store(self, node: Any, out: str, value: Any) -> ArtifactRef | None:
+        """Store a mapped step's list where its elements are (``None``: not done)."""
+        if self._remote is None or type(value) is not list or not self._shared():
+            return None
+        store = self._store
+        save = SaveTo(store.runtime.artifacts_url, self._run_id, node.name, store.id_stamp)
+        return await self._remote.store_list(value, save, out)
+
+    async def read(self, record: ArtifactRecord) -> OutputHandle | None:
+        """A handle to a large stored output, read by a worker (``None``: not done)."""
+        if self._remote is None or record.size <= READ_HERE or not self._shared():
+            return None
+        return await self._remote.stored(record, self._store.runtime.artifacts_url)
 
 
 async def _failure_here(failure: ElementFailure) -> ElementFailure:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -25,6 +25,7 @@ from ._protocol import OutputHandle
 if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
     from ..storage._records import ArtifactRecord
+    from ._handles import OnWorkers
     from ._runtime import Runtime
 
 __all__ = ("Persistence", "precompute_constant_keys")
@@ -68,8 +69,8 @@ class Persistence:
         self.id_stamp = ""
         #: whether outputs may be handles to values on remote workers
         self.remote = False
-        #: stores an output where it was made; ``None`` when the driver must (see StepCalls)
-        self.store_there: Callable[[Any, str, Any], Awaitable[ArtifactRef | None]] | None = None
+        #: stores and reads where the steps run, when the executor can (see StepCalls)
+        self.there: OnWorkers | None = None
 
     # ------------------------------------------------------------------ cache
     def cache_key(self, node: Any, kwargs: Mapping[str, Any]) -> str | None:
@@ -126,7 +127,7 @@ class Persistence:
                 refs[out] = self.state.refs[out] = value.ref  # a remote worker stored it
                 continue
             if self.remote:  # made remotely: stored there when it can be, else copied here
-                ref = None if self.store_there is None else await self.store_there(node, out, value)
+                ref = None if self.there is None else await self.there.store(node, out, value)
                 if ref is not None:
                     refs[out] = self.state.refs[out] = ref
                     continue
@@ -207,6 +208,17 @@ class Persistence:
         lazy = [i for i, r in enumerate(results) if isinstance(r, Lazy)]
         out = node.outputs[0]
         rt = self.runtime
+        count = len(lazy)
+        if self.there is not None:  # large ones are read where the steps run, if they can be
+            left = []
+            for i in lazy:
+                handle = await self.there.read(results[i].record)
+                if handle is None:
+                    left.append(i)
+                    continue
+                results[i] = handle
+                self.state.results[f"{node.name}[{i}]"].outputs = {f"{out}[{i}]": handle}
+            lazy = left
         for start in range(0, len(lazy), _LOAD_BATCH):
             chunk = lazy[start : start + _LOAD_BATCH]
             values = await load_values(
@@ -215,7 +227,7 @@ class Persistence:
             for i, value in zip(chunk, values, strict=True):
                 results[i] = value
                 self.state.results[f"{node.name}[{i}]"].outputs = {f"{out}[{i}]": value}
-        self.state.lazy = max(0, self.state.lazy - len(lazy))
+        self.state.lazy = max(0, self.state.lazy - count)
 
     async def realize_all(self) -> None:
         """Load every cached output still unread, so the run's result holds values.

@@ -219,3 +219,33 @@ async def test_chained_elements_hashed_on_a_worker_hit_the_cache(
     assert one["firsts"] == two["firsts"] == [0, 1, 2, 3]
     cached = {e.step for e in second if isinstance(e, StepCached)}
     assert {f"first[{i}]" for i in range(4)} <= cached, sorted(cached)
+
+
+async def test_cached_elements_of_a_map_stay_off_the_driver(cluster: str, tmp_path: Path) -> None:
+    """In a second run the map's four 100 MiB elements come from the cache: workers read
+    them for the fan-in, the driver does not."""
+
+    def build() -> Pipeline:
+        p = Pipeline(
+            "dask-cached-elements",
+            store=f"sqlite:///{tmp_path}/m.db",
+            artifacts=f"file://{tmp_path}/a",
+        )
+        return p.add_step(seeds).add_step(part).add_step(total.with_options(cache=False))
+
+    async with DaskExecutor(cluster) as executor:
+        await _warm(executor)
+        with anyio.fail_after(180):
+            first = await build().arun(executor=executor)
+        assert first.success, first.summary()
+        events: list[Event] = []
+        before = peak_rss(reset=True)
+        with anyio.fail_after(180):
+            second = await build().arun(executor=executor, on_event=events.append)
+        grown = peak_rss() - before
+    assert second.success, second.summary()
+    cached = {e.step for e in events if isinstance(e, StepCached)}
+    assert {f"part[{i}]" for i in range(4)} <= cached, sorted(cached)
+    assert second["total"] == (6.0 * (PART // 8), 4)
+    assert isinstance(second.step_results["part[1]"].outputs["parts[1]"], StoredValue)
+    assert grown < LIMIT, f"the driver's peak RSS grew by {grown / 2**20:.0f} MiB"
