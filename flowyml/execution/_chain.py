@@ -232,13 +232,16 @@ class Chains:
         i = el.index
         value = source.results[i]
         out = f"{source.node.outputs[0]}[{i}]"
-        if isinstance(value, Lazy) and self.persistence is not None:
-            value = source.results[i] = await self.persistence.load(value)
+        store = self.persistence
+        if isinstance(value, Lazy) and store is not None:
+            # a large one is read by a worker when the executor can (then it stays there)
+            there = None if store.there is None else await store.there.read(value.record)
+            value = source.results[i] = there or await store.load(value)
             self.state.results[f"{source.node.name}[{i}]"].outputs[out] = value
             if out in self.state.values:
                 self.state.values[out] = value
             self.state.lazy = max(0, self.state.lazy - 1)
-        elif self.remote is not None:  # an element that stayed on a worker stays there
+        if self.remote is not None:  # an element that stayed on a worker stays there
             value = await chained_item(self.remote, value, hashed=self._hashed(el))
         ref = self.state.refs.get(out)
         assert el.map_param is not None

@@ -195,8 +195,8 @@ async def test_a_chained_map_of_large_elements_stays_on_the_cluster(
 async def test_chained_elements_hashed_on_a_worker_hit_the_cache(
     cluster: str, tmp_path: Path
 ) -> None:
-    """Items hashed where they are get the keys the driver gives them when they are read
-    here (the second run reads the cached upstream elements here)."""
+    """Items hashed where they are get the keys an in-process run gives them, whether the
+    upstream elements are fresh or (third run) read from the cache by a worker."""
 
     @step(inputs={"seed": "seeds"}, outputs=["blobs"], map_over="seed")
     def blob(seed: int) -> bytes:
@@ -210,15 +210,18 @@ async def test_chained_elements_hashed_on_a_worker_hit_the_cache(
         p = Pipeline("dask-chained-cache", store=f"sqlite:///{tmp_path}/m.db")
         return p.add_step(seeds).add_step(blob).add_step(first)
 
-    second: list[Event] = []
+    here: list[Event] = []
+    there: list[Event] = []
     with anyio.fail_after(120):
         async with DaskExecutor(cluster) as executor:
             one = await build().arun(executor=executor)
-            two = await build().arun(executor=executor, on_event=second.append)
-    assert one.success and two.success, (one.summary(), two.summary())
-    assert one["firsts"] == two["firsts"] == [0, 1, 2, 3]
-    cached = {e.step for e in second if isinstance(e, StepCached)}
-    assert {f"first[{i}]" for i in range(4)} <= cached, sorted(cached)
+            two = await build().arun(on_event=here.append)  # in-process: hashed here
+            three = await build().arun(executor=executor, on_event=there.append)
+    assert all(r.success for r in (one, two, three)), [r.summary() for r in (one, two, three)]
+    assert one["firsts"] == two["firsts"] == three["firsts"] == [0, 1, 2, 3]
+    for events in (here, there):
+        cached = {e.step for e in events if isinstance(e, StepCached)}
+        assert {f"first[{i}]" for i in range(4)} <= cached, sorted(cached)
 
 
 async def test_cached_elements_of_a_map_stay_off_the_driver(cluster: str, tmp_path: Path) -> None:
