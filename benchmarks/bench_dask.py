@@ -161,11 +161,16 @@ async def run(quick: bool, reps: int) -> dict[str, Any]:
     n = 50 if quick else 1000
     async with DaskExecutor(n_workers=2) as executor:
         await executor.client.run(_warm_worker)
+        load = os.getloadavg()[0]
+        big = {"bytes": n_bytes, **await bench_big(executor, n_bytes, reps)}
+        noop = {"steps": n, **await bench_noop(executor, n, reps)}
+        # the machine may be shared: its load when the run started and when it ended
         return {
             "reps": reps,
-            "load_average": os.getloadavg()[0],
-            "big": {"bytes": n_bytes, **await bench_big(executor, n_bytes, reps)},
-            "noop": {"steps": n, **await bench_noop(executor, n, reps)},
+            "load_average": load,
+            "load_average_end": os.getloadavg()[0],
+            "big": big,
+            "noop": noop,
         }
 
 

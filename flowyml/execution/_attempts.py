@@ -22,9 +22,9 @@ from ..errors import (
     StoreError,
 )
 from ..events import StepProgress, StepRetrying, StepStarted, StepSucceeded
-from ..results import PartialResults, StepResult
+from ..results import StepResult
 from ._core import Emit, Fail, RunState, StepFailure
-from ._handles import driver_inputs, local_value, remote_condition
+from ._handles import OnWorkers, driver_inputs, lists_for, remote_condition
 from ._inputs import condition_holds
 from ._logs import LogSink, RunLogs
 from ._protocol import KeepsOutputs, SaveTo, StepCall
@@ -86,6 +86,7 @@ class StepCalls:
         self._shared: bool | None = None
         if self.remote is not None and persistence is not None:
             persistence.remote = True
+            persistence.there = OnWorkers(self.remote, persistence, self._shares, run_id)
         self.limits = Limits(max_concurrency)
         self.logs = RunLogs(emit, run_id)
         # The daemon threads have one bound for the whole process; max_threads bounds
@@ -104,6 +105,9 @@ class StepCalls:
                 and self.remote.shares_store(store.runtime.artifacts_url)
             )
         return self._shared
+
+    def _shares(self) -> bool:
+        return self.shared_store
 
     async def run_one(
         self,
@@ -263,9 +267,7 @@ class StepCalls:
             kwargs = await self.resources.inject(node.name, kwargs)
         try:
             if self.remote is not None:
-                for k, v in kwargs.items():  # a mapped step's results, sent via the driver
-                    if type(v) in (list, PartialResults):
-                        kwargs[k] = await local_value(v)
+                await lists_for(self.remote, kwargs)  # a mapped step's results
                 call = self._step_call(node, r, kwargs, inputs, cache_key)
                 value = await self.limits.call(node.step, functools.partial(self._call, node, call))
             elif self.limits.unbounded(node.step):
@@ -360,7 +362,14 @@ class StepCalls:
         driver (see :func:`._handles.driver_inputs`)."""
         store, step = self.persistence, node.step
         hashed = store is not None and store.cache_on and step.cache and step.persist
-        await driver_inputs(self.remote, node, kwargs, hashed=hashed)
+        if store is None:
+            await driver_inputs(self.remote, node, kwargs, hashed=hashed)
+            return
+        realize = functools.partial(store.realize, node) if self.state.lazy else None
+        shared = store.runtime.artifacts_url if self.shared_store else None
+        await driver_inputs(
+            self.remote, node, kwargs, hashed=hashed, shared=shared, realize=realize
+        )
 
     async def condition_holds(self, node: Any, kwargs: dict[str, Any]) -> bool:
         """Whether ``node``'s condition holds, evaluated where its inputs are.

@@ -31,7 +31,7 @@ import anyio.lowlevel
 from ..events import StepSkipped, StepStarted
 from ..results import StepResult
 from ._core import Element, Emit, Lazy, RunState
-from ._handles import local_value
+from ._handles import chained_item
 from ._spawn import BATCH
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ class Chains:
         state: RunState,
         emit: Emit,
         persistence: Persistence | None,
-        remote: bool,
+        remote: Any,
         streams: Mapping[int, Sequence[int]],
         streaming: Callable[[DagNode], None],
     ) -> None:
@@ -215,20 +215,34 @@ class Chains:
 
         return element
 
+    def _hashed(self, el: Element) -> bool:
+        """Whether ``el``'s cache key is made from its item's hash by flowyml."""
+        store, step = self.persistence, el.step
+        return (
+            store is not None
+            and store.cache_on
+            and step.cache
+            and step.persist
+            and isinstance(step.cache_by, str)
+        )
+
     async def take(self, source: Feed, el: Element) -> tuple[Any, dict[str, str]]:
         """Element ``el``'s item (upstream element ``el.index``'s value, read if it was
         cached) and its input's artifact id (the lineage of the element)."""
         i = el.index
         value = source.results[i]
         out = f"{source.node.outputs[0]}[{i}]"
-        if isinstance(value, Lazy) and self.persistence is not None:
-            value = source.results[i] = await self.persistence.load(value)
+        store = self.persistence
+        if isinstance(value, Lazy) and store is not None:
+            # a large one is read by a worker when the executor can (then it stays there)
+            there = None if store.there is None else await store.there.read(value.record)
+            value = source.results[i] = there or await store.load(value)
             self.state.results[f"{source.node.name}[{i}]"].outputs[out] = value
             if out in self.state.values:
                 self.state.values[out] = value
             self.state.lazy = max(0, self.state.lazy - 1)
-        elif self.remote:
-            value = await local_value(value)
+        if self.remote is not None:  # an element that stayed on a worker stays there
+            value = await chained_item(self.remote, value, hashed=self._hashed(el))
         ref = self.state.refs.get(out)
         assert el.map_param is not None
         return value, ({} if ref is None else {el.map_param: ref.id})

@@ -13,10 +13,8 @@ runs, and the cluster and client it opened are closed when the last holder leave
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
-import pickle
 import uuid
 from collections.abc import Callable
 from types import TracebackType
@@ -25,22 +23,22 @@ from typing import TYPE_CHECKING, Any, Final, Self
 import anyio
 
 from ..errors import ConfigError
-from ._dask_inputs import condition_on_worker, split
-from ._dask_logs import Line, replay
+from ._dask_inputs import condition_on_worker, digest_of, listed, split, stored_handle, stored_list
 from ._dask_place import Placement
+from ._dask_watch import Watches
 from ._dask_worker import (
-    ATTEMPTS_TOPIC,
     PLUGIN,
     StoresPlugin,
     Task,
-    described_of,
     pick,
     run_async,
     run_sync,
 )
-from ._protocol import NOT_INLINE, OutputHandle, StepCall
+from ._protocol import NOT_INLINE, OutputHandle, SaveTo, StepCall
 
 if TYPE_CHECKING:
+    from ..events import ArtifactRef
+    from ..storage._records import ArtifactRecord
     from ._group_remote import GroupCall, GroupOutcome
 
 __all__ = ("DaskExecutor",)
@@ -50,10 +48,6 @@ log = logging.getLogger("flowyml")
 #: URL schemes of stores every worker can reach on its own
 _SHARED_SCHEMES: Final = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
 _LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
-#: seconds a finished task's summary event may trail its completion
-_SUMMARY_GRACE: Final = 10.0
-#: seconds a failed task's log lines may trail its error (none come from a lost worker)
-_FAILED_GRACE: Final = 2.0
 
 
 class DaskExecutor:
@@ -96,8 +90,8 @@ class DaskExecutor:
         self._holders = 0
         self._lock = anyio.Lock()
         self._place = Placement()
-        #: the tasks running now, by key
-        self._watched: dict[str, _Watch] = {}
+        #: the tasks running now
+        self._watches = Watches()
         self._warned: set[str] = set()
         self._worker_hosts: set[str] = set()
 
@@ -149,7 +143,7 @@ class DaskExecutor:
             info = await self._client.scheduler.identity()
             self._worker_hosts = {_host(addr) for addr in info.get("workers", {})}
             await self._client.register_plugin(StoresPlugin(), name=PLUGIN)
-            self._client.subscribe_topic(ATTEMPTS_TOPIC, self._on_event)
+            self._watches.open(self._client)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self._close()
@@ -174,8 +168,7 @@ class DaskExecutor:
         self._place = Placement()
         with anyio.CancelScope(shield=True):
             if client is not None:
-                with contextlib.suppress(ValueError):  # not subscribed yet
-                    client.unsubscribe_topic(ATTEMPTS_TOPIC)
+                self._watches.close()
                 if owns:
                     await client.close()
             if cluster is not None:
@@ -252,12 +245,12 @@ class DaskExecutor:
         """Submit ``task`` (a function and its arguments) as the Dask task ``key`` and wait
         for its outcome; a lost worker is told to ``on_lost``, and where it ran is
         remembered for ``placed``'s group.  Return the future and the outcome."""
-        watch = self._watched[key] = _Watch(on_lost)
+        watch = self._watches.add(key, on_lost)
         try:
             future = client.submit(*task, key=key, pure=False, **restrict)
-            outcome = await self._outcome(future, watch)
+            outcome = await self._watches.outcome(future, watch)
         finally:
-            self._watched.pop(key, None)
+            self._watches.drop(key)
         if watch.workers:
             self._place.ran(placed, watch.workers[-1])
         return future, outcome
@@ -281,11 +274,11 @@ class DaskExecutor:
             max_log_lines=call.max_log_lines,
             capture_output=call.capture_output,
         )
-        plain, upstream, cached = _split_inputs(call.kwargs)
+        lists, rest = _split_lists(call.kwargs)
+        plain, upstream, cached = _split_inputs(rest)
         runner = run_async if call.is_async else run_sync
-        future, described = await self._submit(
-            client, (runner, task, plain, upstream, cached), key, restrict, call.on_lost, call
-        )
+        args = (runner, task, plain, upstream, cached, lists)
+        future, described = await self._submit(client, args, key, restrict, call.on_lost, call)
         return {
             out: OutputHandle(
                 ref=ref,
@@ -303,31 +296,6 @@ class DaskExecutor:
 
         return await submit_group(self, call)
 
-    async def _outcome(self, future: Any, watch: _Watch) -> Any:
-        """The summary of ``future``'s outcome (its error, if it failed); the lines the
-        step logged on the worker join the attempt's log."""
-        from distributed import wait
-
-        try:
-            await wait([future])  # type: ignore[no-untyped-call]
-            if future.status != "finished":
-                with anyio.move_on_after(_FAILED_GRACE):
-                    await watch.ended.wait()  # its log lines, sent just before its error
-                replay(watch.logs)
-                await future  # raises the step's error
-            with anyio.move_on_after(_SUMMARY_GRACE):
-                await watch.ended.wait()  # sent just before the task ended
-        except anyio.get_cancelled_exc_class():
-            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                await self._open_client().cancel([future])
-            raise
-        replay(watch.logs)
-        if not watch.described:  # the event was lost: ask the worker
-            described, worker = await self._open_client().submit(described_of, future, pure=False)
-            watch.workers.append(worker)
-            return described
-        return pickle.loads(watch.described)
-
     async def elements(self, handle: OutputHandle, *, unwrap: bool, hashed: bool) -> list[Any]:
         """The elements of a list that stayed on a worker: the small ones copied here, each
         large one a handle to a future of its own, split from the list on that worker."""
@@ -339,51 +307,51 @@ class DaskExecutor:
     ) -> bool:
         """Whether ``fn(**kwargs)`` is true, called on a worker (Dask picks one holding
         the inputs); only the answer comes here."""
-        plain, upstream, _ = _split_inputs(kwargs)  # cached inputs were read already
+        lists, rest = _split_lists(kwargs)
+        plain, upstream, _ = _split_inputs(rest)  # cached inputs were read already
         client = self._open_client()
-        future = client.submit(condition_on_worker, fn, plain, upstream, asset_params, pure=False)
-        return bool(await future)
+        args = (fn, plain, upstream, asset_params, lists)
+        return bool(await client.submit(condition_on_worker, *args, pure=False))
+
+    async def store_list(self, value: list[Any], save: SaveTo, out: str) -> ArtifactRef | None:
+        """Store a mapped step's list of results from a worker, which gathers its
+        elements there (``None`` when the list holds no handle: the driver stores it)."""
+        items = listed(value)
+        if items is None or not items[2]:  # every element came by value
+            return None
+        return await stored_list(self._open_client(), items, save, out)
+
+    async def digest(self, handle: OutputHandle) -> str | None:
+        """The hash of the value ``handle`` holds, computed on its worker."""
+        future, out = handle.source
+        digest: str | None = await self._open_client().submit(digest_of, future, out, pure=False)
+        return digest
+
+    async def stored(self, record: ArtifactRecord, artifacts_url: str) -> OutputHandle:
+        """An earlier run's output, read from the shared store by a worker, as a handle."""
+        return await stored_handle(self._open_client(), record, artifacts_url, self._fetch)
 
     async def _fetch(self, future: Any, out: str) -> Any:
         client = self._open_client()
         return await client.submit(pick, future, out, pure=False)
 
-    def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
-        """A task started on a worker (a second start means the first worker was lost),
-        or ended (with its summary)."""
-        msg = event[1]
-        watch = self._watched.get(msg.get("key", ""))
-        if watch is None:
-            return
-        if "logs" in msg:  # the task ended: its summary (unless it failed) and log lines
-            watch.described = msg.get("summary", b"")
-            watch.logs = msg["logs"]
-            watch.ended.set()
-            return
-        workers = watch.workers
-        workers.append(msg.get("worker", "?"))
-        if len(workers) > 1:
-            watch.on_lost(
-                f"WorkerLost: Dask worker {workers[-2]} was lost while running the step; "
-                f"Dask runs it again on {workers[-1]}"
-            )
-
-
-class _Watch:
-    """A running task: where it started, and once it ended its summary and log lines."""
-
-    __slots__ = ("described", "ended", "logs", "on_lost", "workers")
-
-    def __init__(self, on_lost: Callable[[str], None]) -> None:
-        self.on_lost = on_lost
-        self.workers: list[str] = []
-        self.ended = anyio.Event()
-        self.described = b""
-        self.logs: list[Line] = []
-
 
 def _host(address: str) -> str:
     return address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+
+
+def _split_lists(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Mapped steps' results holding handles (their elements travel as futures), and the
+    other inputs."""
+    lists: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    for k, v in kwargs.items():
+        items = listed(v)
+        if items is None:
+            rest[k] = v
+        else:
+            lists[k] = items
+    return lists, rest
 
 
 def _split_inputs(

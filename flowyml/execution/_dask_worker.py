@@ -32,20 +32,30 @@ if TYPE_CHECKING:
 __all__ = (
     "ATTEMPTS_TOPIC",
     "PLUGIN",
+    "Listed",
     "Outcome",
     "StoresPlugin",
     "Task",
+    "assemble",
     "described_of",
+    "load_stored",
     "pick",
+    "store_listed",
 )
 
-#: the event topic of the tasks' starts (the driver counts re-runs with them) and ends
-#: (their summaries)
+#: the event topic of the tasks' ends (their summaries and log lines), and of the
+#: starts of step groups' tasks (a second start means a worker was lost)
 ATTEMPTS_TOPIC: Final = "flowyml-attempts"
 #: the worker plugin's name
 PLUGIN: Final = "flowyml-stores"
 #: values up to this many bytes (by ``dask.sizeof``) travel to the driver with the summary
 INLINE_BYTES: Final = 64 * 1024
+
+#: a mapped step's results, sent to a step on a worker: whether they are a
+#: ``PartialResults``; the items, each one that stayed on a worker as ``(future, output)``
+#: (Dask hands the task the future's outcome); the indices of those; the failures as
+#: ``(step, index, item, whether the item stayed on a worker, error)``
+Listed = tuple[bool, list[Any], list[int], list[tuple[str, int, Any, bool, BaseException]]]
 
 #: one output's description: (its stored artifact, its type name, whether it is inline,
 #: the value when inline)
@@ -140,12 +150,62 @@ async def _stores(worker: Any, task: Task) -> tuple[Any, Any]:
 
 
 def _inputs(
-    task: Task, plain: dict[str, Any], upstream: dict[str, tuple[Outcome, str]]
+    task: Task,
+    plain: dict[str, Any],
+    upstream: dict[str, tuple[Outcome, str]],
+    lists: dict[str, Listed] | None = None,
 ) -> dict[str, Any]:
     kwargs = dict(plain)
     for param, (outcome, out) in upstream.items():
         kwargs[param] = _unwrap(task, param, outcome.values[out])
+    for param, listed in (lists or {}).items():
+        kwargs[param] = assemble(listed)
     return kwargs
+
+
+def assemble(listed: Listed) -> Any:
+    """A mapped step's results, put together on this worker from its elements' outcomes
+    (Dask brought them here) and the small values that travelled by value."""
+    partial, items, far, failures = listed
+    values = list(items)
+    for i in far:
+        outcome, out = values[i]
+        values[i] = outcome.values[out]
+    if not partial:
+        return values
+    from ..results import ElementFailure, PartialResults
+
+    return PartialResults(
+        values,
+        [
+            ElementFailure(step, index, item[0].values[item[1]] if is_far else item, error)
+            for step, index, item, is_far, error in failures
+        ],
+    )
+
+
+async def store_listed(listed: Listed, save: SaveTo, out: str) -> ArtifactRef:
+    """Store a mapped step's whole list of results from this worker (the shared store)."""
+    worker = _worker()
+    plugin: StoresPlugin = worker.plugins[PLUGIN]
+    store = await plugin.store(save.artifacts_url)
+    return await save_value(
+        store,
+        plugin.materializers,
+        assemble(listed),
+        artifact_id_seed=f"{save.run_id}/{save.step}/{out}",
+        name=out,
+        step=save.step,
+        id_stamp=save.id_stamp,
+    )
+
+
+async def load_stored(record: ArtifactRecord, artifacts_url: str) -> Outcome:
+    """A stored output (an earlier run's), read from the shared store into this worker."""
+    worker = _worker()
+    plugin: StoresPlugin = worker.plugins[PLUGIN]
+    value = await load_value(await plugin.store(artifacts_url), plugin.materializers, record)
+    return Outcome({"value": value}, {}, worker.address)
 
 
 def _unwrap(task: Task, param: str, value: Any) -> Any:
@@ -197,6 +257,7 @@ def _describe(outputs: dict[str, Any], refs: dict[str, ArtifactRef]) -> dict[str
 
 
 def _started(worker: Any, task: Task) -> None:
+    """Announce a task's start (a step group's: see :mod:`._dask_watch`)."""
     worker.log_event(ATTEMPTS_TOPIC, {"key": task.key, "worker": worker.address})
 
 
@@ -208,6 +269,7 @@ def _finished(
     import cloudpickle
 
     summary = cloudpickle.dumps(described)
+    # (the scheduler adds the worker's address to the event)
     worker.log_event(ATTEMPTS_TOPIC, {"key": task.key, "summary": summary, "logs": lines})
     return Outcome(outputs, described, worker.address)
 
@@ -226,15 +288,15 @@ def run_sync(
     plain: dict[str, Any],
     upstream: dict[str, tuple[Outcome, str]],
     cached: dict[str, ArtifactRecord],
+    lists: dict[str, Listed] | None = None,
 ) -> Outcome:
     """A sync step, in one of the worker's task threads; store I/O on its loop."""
     from distributed.utils import sync
 
     worker = _worker()
-    _started(worker, task)
     lines: list[Line] = []
     try:
-        kwargs = _inputs(task, plain, upstream)
+        kwargs = _inputs(task, plain, upstream, lists)
         if cached:
             sync(worker.loop, _load_cached, worker, task, kwargs, cached)
         with _capture(task, lines):
@@ -252,14 +314,14 @@ async def run_async(
     plain: dict[str, Any],
     upstream: dict[str, tuple[Outcome, str]],
     cached: dict[str, ArtifactRecord],
+    lists: dict[str, Listed] | None = None,
 ) -> Outcome:
     """An async step, on the worker's own event loop (each Dask task runs in an asyncio
     task of its own, so concurrent steps keep their own log lines)."""
     worker = _worker()
-    _started(worker, task)
     lines: list[Line] = []
     try:
-        kwargs = _inputs(task, plain, upstream)
+        kwargs = _inputs(task, plain, upstream, lists)
         if cached:
             await _load_cached(worker, task, kwargs, cached)
         with _capture(task, lines):

@@ -75,7 +75,7 @@ class Mapper:
             state=state,
             emit=emit,
             persistence=persistence,
-            remote=calls.remote is not None,
+            remote=calls.remote,
             streams=streams or {},
             streaming=streaming,
         )

@@ -25,6 +25,7 @@ from ._protocol import OutputHandle
 if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
     from ..storage._records import ArtifactRecord
+    from ._handles import OnWorkers
     from ._runtime import Runtime
 
 __all__ = ("Persistence", "precompute_constant_keys")
@@ -68,6 +69,8 @@ class Persistence:
         self.id_stamp = ""
         #: whether outputs may be handles to values on remote workers
         self.remote = False
+        #: stores and reads where the steps run, when the executor can (see StepCalls)
+        self.there: OnWorkers | None = None
 
     # ------------------------------------------------------------------ cache
     def cache_key(self, node: Any, kwargs: Mapping[str, Any]) -> str | None:
@@ -123,7 +126,11 @@ class Persistence:
             if isinstance(value, OutputHandle) and value.ref is not None:
                 refs[out] = self.state.refs[out] = value.ref  # a remote worker stored it
                 continue
-            if self.remote:  # outputs made remotely are copied here to be stored
+            if self.remote:  # made remotely: stored there when it can be, else copied here
+                ref = None if self.there is None else await self.there.store(node, out, value)
+                if ref is not None:
+                    refs[out] = self.state.refs[out] = ref
+                    continue
                 value = await local_value(value)
             try:
                 ref = await save_value(
@@ -201,6 +208,17 @@ class Persistence:
         lazy = [i for i, r in enumerate(results) if isinstance(r, Lazy)]
         out = node.outputs[0]
         rt = self.runtime
+        count = len(lazy)
+        if self.there is not None:  # large ones are read where the steps run, if they can be
+            left = []
+            for i in lazy:
+                handle = await self.there.read(results[i].record)
+                if handle is None:
+                    left.append(i)
+                    continue
+                results[i] = handle
+                self.state.results[f"{node.name}[{i}]"].outputs = {f"{out}[{i}]": handle}
+            lazy = left
         for start in range(0, len(lazy), _LOAD_BATCH):
             chunk = lazy[start : start + _LOAD_BATCH]
             values = await load_values(
@@ -209,7 +227,7 @@ class Persistence:
             for i, value in zip(chunk, values, strict=True):
                 results[i] = value
                 self.state.results[f"{node.name}[{i}]"].outputs = {f"{out}[{i}]": value}
-        self.state.lazy = max(0, self.state.lazy - len(lazy))
+        self.state.lazy = max(0, self.state.lazy - count)
 
     async def realize_all(self) -> None:
         """Load every cached output still unread, so the run's result holds values.
@@ -300,7 +318,7 @@ def _cache_key(node: Any, kwargs: Mapping[str, Any], refs: Mapping[str, Artifact
     input_hashes: dict[str, str] = {}
     for param, b in node.bindings:
         match b:
-            case FromOutput(output=output):
+            case FromOutput(output=output) if whole or param != node.map_param:
                 ref = refs.get(output)
                 input_hashes[param] = ref.content_hash if ref else keys.hash_value(kwargs[param])
             case FromParam() | Const() if not isinstance(kwargs[param], Shared):

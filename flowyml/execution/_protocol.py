@@ -144,8 +144,8 @@ class KeepsOutputs(Protocol):
 
 @runtime_checkable
 class ReadsOnWorkers(Protocol):
-    """An executor that also reads outputs where they are, so a step's condition and the
-    list a step maps over need not travel to the driver."""
+    """An executor that also reads outputs where they are, so a step's condition, the
+    list a step maps over and a mapped step's results need not travel to the driver."""
 
     async def elements(self, handle: OutputHandle, *, unwrap: bool, hashed: bool) -> list[Any]:
         """The elements of the list ``handle`` holds: small ones as values, the others as
@@ -161,3 +161,16 @@ class ReadsOnWorkers(Protocol):
         """Whether ``fn(**kwargs)`` is true, called where the handles in ``kwargs`` are
         (an :class:`~flowyml.Asset` is given as its value unless its parameter is in
         ``asset_params``); only the answer comes back."""
+
+    async def store_list(self, value: list[Any], save: SaveTo, out: str) -> ArtifactRef | None:
+        """Store a mapped step's list of results (output ``out``) in the shared store
+        ``save`` names, from where its elements are; ``None`` when none of them stayed
+        there (the driver then stores the list)."""
+
+    async def digest(self, handle: OutputHandle) -> str | None:
+        """The ``hash_value`` of the value ``handle`` holds, computed where it is
+        (``None`` when it cannot be hashed)."""
+
+    async def stored(self, record: Any, artifacts_url: str) -> OutputHandle:
+        """A handle to a stored output (an earlier run's), read from the shared store
+        ``artifacts_url`` where the steps run, so the driver need not read it."""

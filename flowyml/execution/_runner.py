@@ -225,10 +225,10 @@ class Runner:
         else:
             if stopped:
                 self._abandon(self._stop_reason)
+            if self._calls.remote is not None:  # (large cached outputs stay in the store)
+                await settle_outputs(self.state, self.runtime)
             if self.state.lazy and self._persist is not None:
                 await self._persist.realize_all()
-            if self._calls.remote is not None:
-                await settle_outputs(self.state, self.runtime)
             status, error = self._outcome()
         duration = time.perf_counter() - self._t0
         ev = RunFinished(
@@ -379,10 +379,10 @@ class Runner:
                 return
         kwargs, ctx_params = resolve(node, self.state.values, self.params)
         if node.step.condition or node.map_param:  # the driver reads these inputs
-            if persist is not None and self.state.lazy:
-                await persist.realize(node, kwargs)
-            if self._calls.remote is not None:
+            if self._calls.remote is not None:  # (cached ones read where they are)
                 await self._calls.fetch_inputs(node, kwargs)
+            elif persist is not None and self.state.lazy:
+                await persist.realize(node, kwargs)
         if node.step.condition is not None and not await self._condition(node, kwargs):
             self._settle(node, FAILED if r.status == "failed" else SKIP)
             return
