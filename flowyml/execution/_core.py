@@ -15,7 +15,7 @@ from ..events import (
     StepStarted,
     StepSucceeded,
 )
-from ..results import StepResult
+from ..results import StepResult, StepResults
 
 if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
@@ -87,8 +87,8 @@ class RunState:
 
     ``values`` holds every output produced so far by name (a :class:`Lazy` for a cached
     one not read yet), ``refs`` their stored artifacts, ``results`` each step's
-    :class:`~flowyml.results.StepResult` by name (mapped elements are added as they
-    start) and ``by_pos`` the DAG's steps' results by position.
+    :class:`~flowyml.results.StepResult` by name (each mapped step's elements are
+    kept by its :class:`~flowyml.results.ElementResults`, added as the map starts) and ``by_pos`` the DAG's steps' results by position.
     """
 
     __slots__ = ("by_pos", "lazy", "refs", "results", "values")
@@ -97,7 +97,7 @@ class RunState:
         self.values: dict[str, Any] = {}
         self.refs: dict[str, ArtifactRef] = {}
         self.by_pos = [StepResult(name) for name in dag.nodes]
-        self.results: dict[str, StepResult] = dict(zip(dag.nodes, self.by_pos, strict=True))
+        self.results = StepResults(dict(zip(dag.nodes, self.by_pos, strict=True)))
         #: how many outputs are still :class:`Lazy`
         self.lazy = 0
 

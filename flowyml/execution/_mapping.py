@@ -12,7 +12,7 @@ import anyio
 from ..definition._params import FromOutput
 from ..errors import MapError, SerializationError, StepCancelledError, StepError
 from ..events import StepSkipped, StepStarted, StepSucceeded
-from ..results import ElementFailure, PartialResults, StepResult
+from ..results import ElementFailure, ElementResults, PartialResults, StepResult
 from ._chain import CUT, Chains, Feed, Follow
 from ._core import FAILED, OK, PARTIAL, Element, Emit, Fail, RunState
 from ._spawn import Starter, start_windowed
@@ -98,9 +98,10 @@ class Mapper:
             self.fail(node, 1, StepError(name, f"cannot map over {param!r}: {exc}"), t0)
             return FAILED
         results: list[Any] = [None] * len(items)
+        table = self.state.results.add_map(ElementResults(name, node.outputs[0], results))
         failures: list[ElementFailure] = []
         run = functools.partial(
-            self._run_element, node, items, source, kwargs, ctx_params, results, failures
+            self._run_element, node, items, source, kwargs, ctx_params, table, failures
         )
         feed = self.chains.open(node, results)
         follow = None if source is None else Follow(node, source, feed)
@@ -197,17 +198,17 @@ class Mapper:
         source: Feed | None,
         kwargs: dict[str, Any],
         ctx_params: list[str],
-        results: list[Any],
+        table: ElementResults,
         failures: list[ElementFailure],
         index: int,
     ) -> None:
         """An element's task: like a step's, nothing escapes it but the run's cancellation."""
         el = Element(node, index)
-        r = self.state.results[el.name] = StepResult(el.name)
+        r = table.add(index)
         guard = CancelGuard()
         error: BaseException | None
         try:
-            error = await self._element(el, r, items, source, kwargs, ctx_params, results)
+            error = await self._element(el, r, items, source, kwargs, ctx_params, table, guard)
         except _cancelled():
             if not guard.is_stray():
                 raise
@@ -220,6 +221,7 @@ class Mapper:
             self.interrupted(el, r, exc)
             return
         if error is None:
+            table.settle(index)  # what is left of it is kept compactly
             return
         failures.append(ElementFailure(node.name, index, items[index], error))
         if self.fail_fast:
@@ -255,9 +257,12 @@ class Mapper:
         source: Feed | None,
         kwargs: dict[str, Any],
         ctx_params: list[str],
-        results: list[Any],
+        table: ElementResults,
+        guard: CancelGuard,
     ) -> BaseException | None:
-        """Run element ``el``; put its result in ``results``, or return its error."""
+        """Run element ``el``; put its result in ``table.values``, or return its error
+        (``guard``: its task's, see :class:`CancelGuard`)."""
+        results = table.values
         resumed = self.resumed.get(el.name)
         if resumed is not None and self.persistence is not None:
             run_id, records = resumed
@@ -271,7 +276,7 @@ class Mapper:
             inputs = self._item_input(el)
         else:  # chained: the upstream element's value, read now if it came from the cache
             ekw[el.map_param], inputs = await self.chains.take(source, el)
-        outputs = await self.calls.run_one(el, r, ekw, ctx_params, inputs)
+        outputs = await self.calls.run_one(el, r, ekw, ctx_params, inputs, guard)
         if outputs is None:
             assert r.error is not None
             return r.error
