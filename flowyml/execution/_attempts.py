@@ -6,7 +6,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -371,27 +371,34 @@ class StepCalls:
             return condition_holds(node, kwargs)
         return await remote_condition(self.remote, node, kwargs)
 
-    async def _call(self, node: Any, kwargs: Any) -> Any:
+    def _call(self, node: Any, kwargs: Any) -> Awaitable[Any]:
+        """The step's call, to await.  Without a timeout, no coroutine of flowyml's
+        stands between the caller and the step's own (an async step's call is its
+        coroutine): each one would cost every element of a large map."""
         timeout = node.step.timeout
         if timeout is None:
-            return await self._invoke(node, kwargs)
+            return self._invoke(node, kwargs)
+        return self._timed(node, kwargs, timeout)
+
+    async def _timed(self, node: Any, kwargs: Any, timeout: float) -> Any:
         with anyio.move_on_after(timeout):
             return await self._invoke(node, kwargs)
         # A sync step's thread cannot be killed: on timeout it is abandoned (a daemon
         # thread, see _threads), its late result dropped, and the step fails.
         raise StepTimeoutError(node.name, timeout)
 
-    async def _invoke(self, node: Any, kwargs: Any) -> Any:
+    def _invoke(self, node: Any, kwargs: Any) -> Awaitable[Any]:
         step = node.step
         if self.remote is not None:
-            return await self.remote.call_step(kwargs)
+            return self.remote.call_step(kwargs)
         if self.executor is not None:
-            return await self.executor.run_step(
-                step.fn, kwargs, is_async=step.is_async, name=step.name
-            )
+            return self.executor.run_step(step.fn, kwargs, is_async=step.is_async, name=step.name)
         if step.is_async:
-            return await invoke(step.fn, node.positional, kwargs)
-        call = functools.partial(invoke, step.fn, node.positional, kwargs)
+            own: Awaitable[Any] = invoke(step.fn, node.positional, kwargs)  # its coroutine
+            return own
+        return self._in_thread(functools.partial(invoke, step.fn, node.positional, kwargs))
+
+    async def _in_thread(self, call: Callable[[], Any]) -> Any:
         if self._threads is None:
             return await run_in_thread(call)
         async with self._threads:

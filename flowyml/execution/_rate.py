@@ -103,10 +103,13 @@ class Limits:
         """Whether no bound applies to ``step``'s attempts (they need not come here)."""
         return self.run is None and step.max_concurrency is None and step.per_second is None
 
-    async def call(self, step: Any, call: Callable[[], Awaitable[T]]) -> T:
-        """Await ``call()`` within the step's and the run's limits."""
+    def call(self, step: Any, call: Callable[[], Awaitable[T]]) -> Awaitable[T]:
+        """``call()`` within the step's and the run's limits, to await."""
         if step.max_concurrency is None:
-            return await self._in_run(step, call)
+            return self._in_run(step, call)
+        return self._in_step(step, call)
+
+    async def _in_step(self, step: Any, call: Callable[[], Awaitable[T]]) -> T:
         limiter = self._steps.get(step.name)
         if limiter is None:
             limiter = self._steps[step.name] = anyio.CapacityLimiter(step.max_concurrency)
