@@ -23,7 +23,7 @@ from ..errors import (
 )
 from ..events import StepProgress, StepRetrying, StepStarted, StepSucceeded
 from ..results import PartialResults, StepResult
-from ._core import Emit, Fail, RunState, StepFailure
+from ._core import Emit, Fail, RunState, started, succeeded
 from ._handles import driver_inputs, local_value, remote_condition
 from ._inputs import condition_holds
 from ._logs import LogSink, RunLogs
@@ -71,8 +71,12 @@ class StepCalls:
         max_concurrency: int | None,
         max_threads: int | None,
         executor: Executor | None,
+        observed: bool = True,
     ) -> None:
         self.run_id = run_id
+        #: whether anything but the step results reads the run's events (a store, a
+        #: callback); if not, starts and successes are recorded on the results only
+        self.observed = observed
         self.pipeline = pipeline
         self.params = params
         self.state = state
@@ -105,7 +109,7 @@ class StepCalls:
             )
         return self._shared
 
-    async def run_one(
+    def run_one(
         self,
         node: Any,
         r: StepResult,
@@ -113,24 +117,34 @@ class StepCalls:
         ctx_params: list[str],
         inputs: dict[str, str],
         guard: CancelGuard | None = None,
-    ) -> dict[str, Any] | None:
-        """Cache lookup, then attempts; return the outputs, or ``None`` if the step failed
-        (its failure is recorded).  ``guard``: the :class:`CancelGuard` of the step's task,
-        made when the task started (one is made here if the caller has none)."""
-        store = self.persistence
-        cache_key: str | None = None
-        if store is not None:
-            cache_key = await store.key_for(node, kwargs)
-            if cache_key is not None and await self._from_cache(node, cache_key, inputs):
-                return r.outputs
-            if self.state.lazy and not self.shared_store:  # else workers read them
-                await store.realize(node, kwargs)
+    ) -> Awaitable[dict[str, Any] | None]:
+        """Cache lookup, then attempts, to await: the outputs, or ``None`` if the step
+        failed (its failure is recorded).  ``guard``: the :class:`CancelGuard` of the
+        step's task, made when the task started (one is made here if the caller has none).
+        """
         if guard is None:
             guard = CancelGuard()
-        try:
-            return await self._attempts(node, r, kwargs, ctx_params, inputs, cache_key, guard)
-        except StepFailure:
-            return None
+        if self.persistence is None:  # straight to the attempts: one coroutine less
+            return self._attempts(node, r, kwargs, ctx_params, inputs, None, guard)
+        return self._cached_or_run(node, r, kwargs, ctx_params, inputs, guard)
+
+    async def _cached_or_run(
+        self,
+        node: Any,
+        r: StepResult,
+        kwargs: dict[str, Any],
+        ctx_params: list[str],
+        inputs: dict[str, str],
+        guard: CancelGuard,
+    ) -> dict[str, Any] | None:
+        store = self.persistence
+        assert store is not None
+        cache_key = await store.key_for(node, kwargs)
+        if cache_key is not None and await self._from_cache(node, cache_key, inputs):
+            return r.outputs
+        if self.state.lazy and not self.shared_store:  # else workers read them
+            await store.realize(node, kwargs)
+        return await self._attempts(node, r, kwargs, ctx_params, inputs, cache_key, guard)
 
     async def _from_cache(self, node: Any, cache_key: str, inputs: dict[str, str]) -> bool:
         store = self.persistence
@@ -156,7 +170,8 @@ class StepCalls:
         inputs: dict[str, str],
         cache_key: str | None,
         guard: CancelGuard,
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
+        """Attempts until one succeeds (its outputs) or the step fails (``None``)."""
         step = node.step
         attempt = 0
         while True:
@@ -174,15 +189,7 @@ class StepCalls:
                     else functools.partial(self._progress, node.name, attempt),
                 )
                 kwargs.update(dict.fromkeys(ctx_params, sc))
-            started = StepStarted(
-                run_id=self.run_id,
-                ts=time.time(),
-                step=node.name,
-                attempt=attempt,
-                inputs=inputs,
-                cache_key=cache_key,
-            )
-            self.emit(started, r)
+            self._started(node, r, attempt, inputs, cache_key)
             t0 = time.perf_counter()
             try:
                 with LogSink(self.logs, node, attempt):  # the step's logs
@@ -194,27 +201,49 @@ class StepCalls:
                     refs = await self.persistence.store_outputs(node, outputs)
             except SerializationError as exc:  # storing it again would fail again
                 self.fail(node, attempt, exc, t0)
-                raise StepFailure from exc
+                return None
             except Exception as exc:
                 error: Exception = exc
                 attempt = max(attempt, r.attempts)
             else:
-                succeeded = StepSucceeded(
-                    run_id=self.run_id,
-                    ts=time.time(),
-                    step=node.name,
-                    attempt=attempt,
-                    duration=duration,
-                    outputs=refs,
-                    cache_key=cache_key,
-                )
-                self.emit(succeeded, r)
+                if self.observed or refs:
+                    done = StepSucceeded(
+                        run_id=self.run_id,
+                        ts=time.time(),
+                        step=node.name,
+                        attempt=attempt,
+                        duration=duration,
+                        outputs=refs,
+                        cache_key=cache_key,
+                    )
+                    self.emit(done, r)
+                else:
+                    succeeded(r, time.time(), duration)
                 r.outputs = outputs
                 return outputs
             if attempt > step.retries or isinstance(error, _FINAL):
                 self.fail(node, attempt, error, t0)
-                raise StepFailure from error
+                return None
             await self._before_retry(node, attempt, error)
+
+    def _started(
+        self, node: Any, r: StepResult, attempt: int, inputs: dict[str, str], key: str | None
+    ) -> None:
+        """Record the start of an attempt (an event only if someone reads it: for a map
+        of a million elements, building events nobody reads is a good part of the cost)."""
+        now = time.time()
+        if not self.observed:
+            started(r, now, attempt)
+            return
+        ev = StepStarted(
+            run_id=self.run_id,
+            ts=now,
+            step=node.name,
+            attempt=attempt,
+            inputs=inputs,
+            cache_key=key,
+        )
+        self.emit(ev, r)
 
     def _progress(self, step: str, attempt: int, done: float, total: float | None) -> None:
         event = StepProgress(
@@ -262,18 +291,14 @@ class StepCalls:
         if self.resources.in_use:
             kwargs = await self.resources.inject(node.name, kwargs)
         try:
+            args: dict[str, Any] | StepCall = kwargs
             if self.remote is not None:
                 for k, v in kwargs.items():  # a mapped step's results, sent via the driver
                     if type(v) in (list, PartialResults):
                         kwargs[k] = await local_value(v)
-                call = self._step_call(node, r, kwargs, inputs, cache_key)
-                value = await self.limits.call(node.step, functools.partial(self._call, node, call))
-            elif self.limits.unbounded(node.step):
-                value = await self._call(node, kwargs)
-            else:
-                value = await self.limits.call(
-                    node.step, functools.partial(self._call, node, kwargs)
-                )
+                args = self._step_call(node, r, kwargs, inputs, cache_key)
+            async with self.limits.slot(node.step):
+                value = await self._call(node, args)
         except _cancelled():
             if not guard.is_stray():
                 raise

@@ -33,9 +33,10 @@ __all__ = (
     "Lazy",
     "RunState",
     "Snapshot",
-    "StepFailure",
     "fold",
     "record_to_ref",
+    "started",
+    "succeeded",
 )
 
 #: ``{step: (cache key, run id, outputs)}``: the newest cache entries of a run's steps,
@@ -52,10 +53,6 @@ TERMINAL = frozenset({"succeeded", "cached", "failed", "skipped"})
 Emit = Callable[[Event, "StepResult | None"], None]
 #: ``fail(step, attempt, error, t0)``: record a step's failure (``step``: anything named)
 Fail = Callable[[Any, int, BaseException, float], None]
-
-
-class StepFailure(Exception):
-    """Internal: the attempt loop gave up on a step (its failure is already recorded)."""
 
 
 class Lazy:
@@ -122,14 +119,9 @@ def fold(r: StepResult, ev: Event) -> None:
     """Apply a step's event to its result: a run's results derive from its events."""
     match ev:
         case StepStarted():
-            r.status = "running"
-            r.attempts = ev.attempt
-            if r.started_at is None:
-                r.started_at = ev.ts
+            started(r, ev.ts, ev.attempt)
         case StepSucceeded():
-            r.status = "succeeded"
-            r.duration_seconds = ev.duration
-            r.finished_at = ev.ts
+            succeeded(r, ev.ts, ev.duration)
             if ev.outputs:  # none when nothing is persisted: keep the empty default
                 r.artifact_ids = {k: v.id for k, v in ev.outputs.items()}
         case StepCached():
@@ -148,3 +140,18 @@ def fold(r: StepResult, ev: Event) -> None:
             r.finished_at = ev.ts
         case StepRetrying():
             r.status = "retrying"
+
+
+def started(r: StepResult, ts: float, attempt: int) -> None:
+    """What a ``step_started`` event says of its step's result."""
+    r.status = "running"
+    r.attempts = attempt
+    if r.started_at is None:
+        r.started_at = ts
+
+
+def succeeded(r: StepResult, ts: float, duration: float) -> None:
+    """What a ``step_succeeded`` event says of its step's result (but its artifacts)."""
+    r.status = "succeeded"
+    r.duration_seconds = duration
+    r.finished_at = ts

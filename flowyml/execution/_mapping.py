@@ -235,8 +235,10 @@ class Mapper:
         two elements.  An item of a list made by one step has no artifact of its own: the
         map step records the list as its input.
         """
+        if self.persistence is None or el.map_param is None:
+            return {}
         source = self._sources.get(el.name.rpartition("[")[0], "")
-        if source is None or self.persistence is None or el.map_param is None:
+        if source is None:
             return {}
         if not source:  # first element of this map: find the output it maps over
             binding = next((b for p, b in el.bindings if p == el.map_param), None)

@@ -131,6 +131,7 @@ class Runner:
             max_concurrency=max_concurrency,
             max_threads=max_threads,
             executor=executor,
+            observed=self._writer is not None or self._callback is not None,
         )
         self._condition = functools.partial(
             check_condition, run_id, self.state, events, self._calls
