@@ -133,6 +133,7 @@ class StepResult:
 #: how an element of :class:`ElementResults` stands: not started, its StepResult is at
 #: hand, or it ended well and is kept compactly
 _NONE, _LIVE, _SUCCEEDED, _CACHED = 0, 1, 2, 3
+_ENDED_WELL = frozenset({"succeeded", "cached"})
 
 
 class ElementResults:
@@ -195,10 +196,10 @@ class ElementResults:
         del self.live[index]
         self._state[index] = _CACHED if r.cached else _SUCCEEDED
         self._attempts[index] = r.attempts
-        t = 3 * index
-        self._times[t] = _nan(r.started_at)
-        self._times[t + 1] = _nan(r.finished_at)
-        self._times[t + 2] = r.duration_seconds
+        t, times = 3 * index, self._times
+        times[t] = math.nan if r.started_at is None else r.started_at
+        times[t + 1] = math.nan if r.finished_at is None else r.finished_at
+        times[t + 2] = r.duration_seconds
         if r.artifact_ids:
             if self._ids is None:
                 self._ids = [None] * len(self._state)
@@ -241,17 +242,13 @@ class ElementResults:
 def _plain(r: StepResult) -> bool:
     """Whether ``r`` says no more than :class:`ElementResults` keeps of an element."""
     return (
-        r.success
+        r.status in _ENDED_WELL
         and r.error is None
         and r.traceback is None
         and r.skip_reason is None
         and len(r.outputs) == 1
         and len(r.artifact_ids) <= 1
     )
-
-
-def _nan(ts: float | None) -> float:
-    return math.nan if ts is None else ts
 
 
 class StepResults(Mapping[str, StepResult]):

@@ -437,7 +437,7 @@ def invoke(
     (for very wide fan-ins, matching keywords by name costs O(n) per argument)."""
     if positional is None:
         return fn(**kwargs)
-    return fn(*[kwargs[p] for p in positional])
+    return fn(*map(kwargs.__getitem__, positional))
 
 
 def split_outputs(node: Any, value: Any) -> dict[str, Any]:

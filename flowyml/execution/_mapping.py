@@ -275,7 +275,7 @@ class Mapper:
         assert el.map_param is not None
         if source is None:
             ekw[el.map_param] = items[el.index]
-            inputs = self._item_input(el)
+            inputs = {} if self.persistence is None else self._item_input(el)
         else:  # chained: the upstream element's value, read now if it came from the cache
             ekw[el.map_param], inputs = await self.chains.take(source, el)
         outputs = await self.calls.run_one(el, r, ekw, ctx_params, inputs, guard)
