@@ -7,7 +7,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.from_thread
@@ -74,9 +74,7 @@ class StepCalls:
         observed: bool = True,
     ) -> None:
         self.run_id = run_id
-        #: whether anything but the step results reads the run's events (a store, a
-        #: callback); if not, starts and successes are recorded on the results only
-        self.observed = observed
+        self.observed = observed  #: a store or a callback reads the events (see _started)
         self.pipeline = pipeline
         self.params = params
         self.state = state
@@ -118,18 +116,17 @@ class StepCalls:
         inputs: dict[str, str],
         guard: CancelGuard | None = None,
     ) -> Awaitable[dict[str, Any] | None]:
-        """Cache lookup, then attempts, to await: the outputs, or ``None`` if the step
-        failed (its failure is recorded).  ``guard``: the :class:`CancelGuard` of the
-        step's task, made when the task started (one is made here if the caller has none).
-        """
+        """Cache lookup, then attempts (to await): the outputs, or ``None`` if the step failed
+        (and that is recorded).  ``guard``: its task's :class:`CancelGuard`, if made yet."""
         if guard is None:
             guard = CancelGuard()
         if self.persistence is None:  # straight to the attempts: one coroutine less
             return self._attempts(node, r, kwargs, ctx_params, inputs, None, guard)
-        return self._cached_or_run(node, r, kwargs, ctx_params, inputs, guard)
+        return self._cached_or_run(self.persistence, node, r, kwargs, ctx_params, inputs, guard)
 
     async def _cached_or_run(
         self,
+        store: Persistence,
         node: Any,
         r: StepResult,
         kwargs: dict[str, Any],
@@ -137,8 +134,6 @@ class StepCalls:
         inputs: dict[str, str],
         guard: CancelGuard,
     ) -> dict[str, Any] | None:
-        store = self.persistence
-        assert store is not None
         cache_key = await store.key_for(node, kwargs)
         if cache_key is not None and await self._from_cache(node, cache_key, inputs):
             return r.outputs
@@ -229,8 +224,8 @@ class StepCalls:
     def _started(
         self, node: Any, r: StepResult, attempt: int, inputs: dict[str, str], key: str | None
     ) -> None:
-        """Record the start of an attempt (an event only if someone reads it: for a map
-        of a million elements, building events nobody reads is a good part of the cost)."""
+        """Record an attempt's start (as an event only if anything reads the events: else
+        the result is updated as the event would; a map of a million saves much)."""
         now = time.time()
         if not self.observed:
             started(r, now, attempt)
@@ -397,9 +392,8 @@ class StepCalls:
         return await remote_condition(self.remote, node, kwargs)
 
     def _call(self, node: Any, kwargs: Any) -> Awaitable[Any]:
-        """The step's call, to await.  Without a timeout, no coroutine of flowyml's
-        stands between the caller and the step's own (an async step's call is its
-        coroutine): each one would cost every element of a large map."""
+        """The step's call, to await: with no timeout, an async step's own coroutine (each
+        coroutine in between would cost every element of a large map)."""
         timeout = node.step.timeout
         if timeout is None:
             return self._invoke(node, kwargs)
@@ -419,8 +413,7 @@ class StepCalls:
         if self.executor is not None:
             return self.executor.run_step(step.fn, kwargs, is_async=step.is_async, name=step.name)
         if step.is_async:
-            own: Awaitable[Any] = invoke(step.fn, node.positional, kwargs)  # its coroutine
-            return own
+            return cast("Awaitable[Any]", invoke(step.fn, node.positional, kwargs))
         return self._in_thread(functools.partial(invoke, step.fn, node.positional, kwargs))
 
     async def _in_thread(self, call: Callable[[], Any]) -> Any:
