@@ -6,8 +6,8 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.from_thread
@@ -23,7 +23,7 @@ from ..errors import (
 )
 from ..events import StepProgress, StepRetrying, StepStarted, StepSucceeded
 from ..results import StepResult
-from ._core import Emit, Fail, RunState, StepFailure
+from ._core import Emit, Fail, RunState, started, succeeded
 from ._handles import OnWorkers, driver_inputs, lists_for, remote_condition
 from ._inputs import condition_holds
 from ._logs import LogSink, RunLogs
@@ -71,8 +71,10 @@ class StepCalls:
         max_concurrency: int | None,
         max_threads: int | None,
         executor: Executor | None,
+        observed: bool = True,
     ) -> None:
         self.run_id = run_id
+        self.observed = observed  #: a store or a callback reads the events (see _started)
         self.pipeline = pipeline
         self.params = params
         self.state = state
@@ -86,7 +88,9 @@ class StepCalls:
         self._shared: bool | None = None
         if self.remote is not None and persistence is not None:
             persistence.remote = True
-            persistence.there = OnWorkers(self.remote, persistence, self._shares, run_id)
+            persistence.there = OnWorkers(
+                self.remote, persistence, lambda: self.shared_store, run_id
+            )
         self.limits = Limits(max_concurrency)
         self.logs = RunLogs(emit, run_id)
         # The daemon threads have one bound for the whole process; max_threads bounds
@@ -106,10 +110,7 @@ class StepCalls:
             )
         return self._shared
 
-    def _shares(self) -> bool:
-        return self.shared_store
-
-    async def run_one(
+    def run_one(
         self,
         node: Any,
         r: StepResult,
@@ -117,24 +118,31 @@ class StepCalls:
         ctx_params: list[str],
         inputs: dict[str, str],
         guard: CancelGuard | None = None,
-    ) -> dict[str, Any] | None:
-        """Cache lookup, then attempts; return the outputs, or ``None`` if the step failed
-        (its failure is recorded).  ``guard``: the :class:`CancelGuard` of the step's task,
-        made when the task started (one is made here if the caller has none)."""
-        store = self.persistence
-        cache_key: str | None = None
-        if store is not None:
-            cache_key = await store.key_for(node, kwargs)
-            if cache_key is not None and await self._from_cache(node, cache_key, inputs):
-                return r.outputs
-            if self.state.lazy and not self.shared_store:  # else workers read them
-                await store.realize(node, kwargs)
+    ) -> Awaitable[dict[str, Any] | None]:
+        """Cache lookup, then attempts (to await): the outputs, or ``None`` if the step failed
+        (and that is recorded).  ``guard``: its task's :class:`CancelGuard`, if made yet."""
         if guard is None:
             guard = CancelGuard()
-        try:
-            return await self._attempts(node, r, kwargs, ctx_params, inputs, cache_key, guard)
-        except StepFailure:
-            return None
+        if self.persistence is None:  # straight to the attempts: one coroutine less
+            return self._attempts(node, r, kwargs, ctx_params, inputs, None, guard)
+        return self._cached_or_run(self.persistence, node, r, kwargs, ctx_params, inputs, guard)
+
+    async def _cached_or_run(
+        self,
+        store: Persistence,
+        node: Any,
+        r: StepResult,
+        kwargs: dict[str, Any],
+        ctx_params: list[str],
+        inputs: dict[str, str],
+        guard: CancelGuard,
+    ) -> dict[str, Any] | None:
+        cache_key = await store.key_for(node, kwargs)
+        if cache_key is not None and await self._from_cache(node, cache_key, inputs):
+            return r.outputs
+        if self.state.lazy and not self.shared_store:  # else workers read them
+            await store.realize(node, kwargs)
+        return await self._attempts(node, r, kwargs, ctx_params, inputs, cache_key, guard)
 
     async def _from_cache(self, node: Any, cache_key: str, inputs: dict[str, str]) -> bool:
         store = self.persistence
@@ -160,33 +168,15 @@ class StepCalls:
         inputs: dict[str, str],
         cache_key: str | None,
         guard: CancelGuard,
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
+        """Attempts until one succeeds (its outputs) or the step fails (``None``)."""
         step = node.step
         attempt = 0
         while True:
             attempt += 1
             if ctx_params:
-                sc = StepContext(
-                    self.run_id,
-                    node.name,
-                    attempt,
-                    self.pipeline,
-                    self.params,
-                    # a step run by an executor may run in another process: no reports
-                    report=None
-                    if self.executor is not None
-                    else functools.partial(self._progress, node.name, attempt),
-                )
-                kwargs.update(dict.fromkeys(ctx_params, sc))
-            started = StepStarted(
-                run_id=self.run_id,
-                ts=time.time(),
-                step=node.name,
-                attempt=attempt,
-                inputs=inputs,
-                cache_key=cache_key,
-            )
-            self.emit(started, r)
+                kwargs.update(dict.fromkeys(ctx_params, self._context(node.name, attempt)))
+            self._started(node, r, attempt, inputs, cache_key)
             t0 = time.perf_counter()
             try:
                 with LogSink(self.logs, node, attempt):  # the step's logs
@@ -198,27 +188,55 @@ class StepCalls:
                     refs = await self.persistence.store_outputs(node, outputs)
             except SerializationError as exc:  # storing it again would fail again
                 self.fail(node, attempt, exc, t0)
-                raise StepFailure from exc
+                return None
             except Exception as exc:
                 error: Exception = exc
                 attempt = max(attempt, r.attempts)
             else:
-                succeeded = StepSucceeded(
-                    run_id=self.run_id,
-                    ts=time.time(),
-                    step=node.name,
-                    attempt=attempt,
-                    duration=duration,
-                    outputs=refs,
-                    cache_key=cache_key,
-                )
-                self.emit(succeeded, r)
+                if self.observed or refs:
+                    done = StepSucceeded(
+                        run_id=self.run_id,
+                        ts=time.time(),
+                        step=node.name,
+                        attempt=attempt,
+                        duration=duration,
+                        outputs=refs,
+                        cache_key=cache_key,
+                    )
+                    self.emit(done, r)
+                else:
+                    succeeded(r, time.time(), duration)
                 r.outputs = outputs
                 return outputs
             if attempt > step.retries or isinstance(error, _FINAL):
                 self.fail(node, attempt, error, t0)
-                raise StepFailure from error
+                return None
             await self._before_retry(node, attempt, error)
+
+    def _started(
+        self, node: Any, r: StepResult, attempt: int, inputs: dict[str, str], key: str | None
+    ) -> None:
+        """Record an attempt's start (as an event only if anything reads the events: else
+        the result is updated as the event would; a map of a million saves much)."""
+        now = time.time()
+        if not self.observed:
+            started(r, now, attempt)
+            return
+        ev = StepStarted(
+            run_id=self.run_id,
+            ts=now,
+            step=node.name,
+            attempt=attempt,
+            inputs=inputs,
+            cache_key=key,
+        )
+        self.emit(ev, r)
+
+    def _context(self, step: str, attempt: int) -> StepContext:
+        # a step run by an executor may run in another process: no progress reports
+        elsewhere = self.executor is not None
+        report = None if elsewhere else functools.partial(self._progress, step, attempt)
+        return StepContext(self.run_id, step, attempt, self.pipeline, self.params, report=report)
 
     def _progress(self, step: str, attempt: int, done: float, total: float | None) -> None:
         event = StepProgress(
@@ -266,16 +284,12 @@ class StepCalls:
         if self.resources.in_use:
             kwargs = await self.resources.inject(node.name, kwargs)
         try:
+            args: dict[str, Any] | StepCall = kwargs
             if self.remote is not None:
                 await lists_for(self.remote, kwargs)  # a mapped step's results
-                call = self._step_call(node, r, kwargs, inputs, cache_key)
-                value = await self.limits.call(node.step, functools.partial(self._call, node, call))
-            elif self.limits.unbounded(node.step):
-                value = await self._call(node, kwargs)
-            else:
-                value = await self.limits.call(
-                    node.step, functools.partial(self._call, node, kwargs)
-                )
+                args = self._step_call(node, r, kwargs, inputs, cache_key)
+            async with self.limits.slot(node.step):
+                value = await self._call(node, args)
         except _cancelled():
             if not guard.is_stray():
                 raise
@@ -299,13 +313,7 @@ class StepCalls:
         store = self.persistence
         if store is not None and self.shared_store:
             rt = store.runtime
-            save = SaveTo(
-                rt.artifacts_url,
-                self.run_id,
-                node.name,
-                store.id_stamp,
-                persist=step.persist,
-            )
+            save = SaveTo(rt.artifacts_url, self.run_id, node.name, store.id_stamp, step.persist)
 
         def on_lost(cause: str) -> None:
             self._before_lost_retry(node, r, cause, inputs, cache_key)
@@ -380,27 +388,32 @@ class StepCalls:
             return condition_holds(node, kwargs)
         return await remote_condition(self.remote, node, kwargs)
 
-    async def _call(self, node: Any, kwargs: Any) -> Any:
+    def _call(self, node: Any, kwargs: Any) -> Awaitable[Any]:
+        """The step's call, to await: with no timeout, an async step's own coroutine (each
+        coroutine in between would cost every element of a large map)."""
         timeout = node.step.timeout
         if timeout is None:
-            return await self._invoke(node, kwargs)
+            return self._invoke(node, kwargs)
+        return self._timed(node, kwargs, timeout)
+
+    async def _timed(self, node: Any, kwargs: Any, timeout: float) -> Any:
         with anyio.move_on_after(timeout):
             return await self._invoke(node, kwargs)
         # A sync step's thread cannot be killed: on timeout it is abandoned (a daemon
         # thread, see _threads), its late result dropped, and the step fails.
         raise StepTimeoutError(node.name, timeout)
 
-    async def _invoke(self, node: Any, kwargs: Any) -> Any:
+    def _invoke(self, node: Any, kwargs: Any) -> Awaitable[Any]:
         step = node.step
         if self.remote is not None:
-            return await self.remote.call_step(kwargs)
+            return self.remote.call_step(kwargs)
         if self.executor is not None:
-            return await self.executor.run_step(
-                step.fn, kwargs, is_async=step.is_async, name=step.name
-            )
+            return self.executor.run_step(step.fn, kwargs, is_async=step.is_async, name=step.name)
         if step.is_async:
-            return await invoke(step.fn, node.positional, kwargs)
-        call = functools.partial(invoke, step.fn, node.positional, kwargs)
+            return cast("Awaitable[Any]", invoke(step.fn, node.positional, kwargs))
+        return self._in_thread(functools.partial(invoke, step.fn, node.positional, kwargs))
+
+    async def _in_thread(self, call: Callable[[], Any]) -> Any:
         if self._threads is None:
             return await run_in_thread(call)
         async with self._threads:
@@ -414,7 +427,7 @@ def invoke(
     (for very wide fan-ins, matching keywords by name costs O(n) per argument)."""
     if positional is None:
         return fn(**kwargs)
-    return fn(*[kwargs[p] for p in positional])
+    return fn(*map(kwargs.__getitem__, positional))
 
 
 def split_outputs(node: Any, value: Any) -> dict[str, Any]:

@@ -29,7 +29,6 @@ import anyio.abc
 import anyio.lowlevel
 
 from ..events import StepSkipped, StepStarted
-from ..results import StepResult
 from ._core import Element, Emit, Lazy, RunState
 from ._handles import chained_item
 from ._spawn import BATCH
@@ -201,15 +200,14 @@ class Chains:
         self, feed: Feed, run: Callable[[int], Coroutine[Any, Any, None]]
     ) -> Callable[[int], Coroutine[Any, Any, None]]:
         """``run`` (an element's task), telling ``feed`` how the element ended."""
-        results = self.state.results
-        name = feed.node.name
+        elements = self.state.results.elements(feed.node.name)
+        assert elements is not None
 
         async def element(index: int) -> None:
             try:
                 await run(index)
             finally:
-                r = results.get(f"{name}[{index}]")
-                status = r.status if r is not None else "failed"
+                status = elements.status(index) or "failed"
                 ok = status in ("succeeded", "cached")
                 feed.settle(index, OK if ok else DROPPED if status == "skipped" else FAILED)
 
@@ -236,8 +234,7 @@ class Chains:
         if isinstance(value, Lazy) and store is not None:
             # a large one is read by a worker when the executor can (then it stays there)
             there = None if store.there is None else await store.there.read(value.record)
-            value = source.results[i] = there or await store.load(value)
-            self.state.results[f"{source.node.name}[{i}]"].outputs[out] = value
+            value = source.results[i] = there or await store.load(value)  # its result's too
             if out in self.state.values:
                 self.state.values[out] = value
             self.state.lazy = max(0, self.state.lazy - 1)
@@ -299,8 +296,10 @@ class Chains:
         if status == FAILED and (source.cut or not node.step.allow_partial):
             self._cut(follow)
             return False
-        name = f"{node.name}[{index}]"
-        r = self.state.results[name] = StepResult(name)
+        elements = self.state.results.elements(node.name)
+        assert elements is not None
+        r = elements.add(index)
+        name = r.name
         what = "failed" if status == FAILED else "was skipped"
         reason = f"upstream element '{source.node.name}[{index}]' {what}"
         self.emit(StepSkipped(run_id=self.run_id, ts=time.time(), step=name, reason=reason), r)

@@ -15,7 +15,7 @@ from ..events import (
     StepStarted,
     StepSucceeded,
 )
-from ..results import StepResult
+from ..results import StepResult, StepResults
 
 if TYPE_CHECKING:
     from ..compile._dag import Dag, DagNode
@@ -33,9 +33,10 @@ __all__ = (
     "Lazy",
     "RunState",
     "Snapshot",
-    "StepFailure",
     "fold",
     "record_to_ref",
+    "started",
+    "succeeded",
 )
 
 #: ``{step: (cache key, run id, outputs)}``: the newest cache entries of a run's steps,
@@ -52,10 +53,6 @@ TERMINAL = frozenset({"succeeded", "cached", "failed", "skipped"})
 Emit = Callable[[Event, "StepResult | None"], None]
 #: ``fail(step, attempt, error, t0)``: record a step's failure (``step``: anything named)
 Fail = Callable[[Any, int, BaseException, float], None]
-
-
-class StepFailure(Exception):
-    """Internal: the attempt loop gave up on a step (its failure is already recorded)."""
 
 
 class Lazy:
@@ -87,8 +84,8 @@ class RunState:
 
     ``values`` holds every output produced so far by name (a :class:`Lazy` for a cached
     one not read yet), ``refs`` their stored artifacts, ``results`` each step's
-    :class:`~flowyml.results.StepResult` by name (mapped elements are added as they
-    start) and ``by_pos`` the DAG's steps' results by position.
+    :class:`~flowyml.results.StepResult` by name (each mapped step's elements are
+    kept by its :class:`~flowyml.results.ElementResults`, added as the map starts) and ``by_pos`` the DAG's steps' results by position.
     """
 
     __slots__ = ("by_pos", "lazy", "refs", "results", "values")
@@ -97,7 +94,7 @@ class RunState:
         self.values: dict[str, Any] = {}
         self.refs: dict[str, ArtifactRef] = {}
         self.by_pos = [StepResult(name) for name in dag.nodes]
-        self.results: dict[str, StepResult] = dict(zip(dag.nodes, self.by_pos, strict=True))
+        self.results = StepResults(dict(zip(dag.nodes, self.by_pos, strict=True)))
         #: how many outputs are still :class:`Lazy`
         self.lazy = 0
 
@@ -122,14 +119,9 @@ def fold(r: StepResult, ev: Event) -> None:
     """Apply a step's event to its result: a run's results derive from its events."""
     match ev:
         case StepStarted():
-            r.status = "running"
-            r.attempts = ev.attempt
-            if r.started_at is None:
-                r.started_at = ev.ts
+            started(r, ev.ts, ev.attempt)
         case StepSucceeded():
-            r.status = "succeeded"
-            r.duration_seconds = ev.duration
-            r.finished_at = ev.ts
+            succeeded(r, ev.ts, ev.duration)
             if ev.outputs:  # none when nothing is persisted: keep the empty default
                 r.artifact_ids = {k: v.id for k, v in ev.outputs.items()}
         case StepCached():
@@ -148,3 +140,18 @@ def fold(r: StepResult, ev: Event) -> None:
             r.finished_at = ev.ts
         case StepRetrying():
             r.status = "retrying"
+
+
+def started(r: StepResult, ts: float, attempt: int) -> None:
+    """What a ``step_started`` event says of its step's result."""
+    r.status = "running"
+    r.attempts = attempt
+    if r.started_at is None:
+        r.started_at = ts
+
+
+def succeeded(r: StepResult, ts: float, duration: float) -> None:
+    """What a ``step_succeeded`` event says of its step's result (but its artifacts)."""
+    r.status = "succeeded"
+    r.duration_seconds = duration
+    r.finished_at = ts

@@ -213,7 +213,10 @@ async def settle_outputs(state: RunState, runtime: Runtime | None) -> None:
             done[id(v)] = await _settle(v, runtime)
         return done[id(v)]
 
-    containers = [state.values, *(r.outputs for r in state.results.values())]
+    # A mapped step's elements that succeeded keep their values in its list (the
+    # results of the others are active).
+    lists = {n: e.values for n, e in state.results.maps()}
+    containers = [state.values, lists, *(r.outputs for r in state.results.active())]
     for container in containers:
         for key, v in container.items():
             if isinstance(v, OutputHandle) or _stays(v, runtime):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -12,7 +12,7 @@ import anyio
 from ..definition._params import FromOutput
 from ..errors import MapError, SerializationError, StepCancelledError, StepError
 from ..events import StepSkipped, StepStarted, StepSucceeded
-from ..results import ElementFailure, PartialResults, StepResult
+from ..results import ElementFailure, ElementResults, PartialResults, StepResult
 from ._chain import CUT, Chains, Feed, Follow
 from ._core import FAILED, OK, PARTIAL, Element, Emit, Fail, RunState
 from ._spawn import Starter, start_windowed
@@ -98,9 +98,10 @@ class Mapper:
             self.fail(node, 1, StepError(name, f"cannot map over {param!r}: {exc}"), t0)
             return FAILED
         results: list[Any] = [None] * len(items)
+        table = self.state.results.add_map(ElementResults(name, node.outputs[0], results))
         failures: list[ElementFailure] = []
         run = functools.partial(
-            self._run_element, node, items, source, kwargs, ctx_params, results, failures
+            self._run_element, node, items, source, kwargs, ctx_params, table, failures
         )
         feed = self.chains.open(node, results)
         follow = None if source is None else Follow(node, source, feed)
@@ -197,30 +198,36 @@ class Mapper:
         source: Feed | None,
         kwargs: dict[str, Any],
         ctx_params: list[str],
-        results: list[Any],
+        table: ElementResults,
         failures: list[ElementFailure],
         index: int,
     ) -> None:
-        """An element's task: like a step's, nothing escapes it but the run's cancellation."""
+        """An element's task: like a step's, nothing escapes it but the run's cancellation.
+        Its value goes to ``table.values``, its failure to ``failures``."""
         el = Element(node, index)
-        r = self.state.results[el.name] = StepResult(el.name)
+        r = table.add(index)
         guard = CancelGuard()
-        error: BaseException | None
+        error: BaseException | None = None
         try:
-            error = await self._element(el, r, items, source, kwargs, ctx_params, results)
+            outputs = await self._element(el, r, items, source, kwargs, ctx_params, guard)
         except _cancelled():
             if not guard.is_stray():
                 raise
             error = StepCancelledError(el.name)
-            self.fail(el, max(r.attempts, 1), error, time.perf_counter())
         except Exception as exc:  # e.g. loading a cached element's inputs
             error = exc
-            self.fail(el, max(r.attempts, 1), error, time.perf_counter())
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: stop the run
             self.interrupted(el, r, exc)
             return
-        if error is None:
+        if error is not None:  # it escaped the attempts: record it
+            self.fail(el, max(r.attempts, 1), error, time.perf_counter())
+        elif outputs is not None:
+            table.values[index] = outputs[el.outputs[0]]
+            table.settle(index)  # what is left of it is kept compactly
             return
+        else:  # the attempts failed (and recorded it)
+            error = r.error
+            assert error is not None
         failures.append(ElementFailure(node.name, index, items[index], error))
         if self.fail_fast:
             self.stop(f"cancelled: fail_fast after element {el.name!r} failed")
@@ -233,8 +240,10 @@ class Mapper:
         two elements.  An item of a list made by one step has no artifact of its own: the
         map step records the list as its input.
         """
+        if self.persistence is None or el.map_param is None:
+            return {}
         source = self._sources.get(el.name.rpartition("[")[0], "")
-        if source is None or self.persistence is None or el.map_param is None:
+        if source is None:
             return {}
         if not source:  # first element of this map: find the output it maps over
             binding = next((b for p, b in el.bindings if p == el.map_param), None)
@@ -247,7 +256,7 @@ class Mapper:
         ref = self.state.refs.get(f"{source}[{el.index}]")
         return {} if ref is None else {el.map_param: ref.id}
 
-    async def _element(
+    def _element(
         self,
         el: Element,
         r: StepResult,
@@ -255,25 +264,52 @@ class Mapper:
         source: Feed | None,
         kwargs: dict[str, Any],
         ctx_params: list[str],
-        results: list[Any],
-    ) -> BaseException | None:
-        """Run element ``el``; put its result in ``results``, or return its error."""
+        guard: CancelGuard,
+    ) -> Awaitable[dict[str, Any] | None]:
+        """Element ``el``'s outputs (``None``: it failed, and that is recorded), to await
+        (``guard``: its task's, see :class:`CancelGuard`).  An item of a list adds no
+        coroutine to the element's task: in a map of a million, each one costs."""
+        if source is not None or (self.persistence is not None and el.name in self.resumed):
+            return self._element_from(el, r, items, source, kwargs, ctx_params, guard)
+        inputs = {} if self.persistence is None else self._item_input(el)
+        return self._call(el, r, kwargs, items[el.index], inputs, ctx_params, guard)
+
+    async def _element_from(
+        self,
+        el: Element,
+        r: StepResult,
+        items: list[Any],
+        source: Feed | None,
+        kwargs: dict[str, Any],
+        ctx_params: list[str],
+        guard: CancelGuard,
+    ) -> dict[str, Any] | None:
+        """:meth:`_element` of a resumed run (the outputs it had, if they load) or of a map
+        chained to another (its item is the upstream element's value, read now if it came
+        from the cache)."""
         resumed = self.resumed.get(el.name)
         if resumed is not None and self.persistence is not None:
             run_id, records = resumed
             if await self.persistence.load_outputs(el, records, source_run=run_id, cache_key=""):
-                results[el.index] = r.outputs[el.outputs[0]]
-                return None
-        ekw = dict(kwargs)
-        assert el.map_param is not None
+                return r.outputs
         if source is None:
-            ekw[el.map_param] = items[el.index]
-            inputs = self._item_input(el)
-        else:  # chained: the upstream element's value, read now if it came from the cache
-            ekw[el.map_param], inputs = await self.chains.take(source, el)
-        outputs = await self.calls.run_one(el, r, ekw, ctx_params, inputs)
-        if outputs is None:
-            assert r.error is not None
-            return r.error
-        results[el.index] = outputs[el.outputs[0]]
-        return None
+            item, inputs = items[el.index], self._item_input(el)
+        else:
+            item, inputs = await self.chains.take(source, el)
+        return await self._call(el, r, kwargs, item, inputs, ctx_params, guard)
+
+    def _call(
+        self,
+        el: Element,
+        r: StepResult,
+        kwargs: dict[str, Any],
+        item: Any,
+        inputs: dict[str, str],
+        ctx_params: list[str],
+        guard: CancelGuard,
+    ) -> Awaitable[dict[str, Any] | None]:
+        """Element ``el``'s attempts on ``item`` (to await)."""
+        assert el.map_param is not None
+        ekw = dict(kwargs)
+        ekw[el.map_param] = item
+        return self.calls.run_one(el, r, ekw, ctx_params, inputs, guard)

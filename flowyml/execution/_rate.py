@@ -10,15 +10,20 @@ together; it is held weakly by step, so it goes away with the step.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
 
 __all__ = ("Limits", "Pacer", "pacer_for")
+
+#: the slot of an attempt that no bound applies to
+_NO_BOUND: AbstractAsyncContextManager[object] = contextlib.nullcontext()
 
 T = TypeVar("T")
 
@@ -99,26 +104,30 @@ class Limits:
         bounds = [b for b in (step.max_concurrency, self.run and self.run.total_tokens) if b]
         return 2 * int(min(bounds)) if bounds else None
 
-    def unbounded(self, step: Any) -> bool:
-        """Whether no bound applies to ``step``'s attempts (they need not come here)."""
-        return self.run is None and step.max_concurrency is None and step.per_second is None
+    def slot(self, step: Any) -> AbstractAsyncContextManager[object]:
+        """A slot for one attempt of ``step``, held with ``async with`` around its call.
+
+        In the common cases (no bound, or only the run's) this is a plain context
+        manager, with no coroutine of flowyml's around the step's own: each one would
+        cost every element of a large map.
+        """
+        if step.max_concurrency is None and step.per_second is None:
+            return self.run if self.run is not None else _NO_BOUND
+        return self._slot(step)
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, step: Any) -> AsyncIterator[None]:
+        limiter: AbstractAsyncContextManager[object] = _NO_BOUND
+        if step.max_concurrency is not None:
+            limiter = self._steps.get(step.name) or self._steps.setdefault(
+                step.name, anyio.CapacityLimiter(step.max_concurrency)
+            )
+        async with limiter, self.run or _NO_BOUND:
+            if step.per_second is not None:
+                await pacer_for(step, step.per_second).wait()
+            yield
 
     async def call(self, step: Any, call: Callable[[], Awaitable[T]]) -> T:
         """Await ``call()`` within the step's and the run's limits."""
-        if step.max_concurrency is None:
-            return await self._in_run(step, call)
-        limiter = self._steps.get(step.name)
-        if limiter is None:
-            limiter = self._steps[step.name] = anyio.CapacityLimiter(step.max_concurrency)
-        async with limiter:
-            return await self._in_run(step, call)
-
-    async def _in_run(self, step: Any, call: Callable[[], Awaitable[T]]) -> T:
-        if self.run is None:
-            if step.per_second is not None:
-                await pacer_for(step, step.per_second).wait()
-            return await call()
-        async with self.run:
-            if step.per_second is not None:
-                await pacer_for(step, step.per_second).wait()
+        async with self.slot(step):
             return await call()

@@ -131,6 +131,7 @@ class Runner:
             max_concurrency=max_concurrency,
             max_threads=max_threads,
             executor=executor,
+            observed=self._writer is not None or self._callback is not None,
         )
         self._condition = functools.partial(
             check_condition, run_id, self.state, events, self._calls
@@ -248,12 +249,12 @@ class Runner:
     def _outcome(self) -> tuple[RunStatus, str | None]:
         """The status of a run whose steps are done: ``succeeded`` only if all succeeded."""
         if self._failed_first is None:  # fail_fast stopped a map before it could settle
-            failed = (r.name for r in self.state.results.values() if r.status == "failed")
+            failed = (r.name for r in self.state.results.active() if r.status == "failed")
             self._failed_first = next(failed, None)
         if self._failed_first is not None:
             return "failed", f"step {self._failed_first!r} failed"
         # A step task without an outcome is an engine fault: never a success over it.
-        unfinished = [r for r in self.state.results.values() if r.status not in TERMINAL]
+        unfinished = [r for r in self.state.results.active() if r.status not in TERMINAL]
         for r in unfinished:
             self._fail(
                 r, r.attempts, StepError(r.name, "its task ended without an outcome"), self._t0
@@ -281,7 +282,7 @@ class Runner:
         # No per-step events: `run_finished(cancelled)` itself marks every unfinished step
         # `cancelled` (in the store, the dashboard and here), so all views agree.
         self._sched.abandon()
-        for r in self.state.results.values():
+        for r in self.state.results.active():  # the others succeeded
             if r.status not in TERMINAL:
                 r.status = "cancelled"
                 r.skip_reason = reason
@@ -303,7 +304,7 @@ class Runner:
         """Stop the run's remaining steps (``fail_fast``): each gets a ``step_skipped``."""
         self._sched.abandon()
         now = time.time()
-        for r in list(self.state.results.values()):  # mapped elements included
+        for r in self.state.results.active():  # running mapped elements included
             if r.status not in TERMINAL:
                 self._emit(StepSkipped(run_id=self.run_id, ts=now, step=r.name, reason=reason), r)
 

@@ -99,22 +99,24 @@ async def start_windowed(
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}")
     free = window
-    wake = anyio.Event()
+    wake: anyio.Event | None = None  # set while the loop below waits for a free place
 
     async def run(index: int) -> None:
-        nonlocal free, wake
+        nonlocal free
         try:
             await fn(index)
         finally:
             free += 1
-            wake.set()
+            if wake is not None:
+                wake.set()
 
     start_soon = tg.start_soon
     index = 0
     while index < count:
         if not free:
-            await wake.wait()
             wake = anyio.Event()
+            await wake.wait()
+            wake = None
             continue
         n = min(free, batch, count - index)
         free -= n
