@@ -202,7 +202,7 @@ async def test_big_batches_match_one_row_at_a_time(tmp_path: Path) -> None:
         "INSERT INTO t (k, a, b) VALUES (?, ?, ?) "
         "ON CONFLICT (k) DO UPDATE SET a = excluded.a, n = t.n + 1"
     )
-    # 700 rows (333 fit in a statement of 999 values), keys repeating across statements
+    # 700 rows: three statements (at most 256 rows or 999 values each), keys repeating
     rows = [(f"k{i % 450}", i, "x" * (i % 7)) for i in range(700)]
     results = []
     for limit in (999, 32766, None):  # None: one statement per row

@@ -55,6 +55,9 @@ _BUSY_CODES: Final = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 #: bound parameters per statement, at most: SQLite's default limit since 3.32 (a build
 #: with a lower limit, such as the 999 of older versions, gets its own)
 _MAX_PARAMS: Final = 32766
+#: rows per multi-row statement, at most: every row count is a statement of its own in
+#: the connection's statement cache, and a prepared statement's size grows with its rows
+_MAX_ROWS: Final = 256
 
 
 def sqlite_path(url: str) -> str:
@@ -114,12 +117,12 @@ class _ThreadSession:
         # and each statement does less per row than a loop of single-row ones.  Each
         # release costs a hand-over of the GIL to the event loop and back (while the loop
         # is busy, a wait of up to the switch interval): a batch of a map's element rows
-        # goes in one statement per table, not one per 90 rows.
+        # goes in a few statements per table, not one per 90 rows.
         conn = self._conn
         done = 0
         if len(rows) > 1:
             limit = min(_MAX_PARAMS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
-            per = max(1, limit // max(1, len(rows[0])))
+            per = max(1, min(_MAX_ROWS, limit // max(1, len(rows[0]))))
             while done < len(rows):
                 chunk = rows[done : done + per]
                 multi = _multi_row(sql, len(chunk))
