@@ -305,7 +305,8 @@ class MaterializerRegistry:
     def __init__(self, materializers: Iterable[Materializer] = ()) -> None:
         self._items: list[Materializer] = []
         #: the choice for a scalar type, remembered while only built-ins are registered
-        #: (whose ``can_handle`` of a None, bool, int, str or bytes looks at its type only)
+        #: (whose ``can_handle`` of a None, bool, int, str or bytes looks at its type only;
+        #: so does the asset materializer's, see :func:`_by_type_only`)
         self._by_type: dict[type, Materializer] | None = {}
         for materializer in materializers:
             self.register(materializer, first=False)
@@ -330,8 +331,8 @@ class MaterializerRegistry:
                 f"`can_handle`, `dumps` and `loads` methods"
             )
         self._items = [m for m in self._items if m.name != materializer.name]
-        builtin = all(type(m) in _BUILTINS for m in (*self._items, materializer))
-        self._by_type = {} if builtin else None
+        by_type = all(_by_type_only(m) for m in (*self._items, materializer))
+        self._by_type = {} if by_type else None
         if first:
             self._items.insert(0, materializer)
         elif self._items and self._items[-1].name == "pickle":
@@ -400,6 +401,13 @@ _BUILTIN_ORDER: Final = (
 _BUILTINS: Final = frozenset(_BUILTIN_ORDER)
 #: exact types whose materializer the registry remembers
 SCALAR_TYPES: Final = frozenset({type(None), bool, int, str, bytes})
+
+
+def _by_type_only(materializer: Materializer) -> bool:
+    """Whether ``materializer`` takes a scalar or not by its type alone: the built-ins,
+    and flowyml's own that say so (the asset materializer, which takes assets only)."""
+    cls = type(materializer)
+    return cls in _BUILTINS or getattr(cls, "_scalars_by_type", False) is True
 
 
 def default_registry() -> MaterializerRegistry:
