@@ -25,6 +25,7 @@ stays small; it is part of the database (copy ``metadata.db`` with its ``-wal`` 
 from __future__ import annotations
 
 import functools
+import itertools
 import random
 import sqlite3
 import time
@@ -128,7 +129,7 @@ class _ThreadSession:
                 multi = _multi_row(sql, len(chunk))
                 if multi is None:
                     break
-                conn.execute(multi, [v for row in chunk for v in row])
+                conn.execute(multi, list(itertools.chain.from_iterable(chunk)))
                 done += len(chunk)
         if done < len(rows):
             conn.executemany(sql, rows[done:])
