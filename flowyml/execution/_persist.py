@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._ids import time_stamp
 from ..assets import Asset
 from ..definition._params import Const, FromOutput, FromParam
 from ..definition._shared import Shared
@@ -65,7 +66,10 @@ class Persistence:
         self.cache_expiry = cache_expiry
         # Without a snapshot, cache lookups query the store.
         self.snapshot = snapshot if cache_on else None
-        #: the first digits of this run's artifact ids (its start time; see flowyml._ids)
+        #: the first digits of the ids of the outputs that remote workers store (the run's
+        #: start time; see flowyml._ids).  Outputs stored here get the time they are
+        #: stored: the ids of a long run (a map's 100,000 elements) then grow at one end
+        #: of the store's index instead of landing all over the run's stretch of it.
         self.id_stamp = ""
         #: whether outputs may be handles to values on remote workers
         self.remote = False
@@ -139,7 +143,7 @@ class Persistence:
                     value,
                     artifact_id_seed=f"{self.run_id}/{node.name}/{out}",
                     name=out,
-                    id_stamp=self.id_stamp,
+                    id_stamp=time_stamp(time.time()),
                 )
             except SerializationError as exc:
                 raise SerializationError(

@@ -102,7 +102,8 @@ class EventWriter:
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 2.0)
         self._committed += len(batch)
-        self._hub.publish([EventRecord(id=i, event=e) for i, e in zip(ids, batch, strict=True)])
+        if self._hub.subscriber_count:  # else no one to tell (a map's 200,000 records)
+            self._hub.publish([EventRecord(id=i, event=e) for i, e in zip(ids, batch, strict=True)])
         self._signal()
 
     def _signal(self) -> None:

@@ -40,13 +40,14 @@ from ._events import artifact_ref, dead_pid, ok_event, started_event
 from .artifacts_cache_suite import ArtifactsAndCacheSuite
 from .event_log_suite import EventLogSuite
 from .log_suite import StepLogSuite
+from .step_rows_suite import StepRowsSuite
 
 __all__ = ("MetadataStoreSuite", "StoreFactory", "artifact_ref", "dead_pid")
 
 StoreFactory = Callable[[], MetadataStore]
 
 
-class MetadataStoreSuite(EventLogSuite, ArtifactsAndCacheSuite, StepLogSuite):
+class MetadataStoreSuite(EventLogSuite, ArtifactsAndCacheSuite, StepLogSuite, StepRowsSuite):
     """Behaviour shared by every metadata store; see the module docstring."""
 
     persistent: ClassVar[bool] = True

@@ -395,3 +395,41 @@ def test_numpy_bytes_are_what_np_save_writes(array: Any) -> None:
     assert data == expected.getvalue()
     back = m.loads(data, "numpy.ndarray")
     assert back.dtype == array.dtype and back.shape == array.shape and (back == array).all()
+
+
+def test_the_runtime_registry_picks_a_scalars_materializer_once_per_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The asset materializer, first in a runtime's registry, takes assets only: asking it
+    # about every int of a 100,000-element map would cost each element a walk of the list.
+    from flowyml.assets import Asset
+    from flowyml.storage._stores import Stores
+    from flowyml.storage.artifacts._assets import AssetMaterializer
+
+    registry = Stores(store="memory://", artifacts="memory://").materializers
+    asked: list[object] = []
+    can_handle = AssetMaterializer.can_handle
+
+    def spy(self: AssetMaterializer, value: Any) -> bool:
+        asked.append(value)
+        return can_handle(self, value)
+
+    monkeypatch.setattr(AssetMaterializer, "can_handle", spy)
+    assert [registry.for_value(v).name for v in (1, 2, "a", "b")] == ["json", "json", "str", "str"]
+    assert asked == [1, "a"]
+    assert registry.for_value(Asset(value=3, name="n")).name == "asset"
+
+    class Evens:  # a user's materializer that takes some ints only
+        name = "evens"
+
+        def can_handle(self, value: Any) -> bool:
+            return type(value) is int and value % 2 == 0
+
+        def dumps(self, value: Any) -> bytes:
+            return str(value).encode()
+
+        def loads(self, data: bytes, type_name: str) -> Any:
+            return int(data)
+
+    registry.register(Evens())
+    assert [registry.for_value(v).name for v in (2, 3, 4, 5)] == ["evens", "json", "evens", "json"]

@@ -192,8 +192,9 @@ def _step_events(run_id: str, count: int) -> list[Any]:
 
 
 async def test_big_batches_match_one_row_at_a_time(tmp_path: Path) -> None:
-    # Batches of hundreds of rows go in multi-row INSERTs (up to 999 values each, plus a
-    # shorter last one): the rows must be those of one statement per row.
+    # Batches of hundreds of rows go in multi-row INSERTs (as many values each as the
+    # connection allows, plus a shorter last one): the rows must be those of one
+    # statement per row.  An older SQLite allows 999 values per statement.
     from flowyml.storage.metadata._sqlite import _ThreadSession
 
     table = "CREATE TABLE t (k TEXT PRIMARY KEY, a INTEGER, b TEXT, n INTEGER DEFAULT 0)"
@@ -201,20 +202,21 @@ async def test_big_batches_match_one_row_at_a_time(tmp_path: Path) -> None:
         "INSERT INTO t (k, a, b) VALUES (?, ?, ?) "
         "ON CONFLICT (k) DO UPDATE SET a = excluded.a, n = t.n + 1"
     )
-    # 700 rows (333 fit in a statement), with keys repeating across statements
+    # 700 rows: three statements (at most 256 rows or 999 values each), keys repeating
     rows = [(f"k{i % 450}", i, "x" * (i % 7)) for i in range(700)]
     results = []
-    for many in (True, False):
+    for limit in (999, 32766, None):  # None: one statement per row
         conn = sqlite3.connect(":memory:")
         conn.execute(table)
-        if many:
-            await _ThreadSession(conn).executemany(upsert, rows)
-        else:
+        if limit is None:
             for row in rows:
                 conn.execute(upsert, row)
+        else:
+            conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+            await _ThreadSession(conn).executemany(upsert, rows)
         results.append(conn.execute("SELECT * FROM t ORDER BY k").fetchall())
         conn.close()
-    assert results[0] == results[1]
+    assert results[0] == results[2] and results[1] == results[2]
     assert len(results[0]) == 450 and sum(r[3] for r in results[0]) == 250
 
 

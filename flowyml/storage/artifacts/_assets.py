@@ -32,6 +32,8 @@ class AssetMaterializer:
     """Stores an :class:`Asset` as a small JSON header plus its value's own bytes."""
 
     name = "asset"
+    #: it takes assets only: the registry may remember its choice for a scalar type
+    _scalars_by_type = True
 
     def __init__(self, registry: MaterializerRegistry) -> None:
         self._registry = registry

@@ -118,24 +118,34 @@ def _is_plain_json(value: Any) -> bool:
     while stack:
         item, depth = stack.pop()
         cls = type(item)
-        if cls is str or cls is int or cls is bool or item is None:
-            continue
-        if cls is float:
-            if not math.isfinite(item):
+        if cls is list or (cls is tuple and depth == 0):
+            members: Any = item
+        elif cls is dict:
+            if any(type(k) is not str for k in item):
+                return False
+            members = item.values()
+        else:
+            if not _is_plain_scalar(item):
                 return False
             continue
         if depth >= _MAX_JSON_DEPTH:
             return False
-        if cls is list or (cls is tuple and depth == 0):
-            stack.extend((x, depth + 1) for x in item)
-        elif cls is dict:
-            for k, x in item.items():
-                if type(k) is not str:
-                    return False
+        # Scalars are checked here, containers later: a list of 100,000 numbers costs
+        # no entry on the stack per number.
+        for x in members:
+            kind = type(x)
+            if kind is list or kind is dict or kind is tuple:
                 stack.append((x, depth + 1))
-        else:
-            return False
+            elif not _is_plain_scalar(x):
+                return False
     return True
+
+
+def _is_plain_scalar(x: Any) -> bool:
+    cls = type(x)
+    if cls is str or cls is int or cls is bool or x is None:
+        return True
+    return cls is float and math.isfinite(x)
 
 
 class JsonMaterializer:
@@ -295,7 +305,8 @@ class MaterializerRegistry:
     def __init__(self, materializers: Iterable[Materializer] = ()) -> None:
         self._items: list[Materializer] = []
         #: the choice for a scalar type, remembered while only built-ins are registered
-        #: (whose ``can_handle`` of a None, bool, int, str or bytes looks at its type only)
+        #: (whose ``can_handle`` of a None, bool, int, str or bytes looks at its type only;
+        #: so does the asset materializer's, see :func:`_by_type_only`)
         self._by_type: dict[type, Materializer] | None = {}
         for materializer in materializers:
             self.register(materializer, first=False)
@@ -320,8 +331,8 @@ class MaterializerRegistry:
                 f"`can_handle`, `dumps` and `loads` methods"
             )
         self._items = [m for m in self._items if m.name != materializer.name]
-        builtin = all(type(m) in _BUILTINS for m in (*self._items, materializer))
-        self._by_type = {} if builtin else None
+        by_type = all(_by_type_only(m) for m in (*self._items, materializer))
+        self._by_type = {} if by_type else None
         if first:
             self._items.insert(0, materializer)
         elif self._items and self._items[-1].name == "pickle":
@@ -390,6 +401,13 @@ _BUILTIN_ORDER: Final = (
 _BUILTINS: Final = frozenset(_BUILTIN_ORDER)
 #: exact types whose materializer the registry remembers
 SCALAR_TYPES: Final = frozenset({type(None), bool, int, str, bytes})
+
+
+def _by_type_only(materializer: Materializer) -> bool:
+    """Whether ``materializer`` takes a scalar or not by its type alone: the built-ins,
+    and flowyml's own that say so (the asset materializer, which takes assets only)."""
+    cls = type(materializer)
+    return cls in _BUILTINS or getattr(cls, "_scalars_by_type", False) is True
 
 
 def default_registry() -> MaterializerRegistry:

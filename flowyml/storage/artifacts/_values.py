@@ -69,9 +69,9 @@ def artifact_id(content_hash: str, seed: str, stamp: str = "") -> str:
 
     ``seed`` is ``"run_id/step/output"``: equal bytes from two steps share one blob but
     get distinct ids.  32 hex digits: ``stamp`` (a run passes the 12 hex digits of
-    :func:`flowyml._ids.time_stamp` of its start) followed by sha256 digits.  With the stamp, the ids
-    of a run sort after those of earlier runs, so the metadata store inserts them at the
-    end of its index instead of all over it (see docs/storage.md, "Ids").
+    :func:`flowyml._ids.time_stamp` of the moment it stores the value) followed by sha256
+    digits.  With the stamp, ids sort by the time they were made, so the metadata store
+    inserts them at the end of its index instead of all over it (see docs/storage.md, "Ids").
     """
     digest = hashlib.sha256(f"{content_hash}\0{seed}".encode()).hexdigest()
     return stamp + digest[: 32 - len(stamp)]

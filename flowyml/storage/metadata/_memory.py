@@ -29,7 +29,7 @@ from .._records import (
 )
 from ._base import StoreBase
 from ._logrows import log_record, log_rows
-from ._plan import counts_as_step, touched_runs
+from ._plan import counts_as_step, fuse, touched_runs
 from ._projection import (
     RUN_COLUMNS,
     STEP_COLUMNS,
@@ -93,7 +93,7 @@ class MemoryMetadataStore(StoreBase):
         """Append events, update the derived rows, return the new ids."""
         self._check_open()
         pipelines = {run_id: row["pipeline"] for run_id, row in self._runs.items()}
-        ops = project(events, pipelines)
+        ops = fuse(project(events, pipelines))
         payloads = [encode_event(ev) for ev in events]
         first = len(self._events) + 1
         self._events.extend(

@@ -44,7 +44,7 @@ class _Packed(msgspec.Struct, frozen=True):
     """An ``elements`` row's payload: the map's name and its elements' events."""
 
     step: str
-    events: list[list[Any]]
+    events: list[tuple[Any, ...]]
 
 
 _decoder: Final = msgspec.json.Decoder(_Packed)
@@ -62,15 +62,18 @@ class _Shape:
         kept = [(i, f) for i, f in enumerate(fields) if f.name not in skip]
         self.names = tuple(f.name for _, f in kept)
         self.defaults = tuple(_default(f) for _, f in kept)
-        self.pick = operator.itemgetter(*(i for i, _ in kept))
+        self.pick = None if len(kept) == len(fields) else operator.itemgetter(*(i for i, _ in kept))
 
-    def values(self, obj: msgspec.Struct) -> list[Any]:
+    def values(self, obj: msgspec.Struct) -> tuple[Any, ...]:
         """``obj``'s kept values in order, without the trailing ones equal to their default."""
-        values = list(self.pick(msgspec.structs.astuple(obj)))
+        values = msgspec.structs.astuple(obj)
+        if self.pick is not None:
+            values = self.pick(values)
         defaults = self.defaults
-        while values and values[-1] == defaults[len(values) - 1]:
-            values.pop()
-        return values
+        n = len(values)
+        while n and values[n - 1] == defaults[n - 1]:
+            n -= 1
+        return values[:n]
 
     def build(self, cls: type[Any], values: Sequence[Any], **given: Any) -> Any:
         return cls(**given, **dict(zip(self.names, values, strict=False)))
@@ -95,7 +98,7 @@ _OUTPUTS: Final = tuple(
 )
 
 
-def _pack(ev: Event) -> tuple[str, list[Any]] | None:
+def _pack(ev: Event) -> tuple[str, tuple[Any, ...]] | None:
     """``(map name, packed event)``, or ``None`` when ``ev`` keeps a row of its own."""
     code = _CODES.get(type(ev))
     if code is None:
@@ -107,10 +110,12 @@ def _pack(ev: Event) -> tuple[str, list[Any]] | None:
     at = _OUTPUTS[code]
     if at is not None and len(values) > at:
         outputs: dict[str, ArtifactRef] = values[at]
-        if any(name != ref.name for name, ref in outputs.items()):
-            return None
-        values[at] = [_REF.values(ref) for ref in outputs.values()]
-    return match[1], [code, int(match[2]), *values]
+        for name, ref in outputs.items():
+            if name != ref.name:
+                return None
+        refs = tuple([_REF.values(ref) for ref in outputs.values()])
+        values = (*values[:at], refs, *values[at + 1 :])
+    return match[1], (code, int(match[2]), *values)
 
 
 def event_rows(batch: Sequence[Event]) -> list[tuple[int, str, str, float, str]]:
@@ -121,7 +126,7 @@ def event_rows(batch: Sequence[Event]) -> list[tuple[int, str, str, float, str]]
     run share a row.
     """
     rows: list[tuple[int, str, str, float, str]] = []
-    stretch: list[list[Any]] = []
+    stretch: list[tuple[Any, ...]] = []
     key: tuple[str, str] | None = None  # (run_id, map) of the open stretch
     for offset, ev in enumerate(batch):
         packed = _pack(ev)
@@ -140,7 +145,7 @@ def event_rows(batch: Sequence[Event]) -> list[tuple[int, str, str, float, str]]
 
 def _close(
     rows: list[tuple[int, str, str, float, str]],
-    stretch: list[list[Any]],
+    stretch: list[tuple[Any, ...]],
     key: tuple[str, str] | None,
     batch: Sequence[Event],
     last: int,

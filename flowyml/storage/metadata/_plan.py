@@ -8,6 +8,8 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from ._projection import (
+    FUSED,
+    STEP_COLUMNS,
     CloseSteps,
     FinishRun,
     InsertArtifact,
@@ -18,7 +20,7 @@ from ._projection import (
     UpsertStep,
 )
 
-__all__ = ("RECOUNT_SQL", "counts_as_step", "plan", "recount_params", "touched_runs")
+__all__ = ("RECOUNT_SQL", "counts_as_step", "fuse", "plan", "recount_params", "touched_runs")
 
 
 def counts_as_step(step: str, pos: int | None) -> bool:
@@ -73,6 +75,52 @@ def touched_runs(ops: Iterable[Op]) -> list[str]:
         elif kind is CloseSteps:
             seen[op.run_id] = None  # type: ignore[union-attr]
     return list(seen)
+
+
+def fuse(ops: list[Op]) -> list[Op]:
+    """``ops`` with each step's ``step_started`` upsert and the ``step_succeeded`` one
+    after it made one :data:`~._projection.FUSED` upsert, in the place of the second.
+
+    A map element mostly starts and succeeds within one batch: one row written once
+    instead of inserted, then updated.  Two upserts are fused only when nothing else
+    changes that row, or its run's row or steps, between them; the fused one then has
+    the effect of the two in turn (``STEP_RULES[FUSED]`` composes their rules).
+    """
+    started: dict[tuple[str, str], int] = {}  # the steps' open step_started, by position
+    pairs: dict[int, int] = {}  # step_succeeded position -> its step_started position
+    for i, op in enumerate(ops):
+        kind = type(op)
+        if kind is UpsertStep:
+            row = op.row  # type: ignore[union-attr]
+            key = (row[0], row[1])
+            if op.kind == "step_started":  # type: ignore[union-attr]
+                started[key] = i
+            elif (first := started.pop(key, None)) is not None and op.kind == "step_succeeded":  # type: ignore[union-attr]
+                pairs[i] = first
+        elif kind is InsertRun or kind is FinishRun or kind is CloseSteps:
+            started.clear()
+    if not pairs:
+        return ops
+    gone = set(pairs.values())
+    return [
+        _fused(ops[pairs[i]], op) if i in pairs else op  # type: ignore[arg-type]
+        for i, op in enumerate(ops)
+        if i not in gone
+    ]
+
+
+_STARTED_AT, _CACHE_KEY, _INPUTS = (
+    STEP_COLUMNS.index(c) for c in ("started_at", "cache_key", "inputs")
+)
+
+
+def _fused(started: UpsertStep, succeeded: UpsertStep) -> UpsertStep:
+    row = list(succeeded.row)
+    row[_STARTED_AT] = started.row[_STARTED_AT]
+    row[_INPUTS] = started.row[_INPUTS]
+    if row[_CACHE_KEY] is None:
+        row[_CACHE_KEY] = started.row[_CACHE_KEY]
+    return UpsertStep(FUSED, tuple(row))
 
 
 def plan(ops: Sequence[Op]) -> list[tuple[Hashable, list[Op]]]:

@@ -30,6 +30,7 @@ from ...events import (
 __all__ = (
     "ARTIFACT_COLUMNS",
     "CACHE_COLUMNS",
+    "FUSED",
     "LINEAGE_COLUMNS",
     "RUN_COLUMNS",
     "STEP_COLUMNS",
@@ -96,6 +97,9 @@ CACHE_COLUMNS: Final = ("cache_key", "run_id", "step", "pipeline", "outputs", "c
 #: keeps the old value unless it is NULL, ``fill`` takes the new value unless it is NULL.
 Rule = Literal["set", "keep", "fill"]
 
+#: the kind of the upsert that applies a ``step_started`` and its ``step_succeeded`` at once
+FUSED: Final = "started+succeeded"
+
 #: Step-run upserts by event tag; ``pending`` (from ``run_started``) only inserts.
 STEP_RULES: Final[Mapping[str, Mapping[str, Rule]]] = {
     "pending": {},
@@ -140,6 +144,19 @@ STEP_RULES: Final[Mapping[str, Mapping[str, Rule]]] = {
         "traceback": "set",
     },
     "step_skipped": {"status": "set", "error": "set", "finished_at": "set"},
+    # A step's ``step_started`` and ``step_succeeded`` in one batch, as one upsert (see
+    # ``_plan.fuse``): the second one's rules, plus the first one's ``inputs``.
+    FUSED: {
+        "status": "set",
+        "attempts": "set",
+        "started_at": "keep",
+        "finished_at": "set",
+        "duration": "set",
+        "outputs": "set",
+        "cache_key": "fill",
+        "error": "set",
+        "inputs": "set",
+    },
 }
 
 _json: Final = msgspec.json.Encoder()

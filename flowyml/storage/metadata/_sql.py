@@ -43,7 +43,7 @@ from ._dialect import Dialect, Session
 from ._logrows import INSERT_LOG, log_record, log_rows, logs_query
 from ._migrations import migrate
 from ._packed import PACKED_TYPE, event_rows, unpack
-from ._plan import RECOUNT_SQL, plan, recount_params, touched_runs
+from ._plan import RECOUNT_SQL, fuse, plan, recount_params, touched_runs
 from ._projection import (
     ARTIFACT_COLUMNS,
     CACHE_COLUMNS,
@@ -251,7 +251,7 @@ class SqlMetadataStore(StoreBase):
         self, batch: Sequence[Event], found: Mapping[str, str] | None = None
     ) -> list[tuple[str, list[Sequence[Any]]]]:
         """The statements (with their parameter rows) that project ``batch``."""
-        ops = project(batch, found or {})
+        ops = fuse(project(batch, found or {}))
         statements: list[tuple[str, list[Sequence[Any]]]] = []
         for key, group in plan(ops):
             pick = self._pickers.get(key)

@@ -25,6 +25,7 @@ stays small; it is part of the database (copy ``metadata.db`` with its ``-wal`` 
 from __future__ import annotations
 
 import functools
+import itertools
 import random
 import sqlite3
 import time
@@ -52,8 +53,12 @@ _WRITE_BUSY_TIMEOUT: Final = 0.1
 _READ_BUSY_TIMEOUT: Final = 30.0
 _RETRY_FOR: Final = 300.0
 _BUSY_CODES: Final = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-#: bound parameters per statement: SQLite before 3.32 allows 999
-_MAX_PARAMS: Final = 999
+#: bound parameters per statement, at most: SQLite's default limit since 3.32 (a build
+#: with a lower limit, such as the 999 of older versions, gets its own)
+_MAX_PARAMS: Final = 32766
+#: rows per multi-row statement, at most: every row count is a statement of its own in
+#: the connection's statement cache, and a prepared statement's size grows with its rows
+_MAX_ROWS: Final = 256
 
 
 def sqlite_path(url: str) -> str:
@@ -110,17 +115,21 @@ class _ThreadSession:
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         # Many rows per statement: SQLite releases the GIL once per statement, not per row,
-        # and each statement does less per row than a loop of single-row ones.
+        # and each statement does less per row than a loop of single-row ones.  Each
+        # release costs a hand-over of the GIL to the event loop and back (while the loop
+        # is busy, a wait of up to the switch interval): a batch of a map's element rows
+        # goes in a few statements per table, not one per 90 rows.
         conn = self._conn
         done = 0
         if len(rows) > 1:
-            per = max(1, _MAX_PARAMS // max(1, len(rows[0])))
+            limit = min(_MAX_PARAMS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+            per = max(1, min(_MAX_ROWS, limit // max(1, len(rows[0]))))
             while done < len(rows):
                 chunk = rows[done : done + per]
                 multi = _multi_row(sql, len(chunk))
                 if multi is None:
                     break
-                conn.execute(multi, [v for row in chunk for v in row])
+                conn.execute(multi, list(itertools.chain.from_iterable(chunk)))
                 done += len(chunk)
         if done < len(rows):
             conn.executemany(sql, rows[done:])
