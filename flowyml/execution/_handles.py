@@ -214,9 +214,10 @@ async def settle_outputs(state: RunState, runtime: Runtime | None) -> None:
         return done[id(v)]
 
     # A mapped step's elements that succeeded keep their values in its list (the
-    # results of the others are active).
+    # results of the others are active); that list is settled element by element last,
+    # once the map's output has been seen whole (a list stored whole stays one value).
     lists = {n: e.values for n, e in state.results.maps()}
-    containers = [state.values, lists, *(r.outputs for r in state.results.active())]
+    containers = [state.values, *(r.outputs for r in state.results.active()), lists]
     for container in containers:
         for key, v in container.items():
             if isinstance(v, OutputHandle) or _stays(v, runtime):
