@@ -248,11 +248,13 @@ class DaskExecutor:
         restrict: dict[str, Any],
         on_lost: Callable[[str], None],
         placed: StepCall,
+        on_member: Callable[[dict[str, Any]], None] | None = None,
     ) -> tuple[Any, Any]:
         """Submit ``task`` (a function and its arguments) as the Dask task ``key`` and wait
-        for its outcome; a lost worker is told to ``on_lost``, and where it ran is
-        remembered for ``placed``'s group.  Return the future and the outcome."""
-        watch = self._watched[key] = _Watch(on_lost)
+        for its outcome; a lost worker is told to ``on_lost``, the events of a group's
+        steps to ``on_member``, and where it ran is remembered for ``placed``'s group.
+        Return the future and the outcome."""
+        watch = self._watched[key] = _Watch(on_lost, on_member)
         try:
             future = client.submit(*task, key=key, pure=False, **restrict)
             outcome = await self._outcome(future, watch)
@@ -355,6 +357,10 @@ class DaskExecutor:
         watch = self._watched.get(msg.get("key", ""))
         if watch is None:
             return
+        if "member" in msg:  # an event of one step of a group's task (see _group_worker)
+            if watch.on_member is not None:
+                watch.on_member(msg)
+            return
         if "logs" in msg:  # the task ended: its summary (unless it failed) and log lines
             watch.described = msg.get("summary", b"")
             watch.logs = msg["logs"]
@@ -372,10 +378,15 @@ class DaskExecutor:
 class _Watch:
     """A running task: where it started, and once it ended its summary and log lines."""
 
-    __slots__ = ("described", "ended", "logs", "on_lost", "workers")
+    __slots__ = ("described", "ended", "logs", "on_lost", "on_member", "workers")
 
-    def __init__(self, on_lost: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        on_lost: Callable[[str], None],
+        on_member: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.on_lost = on_lost
+        self.on_member = on_member
         self.workers: list[str] = []
         self.ended = anyio.Event()
         self.described = b""
