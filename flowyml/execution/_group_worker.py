@@ -17,11 +17,13 @@ was running, as its next attempt.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import pickle
 import time
 import traceback
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..definition._context import StepContext
@@ -210,8 +212,7 @@ def _run_member(
             mine = {k[len(prefix) :]: v for k, v in cached.items() if k.startswith(prefix)}
             if mine:
                 sync(worker.loop, _load_cached, worker, task, kwargs, mine)
-            with _logging(worker, task, attempt, progress):
-                value = _call(worker, m, kwargs)
+            value = _call(worker, m, kwargs, _logging(worker, task, attempt, progress))
             outputs = split_outputs(task, value)
             refs = sync(worker.loop, _store_all, worker, task, outputs) if _saves(task) else {}
         except Exception as exc:
@@ -239,19 +240,17 @@ def _run_member(
         return "succeeded", _describe(outputs, refs), None, None
 
 
-def _logging(worker: Any, task: Task, attempt: int, progress: _Progress) -> Any:
+@contextlib.contextmanager
+def _logging(worker: Any, task: Task, attempt: int, progress: _Progress) -> Iterator[None]:
     """Capture what the attempt logs; its lines go to the driver in batches while it runs."""
-    import contextlib
 
     def send(event: Any, _: Any) -> None:
         lines = [[ln.line, ln.created_at, ln.level, ln.logger, ln.message] for ln in event.lines]
         progress.send(task.name, "log", attempt, lines=lines)
 
     step = _Step(task.name, _Options(task.capture_output, task.max_log_lines))
-    stack = contextlib.ExitStack()
-    stack.enter_context(capturing_run())
-    stack.enter_context(LogSink(RunLogs(send, "", loop=_Loop(worker)), step, attempt))
-    return stack
+    with capturing_run(), LogSink(RunLogs(send, "", loop=_Loop(worker)), step, attempt):
+        yield
 
 
 def _kwargs(
@@ -279,34 +278,50 @@ def _kwargs(
     return kwargs
 
 
-def _call(worker: Any, m: _Member, kwargs: dict[str, Any]) -> Any:
-    """One call of the step; a sync step that overran its timeout is failed (its thread
-    cannot be stopped, so its result is dropped)."""
+def _call(worker: Any, m: _Member, kwargs: dict[str, Any], capture: Any) -> Any:
+    """One call of the step, its logs captured by ``capture`` (entered where the step
+    runs: an async step's log sink must be set in its own task, on the worker's loop); a
+    sync step that overran its timeout is failed (its thread cannot be stopped, so its
+    result is dropped)."""
     from ..errors import StepTimeoutError
 
     task = m.task
     if task.is_async:
         from distributed.utils import sync
 
-        return sync(worker.loop, _async_call, task, m.timeout, kwargs)
+        return sync(worker.loop, _async_call, task, m.timeout, kwargs, capture)
     t0 = time.perf_counter()
-    value = task.fn(**kwargs)
+    with capture:
+        value = task.fn(**kwargs)
     if m.timeout is not None and time.perf_counter() - t0 > m.timeout:
         raise StepTimeoutError(task.name, m.timeout)
     return value
 
 
-async def _async_call(task: Task, timeout: float | None, kwargs: dict[str, Any]) -> Any:
+async def _async_call(
+    task: Task, timeout: float | None, kwargs: dict[str, Any], capture: Any
+) -> Any:
+    import asyncio
+
+    # In a task of its own: the log sink is set and reset in one context (the caller's
+    # coroutine may be resumed from other contexts).
+    return await asyncio.ensure_future(_captured_call(task, timeout, kwargs, capture))
+
+
+async def _captured_call(
+    task: Task, timeout: float | None, kwargs: dict[str, Any], capture: Any
+) -> Any:
     import asyncio
 
     from ..errors import StepTimeoutError
 
-    if timeout is None:
-        return await task.fn(**kwargs)
-    try:
-        return await asyncio.wait_for(task.fn(**kwargs), timeout)
-    except TimeoutError:
-        raise StepTimeoutError(task.name, timeout) from None
+    with capture:
+        if timeout is None:
+            return await task.fn(**kwargs)
+        try:
+            return await asyncio.wait_for(task.fn(**kwargs), timeout)
+        except TimeoutError:
+            raise StepTimeoutError(task.name, timeout) from None
 
 
 def _pickled(exc: BaseException) -> bytes | None:

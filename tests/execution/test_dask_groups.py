@@ -254,7 +254,7 @@ async def test_a_dask_groups_step_events_arrive_while_it_runs(
     release = tmp_path / "release"
 
     @step(execution_group="g", outputs=["a"])
-    def first() -> float:
+    async def first() -> float:  # its log lines are caught on the worker's event loop
         logging.getLogger("user.first").warning("first is done")
         return time.time()
 
