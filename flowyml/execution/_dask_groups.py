@@ -114,12 +114,10 @@ async def submit_group(executor: DaskExecutor, call: GroupCall) -> GroupOutcome:
         log.warning("step group %r: %s", call.name, cause.replace("the step", "the group"))
 
     def on_member(msg: dict[str, Any]) -> None:
-        try:
-            event = member_event(msg)
-        except Exception as exc:  # never break the client's event stream
-            log.warning("step group %r: an event from the worker is unreadable: %r", call.name, exc)
-            return
-        call.on_event(event)
+        try:  # never break the client's event stream
+            call.on_event(member_event(msg))
+        except Exception:
+            log.exception("step group %r: cannot record an event from its worker", call.name)
 
     future, reports = await executor._submit(
         client, (run_group, group, plain, upstream, cached), key, restrict, lost, head, on_member

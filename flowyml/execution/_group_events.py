@@ -94,7 +94,9 @@ class GroupRecorder:
         self._runner._emit(event, None)
 
     def _start(self, step: _Step, attempt: int, ts: float) -> None:
-        p = step.planned
+        p, persist = step.planned, self._runner._persist
+        if persist is not None:  # the outputs it reads from the task are stored by now
+            p.inputs = persist.input_ids(p.node)
         started = StepStarted(
             run_id=self._run_id,
             ts=ts,

@@ -17,6 +17,7 @@ was running, as its next attempt.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -64,13 +65,19 @@ Report = tuple[str, dict[str, Any], bytes | None, str | None]
 
 class _Progress:
     """Tells the driver what happens to the group's steps, and keeps on the scheduler what
-    a run of the task after a lost worker needs to know."""
+    a run of the task after a lost worker needs to know (``{step: [attempt, worker,
+    pickled stored outputs or None]}`` under the task's key).
+
+    Writes go through the worker's connection to its scheduler, one after the other (a
+    lock on the worker's loop keeps them in order): an attempt's start without waiting for
+    it, a step's stored outputs waiting for it, so that a loss right after cannot lose it.
+    """
 
     def __init__(self, worker: Any, key: str) -> None:
         self.worker = worker
         self.key = key
-        self._client: Any = None
         self._kept = True  # False once the scheduler could not be reached
+        self._lock: asyncio.Lock | None = None  # made on the worker's loop
 
     def send(self, step: str, kind: str, attempt: int, **fields: Any) -> None:
         """An event of ``step`` (``kind``: started, retrying, log, lost, succeeded,
@@ -81,30 +88,44 @@ class _Progress:
         self.worker.log_event(ATTEMPTS_TOPIC, msg)
 
     def earlier(self) -> dict[str, list[Any]]:
-        """What an earlier run of this task recorded: ``{step: [attempt, worker,
-        pickled artifacts or None]}`` (empty on the task's first run)."""
-        got = self._call("get_metadata", [self.key], default=None)
+        """What an earlier run of this task kept (empty on the task's first run)."""
+        from distributed.utils import sync
+
+        got = sync(self.worker.loop, self._get)
         return got if isinstance(got, dict) else {}
 
-    def keep(self, step: str, attempt: int, stored: bytes | None = None) -> None:
-        """Record that ``step`` is on ``attempt`` here (``stored``: it is done, and these
-        are its stored outputs).  Waits for the scheduler: a loss right after this call
-        cannot lose it."""
-        self._call("set_metadata", [self.key, step], [attempt, self.worker.address, stored])
+    def started(self, step: str, attempt: int) -> None:
+        """``step`` is on ``attempt`` here (sent without waiting)."""
+        self.worker.loop.add_callback(self._set, step, [attempt, self.worker.address, None])
 
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        if not self._kept:
-            return None
+    def stored(self, step: str, attempt: int, refs: bytes) -> None:
+        """``step`` is done and its outputs are stored (``refs``); waits for the scheduler."""
+        from distributed.utils import sync
+
+        sync(self.worker.loop, self._set, step, [attempt, self.worker.address, refs])
+
+    async def _get(self) -> Any:
         try:
-            if self._client is None:
-                from distributed import get_client
-
-                self._client = get_client()
-            return getattr(self._client, method)(*args, **kwargs)
-        except Exception as exc:  # progress only spares work after a loss: go on without
-            self._kept = False
-            log.warning("step group task %s: cannot keep its progress: %s", self.key, exc)
+            return await self.worker.scheduler.get_metadata(keys=[self.key], default=None)
+        except Exception as exc:
+            self._failed(exc)
             return None
+
+    async def _set(self, step: str, value: list[Any]) -> None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if not self._kept:
+                return
+            try:
+                await self.worker.scheduler.set_metadata(keys=[self.key, step], value=value)
+            except Exception as exc:
+                self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        # The progress only spares work after a loss: the group goes on without it.
+        self._kept = False
+        log.warning("step group task %s: cannot keep its progress: %s", self.key, exc)
 
 
 class _Loop:
@@ -204,7 +225,7 @@ def _run_member(
     last = max(first, m.retries + 1)
     attempt = first
     while True:
-        progress.keep(task.name, attempt)
+        progress.started(task.name, attempt)
         started = time.time()
         progress.send(task.name, "started", attempt, ts=started)
         try:
@@ -233,7 +254,7 @@ def _run_member(
         ended = time.time()
         stored = pickle.dumps(refs) if refs and set(refs) == set(outputs) else None
         if stored is not None:
-            progress.keep(task.name, attempt, stored)
+            progress.stored(task.name, attempt, stored)
         refs_blob = pickle.dumps(refs)
         values.update(outputs)
         progress.send(task.name, "succeeded", attempt, ts=ended, started=started, refs=refs_blob)
@@ -301,8 +322,6 @@ def _call(worker: Any, m: _Member, kwargs: dict[str, Any], capture: Any) -> Any:
 async def _async_call(
     task: Task, timeout: float | None, kwargs: dict[str, Any], capture: Any
 ) -> Any:
-    import asyncio
-
     # In a task of its own: the log sink is set and reset in one context (the caller's
     # coroutine may be resumed from other contexts).
     return await asyncio.ensure_future(_captured_call(task, timeout, kwargs, capture))
@@ -311,8 +330,6 @@ async def _async_call(
 async def _captured_call(
     task: Task, timeout: float | None, kwargs: dict[str, Any], capture: Any
 ) -> Any:
-    import asyncio
-
     from ..errors import StepTimeoutError
 
     with capture:
