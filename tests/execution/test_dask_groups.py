@@ -386,3 +386,43 @@ async def test_a_worker_lost_mid_group_costs_the_running_step_one_attempt(
     finally:
         await store.aclose()
     assert rec is not None and rec.status == "succeeded" and rec.attempts == 2
+
+
+async def test_with_a_store_the_workers_do_not_share_a_step_succeeds_once_stored_here(
+    client: CountingClient, tmp_path: Path
+) -> None:
+    release = tmp_path / "release"
+
+    @step(execution_group="g", outputs=["a"])
+    def first() -> int:
+        return 20
+
+    @step(execution_group="g", outputs=["b"])
+    def second(a: int) -> int:
+        _wait_for_file(release)
+        return a + 22
+
+    p = Pipeline(
+        "dask_group_unshared", store=f"sqlite:///{tmp_path}/m.db", artifacts=f"file://{tmp_path}/a"
+    )
+    p.add_step(first).add_step(second)
+    events: list[Any] = []
+
+    def of(kind: type[Any]) -> list[str]:
+        return [e.step for e in events if isinstance(e, kind)]
+
+    async with DaskExecutor(client, shared_store=False) as dask:
+        with anyio.fail_after(120):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: p.arun(executor=dask, on_event=events.append))
+                await _until(lambda: "second" in of(StepStarted))
+                # `first` ran, but its output exists only on the worker until the task ends
+                assert of(StepStarted) == ["first", "second"] and of(StepSucceeded) == []
+                release.touch()
+            assert of(StepSucceeded) == ["first", "second"]
+            done = {e.step: e for e in events if isinstance(e, StepSucceeded)}
+            assert done["first"].outputs["a"].size > 0  # copied here and stored by the driver
+            assert done["first"].cache_key and done["second"].cache_key
+            events.clear()
+            again = await p.arun(executor=dask, on_event=events.append)
+    assert again["b"] == 42 and of(StepCached) == ["first", "second"]
