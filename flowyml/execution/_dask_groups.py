@@ -143,7 +143,7 @@ def member_event(msg: dict[str, Any]) -> MemberEvent:
         event.message, event.delay = str(msg["error"]), float(msg["delay"])
     elif kind == "lost":
         event.message = (
-            f"WorkerLost: Dask worker {msg['worker']} was lost while running the step; "
+            f"WorkerLost: Dask worker {msg['lost']} was lost while running the step; "
             f"Dask runs it again on {msg['now']}"
         )
     elif kind == "succeeded":
