@@ -136,6 +136,7 @@ def member_event(msg: dict[str, Any]) -> MemberEvent:
         step=str(msg["member"]), kind=kind, attempt=int(msg["attempt"]), ts=float(msg["ts"])
     )
     if kind == "started":
+        event.message = str(msg.get("worker", "?"))  # Dask adds the sender's address
         return event
     if kind == "log":
         event.lines = [LogLine(*line) for line in msg["lines"]]

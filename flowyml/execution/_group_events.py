@@ -38,12 +38,15 @@ log = logging.getLogger("flowyml")
 class _Step:
     """What has been recorded of one step of the group."""
 
-    __slots__ = ("attempt", "ended", "key", "pending", "planned", "settled")
+    __slots__ = ("attempt", "ended", "key", "offset", "pending", "planned", "settled", "worker")
 
     def __init__(self, planned: _Planned) -> None:
         self.planned = planned
         self.key = planned.cache_key
         self.attempt = 0  # the last attempt recorded as started
+        self.worker = ""  # where it started
+        #: added to the worker's attempt numbers (a loss it kept no record of)
+        self.offset = 0
         self.ended = False  # its success or failure arrived
         self.settled = False  # the scheduler was told how it ended
         #: its success, waiting for its outputs to be stored from here
@@ -71,8 +74,13 @@ class GroupRecorder:
                     ev.message,
                 )
             return
+        ev.attempt += step.offset
+        if ev.kind == "started" and 0 < ev.attempt <= step.attempt:
+            self._unrecorded_loss(step, ev)
         if ev.kind != "log" and step.attempt < ev.attempt:
             self._start(step, ev.attempt, ev.started or ev.ts)
+        if ev.kind == "started":
+            step.worker = ev.message
         if ev.kind == "log":
             self._emit(
                 StepLog(
@@ -107,6 +115,19 @@ class GroupRecorder:
         )
         self._runner._emit(started, self._runner.state.by_pos[p.node.index])
         step.attempt = attempt
+
+    def _unrecorded_loss(self, step: _Step, ev: MemberEvent) -> None:
+        """The task's run after a lost worker starts an attempt already recorded: the
+        worker was lost before its record of that attempt reached the scheduler.  Record
+        the loss, and number this run's attempts after the lost one."""
+        lost = step.attempt
+        step.offset += lost + 1 - ev.attempt
+        cause = (
+            f"WorkerLost: Dask worker {step.worker} was lost while running the step; "
+            f"Dask runs it again on {ev.message}"
+        )
+        self._retrying(MemberEvent(ev.step, "lost", lost, ev.ts, message=cause))
+        ev.attempt = lost + 1
 
     def _retrying(self, ev: MemberEvent) -> None:
         retry = StepRetrying(

@@ -74,7 +74,7 @@ class MemberCall:
 class MemberEvent:
     """Something that happened to one step of a group's task, when it happened there.
 
-    ``kind`` is ``started`` (``attempt`` began), ``log`` (its ``lines``), ``retrying``
+    ``kind`` is ``started`` (``attempt`` began; ``message``: on which worker), ``log`` (its ``lines``), ``retrying``
     (``message``: the error; ``delay``), ``lost`` (the worker running ``attempt`` was
     lost, ``message`` says which; the task runs again elsewhere), ``succeeded``
     (``refs``: the outputs the worker stored) or ``failed`` (``error``).

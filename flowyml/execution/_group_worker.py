@@ -68,15 +68,18 @@ class _Progress:
     a run of the task after a lost worker needs to know (``{step: [attempt, worker,
     pickled stored outputs or None]}`` under the task's key).
 
-    Each write waits for the scheduler's answer (through the worker's own connection to
-    it): a worker killed right after cannot lose it, so the task's next run knows which
-    attempt was running and which outputs are stored.
+    Writes go through the worker's own connection to its scheduler, one after the other
+    (a lock on the worker's loop keeps them in order).  An attempt's start is sent without
+    waiting (a loss within a moment of it may leave no record: the driver then still
+    records the lost attempt, see :mod:`._group_events`); a step's stored outputs are
+    waited for, so that a loss right after cannot lose them.
     """
 
     def __init__(self, worker: Any, key: str) -> None:
         self.worker = worker
         self.key = key
         self._kept = True  # False once the scheduler could not be reached
+        self._lock: asyncio.Lock | None = None  # made on the worker's loop
 
     def send(self, step: str, kind: str, attempt: int, **fields: Any) -> None:
         """An event of ``step`` (``kind``: started, retrying, log, lost, succeeded,
@@ -88,26 +91,43 @@ class _Progress:
 
     def earlier(self) -> dict[str, list[Any]]:
         """What an earlier run of this task kept (empty on the task's first run)."""
-        got = self._wait(self.worker.scheduler.get_metadata, keys=[self.key], default=None)
-        return got if isinstance(got, dict) else {}
-
-    def keep(self, step: str, attempt: int, stored: bytes | None = None) -> None:
-        """``step`` is on ``attempt`` here (``stored``: it is done, and these are its
-        stored outputs)."""
-        value = [attempt, self.worker.address, stored]
-        self._wait(self.worker.scheduler.set_metadata, keys=[self.key, step], value=value)
-
-    def _wait(self, call: Any, **kwargs: Any) -> Any:
         from distributed.utils import sync
 
-        if not self._kept:
-            return None
+        got = sync(self.worker.loop, self._get)
+        return got if isinstance(got, dict) else {}
+
+    def started(self, step: str, attempt: int) -> None:
+        """``step`` is on ``attempt`` here (sent without waiting)."""
+        self.worker.loop.add_callback(self._set, step, [attempt, self.worker.address, None])
+
+    def stored(self, step: str, attempt: int, refs: bytes) -> None:
+        """``step`` is done and its outputs are stored (``refs``); waits for the scheduler."""
+        from distributed.utils import sync
+
+        sync(self.worker.loop, self._set, step, [attempt, self.worker.address, refs])
+
+    async def _get(self) -> Any:
         try:
-            return sync(self.worker.loop, call, **kwargs)
-        except Exception as exc:  # it only spares work after a loss: go on without it
-            self._kept = False
-            log.warning("step group task %s: cannot keep its progress: %s", self.key, exc)
+            return await self.worker.scheduler.get_metadata(keys=[self.key], default=None)
+        except Exception as exc:
+            self._failed(exc)
             return None
+
+    async def _set(self, step: str, value: list[Any]) -> None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if not self._kept:
+                return
+            try:
+                await self.worker.scheduler.set_metadata(keys=[self.key, step], value=value)
+            except Exception as exc:
+                self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        # The progress only spares work after a loss: the group goes on without it.
+        self._kept = False
+        log.warning("step group task %s: cannot keep its progress: %s", self.key, exc)
 
 
 class _Loop:
@@ -207,7 +227,7 @@ def _run_member(
     last = max(first, m.retries + 1)
     attempt = first
     while True:
-        progress.keep(task.name, attempt)
+        progress.started(task.name, attempt)
         started = time.time()
         progress.send(task.name, "started", attempt, ts=started)
         try:
@@ -236,7 +256,7 @@ def _run_member(
         ended = time.time()
         stored = pickle.dumps(refs) if refs and set(refs) == set(outputs) else None
         if stored is not None:
-            progress.keep(task.name, attempt, stored)
+            progress.stored(task.name, attempt, stored)
         refs_blob = pickle.dumps(refs)
         values.update(outputs)
         progress.send(task.name, "succeeded", attempt, ts=ended, started=started, refs=refs_blob)

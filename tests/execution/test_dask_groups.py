@@ -243,6 +243,12 @@ def _wait_for_file(path: Path) -> None:
         time.sleep(0.02)
 
 
+def _keeps_attempt_of(step_name: str, dask_scheduler: Any) -> bool:
+    """On the scheduler: whether a group task's progress names ``step_name``."""
+    kept = dask_scheduler.task_metadata.values()
+    return any(isinstance(v, dict) and step_name in v for v in kept)
+
+
 async def _until(found: Callable[[], bool]) -> None:
     while not found():
         await anyio.sleep(0.02)
@@ -358,6 +364,11 @@ async def test_a_worker_lost_mid_group_costs_the_running_step_one_attempt(
 
     async def kill_when_started() -> None:
         await _until(pid_file.exists)
+        # ... and the scheduler has the group task's record of the attempt (sent without
+        # waiting; a loss before it lands is recorded from the next run's start instead)
+        async with distributed.Client(cluster, asynchronous=True) as c:
+            while not await c.run_on_scheduler(_keeps_attempt_of, "fragile"):
+                await anyio.sleep(0.02)
         os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
 
     with anyio.fail_after(120):
