@@ -450,3 +450,59 @@ async def test_with_a_store_the_workers_do_not_share_a_step_succeeds_once_stored
             events.clear()
             again = await p.arun(executor=dask, on_event=events.append)
     assert again["b"] == 42 and of(StepCached) == ["first", "second"]
+
+
+async def test_a_loss_the_scheduler_kept_no_record_of_is_still_one_attempt() -> None:
+    """A worker killed before its record of an attempt reached the scheduler: the task's
+    next run starts that attempt again, and the driver records the loss from that."""
+    from flowyml.compile import build_dag
+    from flowyml.events import Event
+    from flowyml.execution._group_events import GroupRecorder
+    from flowyml.execution._group_remote import MemberEvent, _Planned
+    from flowyml.execution._runner import Runner
+    from flowyml.results import StepResult
+
+    @step(execution_group="g", outputs=["x"])
+    def only() -> int:
+        return 1
+
+    p = Pipeline("unrecorded_loss", persist=False).add_step(only)
+    dag = build_dag(p, {})
+    runner = Runner(
+        dag=dag,
+        params={},
+        run_id="r1",
+        runtime=None,
+        enable_cache=False,
+        cache_expiry=None,
+        max_concurrency=None,
+        max_threads=None,
+        fail_fast=False,
+    )
+    events: list[Event] = []
+    emit = runner._emit
+
+    def record(ev: Event, r: StepResult | None = None) -> None:
+        events.append(ev)
+        emit(ev, r)
+
+    runner._emit = record
+    recorder = GroupRecorder(runner, [_Planned(dag.order[0], {}, None, {})])
+    recorder(MemberEvent("only", "started", 1, 10.0, message="tcp://10.0.0.1:1"))
+    recorder(MemberEvent("only", "started", 1, 12.0, message="tcp://10.0.0.2:2"))  # again
+    recorder(MemberEvent("only", "log", 1, 12.5))
+    recorder(MemberEvent("only", "succeeded", 1, 13.0, started=12.0))
+    story = [(type(e).__name__, getattr(e, "attempt", 0), e.ts) for e in events]
+    assert story == [
+        ("StepStarted", 1, 10.0),
+        ("StepRetrying", 1, 12.0),
+        ("StepStarted", 2, 12.0),
+        ("StepLog", 2, 12.5),
+        ("StepSucceeded", 2, 13.0),
+    ]
+    retry = events[1]
+    assert isinstance(retry, StepRetrying) and retry.error == (
+        "WorkerLost: Dask worker tcp://10.0.0.1:1 was lost while running the step; "
+        "Dask runs it again on tcp://10.0.0.2:2"
+    )
+    assert runner.state.results["only"].attempts == 2
