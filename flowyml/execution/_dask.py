@@ -241,11 +241,13 @@ class DaskExecutor:
         restrict: dict[str, Any],
         on_lost: Callable[[str], None],
         placed: StepCall,
+        on_member: Callable[[dict[str, Any]], None] | None = None,
     ) -> tuple[Any, Any]:
         """Submit ``task`` (a function and its arguments) as the Dask task ``key`` and wait
-        for its outcome; a lost worker is told to ``on_lost``, and where it ran is
-        remembered for ``placed``'s group.  Return the future and the outcome."""
-        watch = self._watches.add(key, on_lost)
+        for its outcome; a lost worker is told to ``on_lost``, the events of a group's
+        steps to ``on_member``, and where it ran is remembered for ``placed``'s group.
+        Return the future and the outcome."""
+        watch = self._watches.add(key, on_lost, on_member)
         try:
             future = client.submit(*task, key=key, pure=False, **restrict)
             outcome = await self._watches.outcome(future, watch)

@@ -36,10 +36,26 @@ _FAILED_GRACE: Final = 2.0
 class Watch:
     """A running task: where it ran, and once it ended its summary and log lines."""
 
-    __slots__ = ("described", "ended", "failed", "logs", "lost", "on_lost", "starts", "workers")
+    __slots__ = (
+        "described",
+        "ended",
+        "failed",
+        "logs",
+        "lost",
+        "on_lost",
+        "on_member",
+        "starts",
+        "workers",
+    )
 
-    def __init__(self, on_lost: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        on_lost: Callable[[str], None],
+        on_member: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.on_lost = on_lost
+        #: told the events of a step group's steps (see :mod:`._group_worker`)
+        self.on_member = on_member
         #: the workers it started on (for tasks that announce their starts) or ended on
         self.workers: list[str] = []
         #: how many start events came (a second one means the first worker was lost)
@@ -83,19 +99,29 @@ class Watches:
             client.subscribe_topic(CLUSTER_TOPIC, self._chained)
         self._chained = None
 
-    def add(self, key: str, on_lost: Callable[[str], None]) -> Watch:
-        watch = self._by_key[key] = Watch(on_lost)
+    def add(
+        self,
+        key: str,
+        on_lost: Callable[[str], None],
+        on_member: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Watch:
+        watch = self._by_key[key] = Watch(on_lost, on_member)
         return watch
 
     def drop(self, key: str) -> None:
         self._by_key.pop(key, None)
 
     def _on_task_event(self, event: tuple[float, dict[str, Any]]) -> None:
-        """A task ended (with its summary, unless it failed, and its log lines), or a
-        task that announces its start started (a second start: its worker was lost)."""
+        """A task ended (with its summary, unless it failed, and its log lines), a task
+        that announces its start started (a second start: its worker was lost), or a
+        step of a group's task reported."""
         msg = event[1]
         watch = self._by_key.get(msg.get("key", ""))
         if watch is None:
+            return
+        if "member" in msg:
+            if watch.on_member is not None:
+                watch.on_member(msg)
             return
         if "logs" in msg:
             watch.described = msg.get("summary", b"")

@@ -54,13 +54,16 @@ class RunEvents:
         if self.callback is not None:
             self.callback(ev)
 
-    def fail(self, node: Any, attempt: int, error: BaseException, t0: float) -> None:
-        """Record a step's failure (``node``: a node, an element or a result: its name)."""
+    def fail(
+        self, node: Any, attempt: int, error: BaseException, t0: float, ts: float | None = None
+    ) -> None:
+        """Record a step's failure (``node``: a node, an element or a result: its name;
+        ``ts``: when it failed, if not now)."""
         r = self.state.results[node.name]
         r.error = error
         failed = StepFailed(
             run_id=self.run_id,
-            ts=time.time(),
+            ts=time.time() if ts is None else ts,
             step=node.name,
             attempt=attempt,
             error=f"{type(error).__name__}: {error}",

@@ -7,17 +7,19 @@ reads from it) go to the executor as one :class:`GroupCall`: one task on one wor
 runs them in order with their own retries and timeouts, hands outputs from step to step
 in memory, and stores each step's outputs itself when it shares the artifact store.
 
-The worker reports each step's attempts once the task has ended; the driver then records
-them as the steps' own events (``step_started``, ``step_retrying``, ``step_succeeded`` or
-``step_failed``, with the times they happened on the worker) and stores each step's cache
-entry, so a later run can take any of them from the cache.
+While the task runs, the executor hands on each step's events as they happen on the
+worker (:class:`MemberEvent`); :mod:`._group_events` records them as the steps' own
+events (``step_started``, ``step_log``, ``step_retrying``, ``step_succeeded`` or
+``step_failed``, with the worker's times) and stores each step's cache entry, so a later
+run can take any of them from the cache.  Once the task has ended, the steps' outputs
+(kept on the worker) are handed to the steps that read them.
 """
 
 from __future__ import annotations
 
 import functools
-import time
 from collections import ChainMap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +27,8 @@ import anyio
 
 from ..definition._context import StepContext
 from ..definition._params import FromOutput
-from ..events import StepRetrying, StepStarted, StepSucceeded
 from ..results import PartialResults
-from ._core import FAILED, OK, TERMINAL
+from ._core import OK, TERMINAL
 from ._handles import local_value
 from ._inputs import resolve
 from ._protocol import SaveTo, StepCall
@@ -35,11 +36,20 @@ from ._protocol import SaveTo, StepCall
 if TYPE_CHECKING:
     from ..compile._dag import DagNode
     from ..definition._resources import ResourceRequirements
+    from ..events import ArtifactRef, LogLine
     from ._groups import GroupRun, RunsGroups
     from ._protocol import OutputHandle
     from ._runner import Runner
 
-__all__ = ("Attempt", "FromGroup", "GroupCall", "GroupOutcome", "MemberCall", "run_remote")
+__all__ = (
+    "FromGroup",
+    "GroupCall",
+    "GroupOutcome",
+    "MemberCall",
+    "MemberEvent",
+    "MemberOutcome",
+    "run_remote",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,32 +71,52 @@ class MemberCall:
 
 
 @dataclass(slots=True, eq=False)
+class MemberEvent:
+    """Something that happened to one step of a group's task, when it happened there.
+
+    ``kind`` is ``started`` (``attempt`` began; ``message``: on which worker), ``log`` (its ``lines``), ``retrying``
+    (``message``: the error; ``delay``), ``lost`` (the worker running ``attempt`` was
+    lost, ``message`` says which; the task runs again elsewhere), ``succeeded``
+    (``refs``: the outputs the worker stored) or ``failed`` (``error``).
+    """
+
+    step: str
+    kind: str
+    attempt: int
+    ts: float
+    #: when the attempt that ended started
+    started: float = 0.0
+    message: str = ""
+    delay: float = 0.0
+    refs: dict[str, ArtifactRef] = field(default_factory=dict)
+    error: BaseException | None = None
+    lines: list[LogLine] = field(default_factory=list)
+
+
+def _ignore(event: MemberEvent) -> None:
+    return None
+
+
+@dataclass(slots=True, eq=False)
 class GroupCall:
-    """The steps of a group to run in order, in one task."""
+    """The steps of a group to run in order, in one task; the executor calls ``on_event``
+    (on the event loop, at once) with each event of its steps as it arrives."""
 
     name: str
     execution_group: str
     resources: ResourceRequirements | None
     members: list[MemberCall]
-
-
-@dataclass(slots=True, eq=False)
-class Attempt:
-    """One attempt of a step, as it happened on the worker."""
-
-    started: float
-    ended: float
-    error: BaseException | None = None
+    on_event: Callable[[MemberEvent], None] = _ignore
 
 
 @dataclass(slots=True, eq=False)
 class MemberOutcome:
     """How one step of a group ended: ``succeeded``, ``failed`` or ``skipped`` (an earlier
-    step it reads from failed)."""
+    step it reads from failed), its outputs, and its error when it failed."""
 
     status: str
-    attempts: list[Attempt] = field(default_factory=list)
     outputs: dict[str, OutputHandle] = field(default_factory=dict)
+    error: BaseException | None = None
 
 
 #: each step's outcome, by name
@@ -103,19 +133,26 @@ class _Planned:
 
 async def run_remote(group: GroupRun, runner: Runner, executor: RunsGroups) -> None:
     """The group's task: settle what the driver can, run the rest as one executor call."""
+    from ._group_events import GroupRecorder
+
     planned: list[_Planned] = []
+    recorder: GroupRecorder | None = None
     try:
         planned = await _plan(group, runner)
         if not planned:
             return
-        call = _group_call(group, runner, planned)
+        recorder = GroupRecorder(runner, planned)
+        call = _group_call(group, runner, planned, recorder)
         limits = runner._calls.limits
         first = planned[0].node.step
         outcome = await limits.call(first, functools.partial(executor.call_group, call))
-        await _record(planned, outcome, runner)
+        await recorder.finish(outcome)
     except anyio.get_cancelled_exc_class():
         raise  # the run's own cancellation
     except Exception as exc:  # the call itself failed: so did every step still waiting on it
+        if recorder is not None:
+            recorder.crashed(exc)
+            return
         for p in planned:
             r = runner.state.by_pos[p.node.index]
             if r.status not in TERMINAL:
@@ -177,7 +214,12 @@ async def _prepare(
         await persist.realize(node, kwargs)
 
 
-def _group_call(group: GroupRun, runner: Runner, planned: list[_Planned]) -> GroupCall:
+def _group_call(
+    group: GroupRun,
+    runner: Runner,
+    planned: list[_Planned],
+    on_event: Callable[[MemberEvent], None],
+) -> GroupCall:
     calls, persist = runner._calls, runner._persist
     members = []
     for p in planned:
@@ -198,6 +240,8 @@ def _group_call(group: GroupRun, runner: Runner, planned: list[_Planned]) -> Gro
             group=step.execution_group,
             save=save,
             asset_params=step.asset_params,
+            max_log_lines=step.max_log_lines,
+            capture_output=step.capture_output,
         )
         members.append(MemberCall(call, step.retries, step.retry_delay, step.backoff, step.timeout))
     spec = group.spec
@@ -206,69 +250,11 @@ def _group_call(group: GroupRun, runner: Runner, planned: list[_Planned]) -> Gro
         execution_group=spec.execution_group,
         resources=spec.resources,
         members=members,
+        on_event=on_event,
     )
 
 
-async def _record(planned: list[_Planned], outcome: GroupOutcome, runner: Runner) -> None:
-    """Record each step's attempts as its own events, in the group's order."""
-    emit, state, persist = runner._emit, runner.state, runner._persist
-    for p in planned:
-        node = p.node
-        r = state.by_pos[node.index]
-        got = outcome.get(node.name)
-        if r.status in TERMINAL or got is None or got.status == "skipped":
-            continue  # skipped when the step it reads from failed (recorded there)
-        key = p.cache_key
-        if key is None and persist is not None and _stored_inputs(node, state.refs):
-            # Its inputs were made in the task: its key is known now (their hashes).
-            kwargs, _ = resolve(node, state.values, runner.params)
-            key = persist.cache_key(node, kwargs)
-        for n, a in enumerate(got.attempts, start=1):
-            ev = StepStarted(
-                run_id=runner.run_id,
-                ts=a.started,
-                step=node.name,
-                attempt=n,
-                inputs=p.inputs,
-                cache_key=key,
-            )
-            emit(ev, r)
-            if a.error is not None and n < len(got.attempts):
-                error = f"{type(a.error).__name__}: {a.error}"
-                delay = max(0.0, got.attempts[n].started - a.ended)
-                retry = StepRetrying(
-                    run_id=runner.run_id,
-                    ts=a.ended,
-                    step=node.name,
-                    attempt=n,
-                    error=error,
-                    delay=delay,
-                )
-                emit(retry, None)
-        last = got.attempts[-1] if got.attempts else Attempt(time.time(), time.time())
-        t0 = time.perf_counter() - (last.ended - last.started)
-        if got.status != "succeeded":
-            error_ = last.error or RuntimeError("the step's task ended without its outcome")
-            runner._fail(node, max(len(got.attempts), 1), error_, t0)
-            runner._settle(node, FAILED)
-            continue
-        refs = {} if persist is None else await persist.store_outputs(node, got.outputs)
-        done = StepSucceeded(
-            run_id=runner.run_id,
-            ts=last.ended,
-            step=node.name,
-            attempt=len(got.attempts),
-            duration=last.ended - last.started,
-            outputs=refs,
-            cache_key=key,
-        )
-        emit(done, r)
-        r.outputs = dict(got.outputs)
-        state.values.update(got.outputs)
-        runner._settle(node, OK)
-
-
-def _stored_inputs(node: DagNode, refs: dict[str, Any]) -> bool:
+def stored_inputs(node: DagNode, refs: dict[str, Any]) -> bool:
     """Whether every output ``node`` reads is stored (its key needs their hashes), and its
     key is made from them (a key function, ``cache=fn``, would need their values)."""
     if not isinstance(node.step.cache_by, str):
