@@ -1,7 +1,9 @@
-"""A real Dask cluster for tests: ``dask scheduler`` and two ``dask worker`` processes.
+"""A real Dask cluster for tests: ``dask scheduler`` and two ``dask worker`` processes
+(``one_worker_cluster``: one).
 
 Import the fixture into a test module: ``from tests.dask_cluster import cluster``.  It
-starts once per module, on 127.0.0.1, each worker with one thread and ``CPU=2``.
+starts once per module, on 127.0.0.1, each worker with one thread and ``CPU=2``, under a
+nanny that restarts it if it dies.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ("cluster", "peak_rss")
+__all__ = ("cluster", "one_worker_cluster", "peak_rss")
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -30,11 +32,19 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``dask scheduler`` and two ``dask worker`` processes (each declaring CPU=2).
+    """``dask scheduler`` and two ``dask worker`` processes (each declaring CPU=2)."""
+    yield from _cluster(tmp_path_factory, 2)
 
-    The scheduler picks its own port and writes its address to a file, which the
-    workers read: no port is chosen here that another process could take first.
-    """
+
+@pytest.fixture(scope="module")
+def one_worker_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``dask scheduler`` and one ``dask worker`` process (declaring CPU=2)."""
+    yield from _cluster(tmp_path_factory, 1)
+
+
+def _cluster(tmp_path_factory: pytest.TempPathFactory, workers: int) -> Iterator[str]:
+    """The scheduler picks its own port and writes its address to a file, which the
+    workers read: no port is chosen here that another process could take first."""
     distributed = pytest.importorskip("distributed")
     info = tmp_path_factory.mktemp("dask") / "scheduler.json"
     dask = str(Path(sys.executable).parent / "dask")
@@ -48,10 +58,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ]
     worker = [dask, "worker", *where, "--nthreads", "1", "--no-dashboard", "--host"]
     worker += ["127.0.0.1", "--resources", "CPU=2"]
-    procs.extend(subprocess.Popen(worker, **quiet) for _ in range(2))
+    procs.extend(subprocess.Popen(worker, **quiet) for _ in range(workers))
     try:
         with distributed.Client(scheduler_file=str(info), timeout=60) as client:
-            client.wait_for_workers(2, timeout=60)
+            client.wait_for_workers(workers, timeout=60)
             address: str = client.scheduler.address
         yield address
     finally:

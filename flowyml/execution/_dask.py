@@ -248,6 +248,7 @@ class DaskExecutor:
         steps to ``on_member``, and where it ran is remembered for ``placed``'s group.
         Return the future and the outcome."""
         watch = self._watches.add(key, on_lost, on_member)
+        watch.pinned = (restrict.get("workers") or [None])[0]
         try:
             future = client.submit(*task, key=key, pure=False, **restrict)
             outcome = await self._watches.outcome(future, watch)

@@ -12,6 +12,8 @@ tasks it was processing), not from a start event per task.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import pickle
 from collections.abc import Callable
 from typing import Any, Final
@@ -22,6 +24,8 @@ from ._dask_logs import Line, replay
 from ._dask_worker import ATTEMPTS_TOPIC, described_of
 
 __all__ = ("Watch", "Watches")
+
+log = logging.getLogger("flowyml")
 
 #: the scheduler's topic of cluster events (workers joining and leaving, ...)
 CLUSTER_TOPIC: Final = "all"
@@ -44,6 +48,7 @@ class Watch:
         "lost",
         "on_lost",
         "on_member",
+        "pinned",
         "starts",
         "workers",
     )
@@ -56,6 +61,8 @@ class Watch:
         self.on_lost = on_lost
         #: told the events of a step group's steps (see :mod:`._group_worker`)
         self.on_member = on_member
+        #: the worker its execution group pins it to (see :mod:`._dask_place`), if any
+        self.pinned: str | None = None
         #: the workers it started on (for tasks that announce their starts) or ended on
         self.workers: list[str] = []
         #: how many start events came (a second one means the first worker was lost)
@@ -75,6 +82,7 @@ class Watches:
         self._by_key: dict[str, Watch] = {}
         self._client: Any = None
         self._chained: Callable[[Any], None] | None = None
+        self._unpinning: set[asyncio.Task[None]] = set()
 
     def open(self, client: Any) -> None:
         """Subscribe to the tasks' events and the scheduler's cluster events (a handler
@@ -148,6 +156,7 @@ class Watches:
         msg = event[1]
         if not isinstance(msg, dict) or msg.get("action") != "remove-worker":
             return
+        self._unpin(msg.get("worker"))
         if msg.get("expected"):  # retired on purpose: its tasks move without a failure
             return
         allowed = _allowed_failures()
@@ -161,6 +170,31 @@ class Watches:
                     f"WorkerLost: Dask worker {msg.get('worker', '?')} was lost while "
                     f"running the step; Dask runs it again on another worker"
                 )
+
+    def _unpin(self, worker: str | None) -> None:
+        """Drop the pin to ``worker`` (gone) from the tasks pinned to it.
+
+        A pin is loose (``allow_other_workers``): with other workers up, Dask moves the
+        task to one of them.  But when no worker was left, Dask files the task as
+        unrunnable and, when workers join again (a nanny restarting the only worker),
+        only looks at tasks whose pinned worker is the one joining, so it would wait
+        forever.  Without its pin it runs on the first worker that joins.
+        """
+        keys = [k for k, w in self._by_key.items() if w.pinned is not None and w.pinned == worker]
+        if not keys or self._client is None:
+            return
+        for key in keys:
+            self._by_key[key].pinned = None
+        task = asyncio.ensure_future(self._drop_pins(self._client, keys))
+        self._unpinning.add(task)
+        task.add_done_callback(self._unpinning.discard)
+
+    @staticmethod
+    async def _drop_pins(client: Any, keys: list[str]) -> None:
+        try:
+            await client.scheduler.set_restrictions(worker=dict.fromkeys(keys))
+        except Exception as exc:  # the task may have ended meanwhile
+            log.debug("could not drop the worker pins of %s: %s", keys, exc)
 
     async def outcome(self, future: Any, watch: Watch) -> Any:
         """The summary of ``future``'s outcome (its error, if it failed); the lines the
