@@ -69,7 +69,7 @@ class _Group:
 
 async def submit_group(executor: DaskExecutor, call: GroupCall) -> GroupOutcome:
     """Run ``call``'s steps as one Dask task; return each step's outcome."""
-    from ._dask import _split_inputs
+    from ._dask import _split_inputs, _split_lists
 
     client = executor._open_client()
     head = StepCall(
@@ -88,10 +88,12 @@ async def submit_group(executor: DaskExecutor, call: GroupCall) -> GroupOutcome:
     plain: dict[str, Any] = {}
     upstream: dict[str, Any] = {}
     cached: dict[str, Any] = {}
+    lists: dict[str, Any] = {}  # mapped steps' results: their elements travel as futures
     for j, m in enumerate(call.members):
         c = m.call
         internal = {k: v.output for k, v in c.kwargs.items() if isinstance(v, FromGroup)}
-        own = {k: v for k, v in c.kwargs.items() if k not in internal}
+        own_lists, own = _split_lists({k: v for k, v in c.kwargs.items() if k not in internal})
+        lists.update((f"{j}:{k}", v) for k, v in own_lists.items())
         p, u, cd = _split_inputs(own)
         plain.update((f"{j}:{k}", v) for k, v in p.items())
         upstream.update((f"{j}:{k}", v) for k, v in u.items())
@@ -120,7 +122,13 @@ async def submit_group(executor: DaskExecutor, call: GroupCall) -> GroupOutcome:
             log.exception("step group %r: cannot record an event from its worker", call.name)
 
     future, reports = await executor._submit(
-        client, (run_group, group, plain, upstream, cached), key, restrict, lost, head, on_member
+        client,
+        (run_group, group, plain, upstream, cached, lists),
+        key,
+        restrict,
+        lost,
+        head,
+        on_member,
     )
     return {name: _member_outcome(executor, future, *report) for name, report in reports.items()}
 

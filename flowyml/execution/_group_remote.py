@@ -27,9 +27,8 @@ import anyio
 
 from ..definition._context import StepContext
 from ..definition._params import FromOutput
-from ..results import PartialResults
 from ._core import OK, TERMINAL
-from ._handles import local_value
+from ._handles import lists_for
 from ._inputs import resolve
 from ._protocol import SaveTo, StepCall
 
@@ -207,9 +206,7 @@ async def _prepare(
         kwargs.update(dict.fromkeys(ctx_params, sc))
     if calls.resources.in_use:
         kwargs.update(await calls.resources.inject(node.name, kwargs))
-    for k, v in kwargs.items():
-        if type(v) in (list, PartialResults):
-            kwargs[k] = await local_value(v)
+    await lists_for(calls.remote, kwargs)  # a mapped step's results stay where they are
     if persist is not None and runner.state.lazy and not calls.shared_store:
         await persist.realize(node, kwargs)
 

@@ -33,6 +33,7 @@ from ._attempts import split_outputs
 from ._dask_logs import _Options, _Step
 from ._dask_worker import (
     ATTEMPTS_TOPIC,
+    Listed,
     Outcome,
     Task,
     _describe,
@@ -44,6 +45,7 @@ from ._dask_worker import (
     _stores,
     _unwrap,
     _worker,
+    assemble,
 )
 from ._logs import LogSink, RunLogs, capturing_run
 from ._retry import retry_delay
@@ -142,9 +144,14 @@ class _Loop:
 
 
 def run_group(
-    group: _Group, plain: dict[str, Any], upstream: dict[str, Any], cached: dict[str, Any]
+    group: _Group,
+    plain: dict[str, Any],
+    upstream: dict[str, Any],
+    cached: dict[str, Any],
+    lists: dict[str, Listed] | None = None,
 ) -> Outcome:
-    """The group's task, in one of the worker's task threads."""
+    """The group's task, in one of the worker's task threads (``lists``: mapped steps'
+    results, put together here from their elements)."""
     from ._dask_groups import _Kept
 
     worker = _worker()
@@ -155,7 +162,7 @@ def run_group(
     values: dict[str, Any] = {}
     failed: set[str] = set()
     reports: dict[str, Report] = {}
-    inputs = (plain, upstream, cached, values)
+    inputs = (plain, upstream, cached, values, lists or {})
     for j, m in enumerate(group.members):
         name = m.task.name
         if any(out in failed for out in m.internal.values()):
@@ -221,7 +228,7 @@ def _run_member(
     retries last)."""
     from distributed.utils import sync
 
-    plain, upstream, cached, values = inputs
+    plain, upstream, cached, values, lists = inputs
     prefix = f"{j}:"
     task = m.task
     last = max(first, m.retries + 1)
@@ -232,6 +239,9 @@ def _run_member(
         progress.send(task.name, "started", attempt, ts=started)
         try:
             kwargs = _kwargs(task, prefix, plain, upstream, m.internal, values, attempt)
+            kwargs.update(
+                (k[len(prefix) :], assemble(v)) for k, v in lists.items() if k.startswith(prefix)
+            )
             mine = {k[len(prefix) :]: v for k, v in cached.items() if k.startswith(prefix)}
             if mine:
                 sync(worker.loop, _load_cached, worker, task, kwargs, mine)

@@ -52,6 +52,36 @@ async def _warm(executor: DaskExecutor) -> None:
     await Pipeline("warm", persist=False).add_step(worker_pid).arun(executor=executor)
 
 
+async def test_a_step_group_reading_large_elements_gets_them_on_its_worker(
+    cluster: str, tmp_path: Path
+) -> None:
+    """A step group whose first step reads a map's results: the elements reach the
+    group's task as futures, not through the driver."""
+
+    @step(execution_group="sum", outputs=["summed"])
+    def summed(parts: Any) -> float:
+        return float(sum(float(p.sum()) for p in parts))
+
+    @step(execution_group="sum", outputs=["scaled"])
+    def scaled(summed: float) -> float:
+        return summed / 2
+
+    p = Pipeline(
+        "dask-group-fan-in", store=f"sqlite:///{tmp_path}/m.db", artifacts=f"file://{tmp_path}/a"
+    )
+    p.add_step(seeds).add_step(part).add_step(summed).add_step(scaled)
+    events: list[Event] = []
+    async with DaskExecutor(cluster) as executor:
+        await _warm(executor)
+        before = peak_rss(reset=True)
+        with anyio.fail_after(180):
+            result = await p.arun(executor=executor, on_event=events.append)
+        grown = peak_rss() - before
+    assert result.success, result.summary()
+    assert result["scaled"] == 3.0 * (PART // 8)
+    assert grown < LIMIT, f"the driver's peak RSS grew by {grown / 2**20:.0f} MiB"
+
+
 async def test_a_fan_in_of_large_elements_stays_on_the_cluster(
     cluster: str, tmp_path: Path
 ) -> None:
