@@ -282,6 +282,10 @@ class DaskExecutor:
         runner = run_async if call.is_async else run_sync
         args = (runner, task, plain, upstream, cached, lists)
         future, described = await self._submit(client, args, key, restrict, call.on_lost, call)
+        return self._handles(future, described)
+
+    def _handles(self, future: Any, described: dict[str, Any]) -> dict[str, OutputHandle]:
+        """A handle per output of ``future``'s task, from the task's summary of them."""
         return {
             out: OutputHandle(
                 ref=ref,

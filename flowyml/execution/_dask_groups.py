@@ -11,7 +11,6 @@ group reads them from the worker like any other step's.
 
 from __future__ import annotations
 
-import functools
 import logging
 import pickle
 import uuid
@@ -22,7 +21,7 @@ from ..events import LogLine
 from ._dask_worker import Outcome, Task
 from ._group_remote import FromGroup, MemberEvent, MemberOutcome
 from ._group_worker import run_group
-from ._protocol import NOT_INLINE, OutputHandle, StepCall
+from ._protocol import StepCall
 
 if TYPE_CHECKING:
     from ._dask import DaskExecutor
@@ -172,18 +171,8 @@ def _member_outcome(
     error: bytes | None,
     tb: str | None,
 ) -> MemberOutcome:
-    handles = {
-        out: OutputHandle(
-            ref=ref,
-            type_name=type_name,
-            fetch=functools.partial(executor._fetch, future, out),
-            source=(future, out),
-            inline=value if small else NOT_INLINE,
-        )
-        for out, (ref, type_name, small, value) in described.items()
-    }
     failure = _error(error, tb) if status == "failed" else None
-    return MemberOutcome(status, handles, failure)
+    return MemberOutcome(status, executor._handles(future, described), failure)
 
 
 def _error(error: bytes | None, tb: str | None) -> BaseException:

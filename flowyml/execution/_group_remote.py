@@ -176,13 +176,8 @@ async def _plan(group: GroupRun, runner: Runner) -> list[_Planned]:
         )
         inputs = {} if persist is None else persist.input_ids(node)
         key: str | None = None
-        if not reads_task:
-            resumed = runner.resumed.get(node.name)
-            if resumed is not None and persist is not None:
-                source, records = resumed
-                if await persist.load_outputs(node, records, source_run=source, cache_key=""):
-                    runner._settle(node, OK)
-                    continue
+        if not reads_task and await runner._took_resumed(node):
+            continue
         kwargs, ctx_params = resolve(node, ChainMap(in_task, state.values), runner.params)
         if not reads_task and persist is not None:
             key = await persist.key_for(node, kwargs)

@@ -368,16 +368,23 @@ class Runner:
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: stop the run
             self._interrupted(node, r, exc)
 
+    async def _took_resumed(self, node: DagNode) -> bool:
+        """Settle ``node`` with the outputs it had in the run this one resumes, if they load."""
+        resumed = self.resumed.get(node.name)
+        if resumed is None or self._persist is None:
+            return False
+        source, records = resumed
+        if not await self._persist.load_outputs(node, records, source_run=source, cache_key=""):
+            return False
+        self._settle(node, OK)
+        return True
+
     async def _step_body(self, node: DagNode, r: StepResult, guard: CancelGuard) -> None:
         """Run the step (resumed, conditional, mapped or plain), then release or skip its
         dependents (``guard``: its task's, for the attempts)."""
         persist = self._persist
-        resumed = self.resumed.get(node.name)
-        if resumed is not None and persist is not None:
-            source, records = resumed
-            if await persist.load_outputs(node, records, source_run=source, cache_key=""):
-                self._settle(node, OK)
-                return
+        if await self._took_resumed(node):
+            return
         kwargs, ctx_params = resolve(node, self.state.values, self.params)
         if node.step.condition or node.map_param:  # the driver reads these inputs
             if self._calls.remote is not None:  # (cached ones read where they are)
@@ -392,11 +399,9 @@ class Runner:
             self._settle(node, await self._mapper.run(node, kwargs, ctx_params, inputs))
             return
         outputs = await self._calls.run_one(node, r, kwargs, ctx_params, inputs, guard)
-        if outputs is None:
-            self._settle(node, FAILED)
-            return
-        self.state.values.update(outputs)
-        self._settle(node, OK)
+        if outputs is not None:
+            self.state.values.update(outputs)
+        self._settle(node, OK if outputs is not None else FAILED)
 
     def _crashed(self, node: DagNode, r: StepResult, error: Exception) -> None:
         """An error escaped the attempt loop (e.g. loading a cached input): fail the step."""

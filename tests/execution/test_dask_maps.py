@@ -5,6 +5,7 @@ a map reads are read by a worker, not by the driver."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ import pytest
 from flowyml import Pipeline, step
 from flowyml.events import Event, StepCached, StepSkipped
 from flowyml.execution import DaskExecutor
-from flowyml.results import StoredValue
+from flowyml.results import PipelineResult, StoredValue
 from tests.dask_cluster import cluster, peak_rss
+from tests.execution.test_dask_data import SHARD, checked, never, shard_sum, shards
 
 __all__ = ("cluster",)
 
@@ -50,6 +52,23 @@ def total(parts: Any) -> tuple[float, int]:
 
 async def _warm(executor: DaskExecutor) -> None:
     await Pipeline("warm", persist=False).add_step(worker_pid).arun(executor=executor)
+
+
+async def _second_run(
+    cluster: str, build: Callable[[], Pipeline]
+) -> tuple[PipelineResult, list[Event], int]:
+    """Run ``build()`` twice on one executor; the second run's result, its events and how
+    much it grew the driver's peak RSS."""
+    async with DaskExecutor(cluster) as executor:
+        await _warm(executor)
+        with anyio.fail_after(180):
+            first = await build().arun(executor=executor)
+        assert first.success, first.summary()
+        events: list[Event] = []
+        before = peak_rss(reset=True)
+        with anyio.fail_after(180):
+            second = await build().arun(executor=executor, on_event=events.append)
+        return second, events, peak_rss() - before
 
 
 async def test_a_step_group_reading_large_elements_gets_them_on_its_worker(
@@ -129,29 +148,6 @@ async def test_a_fan_in_of_small_elements_and_partial_results(cluster: str, tmp_
     assert result["survey"] == ([0, 10, 30], [2])
 
 
-SHARD = 100 * 2**20
-
-
-@step
-def shards() -> list[Any]:
-    return [np.full(SHARD // 8, i, dtype=np.float64) for i in range(4)]
-
-
-@step(inputs={"shard": "shards"}, outputs=["sums"], map_over="shard")
-def shard_sum(shard: Any) -> float:
-    return float(shard.sum())
-
-
-@step(condition=lambda shards: sum(float(s[0]) for s in shards) == 6.0)
-def checked(shards: Any) -> int:
-    return len(shards)
-
-
-@step(condition=lambda shards: len(shards) > 10)
-def never(shards: Any) -> int:
-    return len(shards)
-
-
 async def test_cached_outputs_read_by_a_map_and_a_condition_stay_off_the_driver(
     cluster: str, tmp_path: Path
 ) -> None:
@@ -172,16 +168,7 @@ async def test_cached_outputs_read_by_a_map_and_a_condition_stay_off_the_driver(
             .add_step(never.with_options(cache=False))
         )
 
-    async with DaskExecutor(cluster) as executor:
-        await _warm(executor)
-        with anyio.fail_after(180):
-            first = await build().arun(executor=executor)
-        assert first.success, first.summary()
-        events: list[Event] = []
-        before = peak_rss(reset=True)
-        with anyio.fail_after(180):
-            second = await build().arun(executor=executor, on_event=events.append)
-        grown = peak_rss() - before
+    second, events, grown = await _second_run(cluster, build)
     assert second.success, second.summary()
     assert [e.step for e in events if isinstance(e, StepCached)] == ["shards"]
     n = SHARD // 8
@@ -266,16 +253,7 @@ async def test_cached_elements_of_a_map_stay_off_the_driver(cluster: str, tmp_pa
         )
         return p.add_step(seeds).add_step(part).add_step(total.with_options(cache=False))
 
-    async with DaskExecutor(cluster) as executor:
-        await _warm(executor)
-        with anyio.fail_after(180):
-            first = await build().arun(executor=executor)
-        assert first.success, first.summary()
-        events: list[Event] = []
-        before = peak_rss(reset=True)
-        with anyio.fail_after(180):
-            second = await build().arun(executor=executor, on_event=events.append)
-        grown = peak_rss() - before
+    second, events, grown = await _second_run(cluster, build)
     assert second.success, second.summary()
     cached = {e.step for e in events if isinstance(e, StepCached)}
     assert {f"part[{i}]" for i in range(4)} <= cached, sorted(cached)

@@ -100,6 +100,17 @@ Rule = Literal["set", "keep", "fill"]
 #: the kind of the upsert that applies a ``step_started`` and its ``step_succeeded`` at once
 FUSED: Final = "started+succeeded"
 
+_SUCCEEDED: Final[Mapping[str, Rule]] = {
+    "status": "set",
+    "attempts": "set",
+    "started_at": "keep",
+    "finished_at": "set",
+    "duration": "set",
+    "outputs": "set",
+    "cache_key": "fill",
+    "error": "set",
+}
+
 #: Step-run upserts by event tag; ``pending`` (from ``run_started``) only inserts.
 STEP_RULES: Final[Mapping[str, Mapping[str, Rule]]] = {
     "pending": {},
@@ -111,16 +122,7 @@ STEP_RULES: Final[Mapping[str, Mapping[str, Rule]]] = {
         "cache_key": "fill",
     },
     "step_retrying": {"status": "set", "attempts": "set", "error": "set"},
-    "step_succeeded": {
-        "status": "set",
-        "attempts": "set",
-        "started_at": "keep",
-        "finished_at": "set",
-        "duration": "set",
-        "outputs": "set",
-        "cache_key": "fill",
-        "error": "set",
-    },
+    "step_succeeded": _SUCCEEDED,
     "step_cached": {
         "status": "set",
         "attempts": "set",
@@ -146,17 +148,7 @@ STEP_RULES: Final[Mapping[str, Mapping[str, Rule]]] = {
     "step_skipped": {"status": "set", "error": "set", "finished_at": "set"},
     # A step's ``step_started`` and ``step_succeeded`` in one batch, as one upsert (see
     # ``_plan.fuse``): the second one's rules, plus the first one's ``inputs``.
-    FUSED: {
-        "status": "set",
-        "attempts": "set",
-        "started_at": "keep",
-        "finished_at": "set",
-        "duration": "set",
-        "outputs": "set",
-        "cache_key": "fill",
-        "error": "set",
-        "inputs": "set",
-    },
+    FUSED: {**_SUCCEEDED, "inputs": "set"},
 }
 
 _json: Final = msgspec.json.Encoder()
